@@ -1,0 +1,1190 @@
+/*
+ * dmalab engine: registers, descriptor rings, DMA and interrupts
+ *
+ * Everything here acts on guest input, so every value read from a register
+ * or from guest memory is checked before use, every guest-controlled loop
+ * is bounded, and a guest mistake becomes a status code, an error interrupt
+ * and a LOG_GUEST_ERROR line, never an assert.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/units.h"
+#include "qemu/crc32c.h"
+#include "qemu/bswap.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "exec/memory.h"
+#include "dmalab.h"
+#include "trace.h"
+
+/* One place that states how the engine touches guest memory. */
+static const MemTxAttrs dmalab_dma_attrs = {
+    .memory = 1, /* plain memory only: never another device's registers */
+};
+
+/* ---- Interrupts ------------------------------------------------------ */
+
+static void dmalab_update_intx(DmalabState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (msix_enabled(pdev) || msi_enabled(pdev)) {
+        pci_set_irq(pdev, 0);
+        return;
+    }
+    pci_set_irq(pdev, !!(s->intr_cause & ~s->intr_mask));
+}
+
+/* Signal one cause: its own MSI-X vector, the MSI vector, or INTx. */
+static void dmalab_notify(DmalabState *s, uint32_t cause, unsigned vector)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (s->intr_mask & cause) {
+        trace_dmalab_irq_masked(cause);
+        return;
+    }
+    s->stat_irqs++;
+    if (msix_enabled(pdev)) {
+        trace_dmalab_irq_msix(vector);
+        msix_notify(pdev, vector);
+    } else if (msi_enabled(pdev)) {
+        trace_dmalab_irq_msi(cause);
+        msi_notify(pdev, 0);
+    } else {
+        trace_dmalab_irq_intx(cause);
+        dmalab_update_intx(s);
+    }
+}
+
+static void dmalab_raise(DmalabState *s, uint32_t cause, unsigned vector)
+{
+    s->intr_cause |= cause;
+    dmalab_notify(s, cause, vector);
+}
+
+static void dmalab_queue_irq(DmalabQueue *q)
+{
+    q->coal_pending = 0;
+    timer_del(q->coal_timer);
+    dmalab_raise(q->dev, DMALAB_INTR_QUEUE(q->index), q->index);
+}
+
+static void dmalab_coal_timer(void *opaque)
+{
+    DmalabQueue *q = opaque;
+
+    if (q->coal_pending) {
+        dmalab_queue_irq(q);
+    }
+}
+
+/* A completion asked for an interrupt: honour the coalescing thresholds. */
+static void dmalab_queue_irq_request(DmalabQueue *q)
+{
+    q->coal_pending++;
+    if (q->coal_pending >= MAX(q->coal_count, 1) ||
+        (q->coal_count == 0 && q->coal_usec == 0)) {
+        dmalab_queue_irq(q);
+        return;
+    }
+    if (q->coal_usec && !timer_pending(q->coal_timer)) {
+        timer_mod(q->coal_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  (int64_t)q->coal_usec * SCALE_US);
+    }
+}
+
+/* ---- Errors ---------------------------------------------------------- */
+
+static const char *dmalab_status_name(uint32_t status)
+{
+    static const char *const names[] = {
+        [DMALAB_STS_OK] = "ok",
+        [DMALAB_STS_BAD_OPCODE] = "unknown opcode",
+        [DMALAB_STS_BAD_LEN] = "zero or oversized length",
+        [DMALAB_STS_BAD_FLAGS] = "undefined flags or reserved bits",
+        [DMALAB_STS_DEVMEM_RANGE] = "device-memory range out of bounds",
+        [DMALAB_STS_DMA_READ] = "DMA read failed",
+        [DMALAB_STS_DMA_WRITE] = "DMA write failed",
+        [DMALAB_STS_ADDR_WIDTH] = "address beyond dma-bits",
+        [DMALAB_STS_SELF_DMA] = "DMA aimed at the device's own BARs",
+        [DMALAB_STS_SG_LOOP] = "SG walk exceeded its entry bound",
+        [DMALAB_STS_SG_SHORT] = "SG table shorter than length",
+        [DMALAB_STS_RING_CONFIG] = "bad ring configuration",
+        [DMALAB_STS_BAD_DOORBELL] = "doorbell beyond the ring",
+        [DMALAB_STS_BUSY] = "register written while busy",
+        [DMALAB_STS_ABORTED] = "chain aborted",
+        [DMALAB_STS_BUS_MASTER] = "bus mastering disabled",
+        [DMALAB_STS_INJECTED] = "injected fault",
+    };
+
+    if (status < ARRAY_SIZE(names) && names[status]) {
+        return names[status];
+    }
+    return "unknown";
+}
+
+/*
+ * Record a guest error the way hardware does: error log registers, the
+ * error interrupt cause, a statistics count and a LOG_GUEST_ERROR line.
+ */
+static void dmalab_error(DmalabState *s, uint32_t queue, uint32_t index,
+                         uint32_t code, uint64_t addr)
+{
+    qemu_log_mask(LOG_GUEST_ERROR,
+                  "dmalab: queue %u slot %u: %s (0x%x) at 0x%" PRIx64 "\n",
+                  queue, index, dmalab_status_name(code), code, addr);
+    trace_dmalab_err(queue, index, code, addr);
+    s->err_queue = queue;
+    s->err_index = index;
+    s->err_code = code;
+    s->err_addr = addr;
+    s->err_count++;
+    s->stat_errors++;
+    s->status |= DMALAB_STATUS_ERROR;
+    if (queue < s->num_queues) {
+        s->queues[queue].error = code;
+    }
+    dmalab_raise(s, DMALAB_INTR_ERROR, DMALAB_MSIX_ERR_VECTOR(s->num_queues));
+}
+
+/* ---- Address checks -------------------------------------------------- */
+
+static bool dmalab_addr_fits(DmalabState *s, uint64_t addr, uint64_t len)
+{
+    uint64_t end = addr + len - 1;
+
+    if (end < addr) {
+        return false;
+    }
+    return s->dma_bits >= 64 || (end >> s->dma_bits) == 0;
+}
+
+/* Does [addr, addr + len) overlap one of this device's own BARs? */
+static bool dmalab_hits_self(DmalabState *s, uint64_t addr, uint64_t len)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    int bar;
+
+    for (bar = 0; bar < PCI_NUM_REGIONS - 1; bar++) {
+        pcibus_t base = pci_get_bar_addr(pdev, bar);
+        pcibus_t size = pdev->io_regions[bar].size;
+
+        if (!size || base == PCI_BAR_UNMAPPED ||
+            (pdev->io_regions[bar].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+            continue;
+        }
+        if (addr < base + size && base < addr + len) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Check a host bus range before the engine touches it. */
+static uint32_t dmalab_check_host(DmalabState *s, uint64_t addr, uint64_t len)
+{
+    if (!dmalab_addr_fits(s, addr, len)) {
+        return DMALAB_STS_ADDR_WIDTH;
+    }
+    if (dmalab_hits_self(s, addr, len)) {
+        return DMALAB_STS_SELF_DMA;
+    }
+    return DMALAB_STS_OK;
+}
+
+static uint32_t dmalab_dma_read(DmalabState *s, uint64_t addr, void *buf,
+                                uint64_t len)
+{
+    uint32_t sts = dmalab_check_host(s, addr, len);
+
+    if (sts != DMALAB_STS_OK) {
+        return sts;
+    }
+    trace_dmalab_dma_read(addr, len);
+    if (pci_dma_rw(PCI_DEVICE(s), addr, buf, len, DMA_DIRECTION_TO_DEVICE,
+                   dmalab_dma_attrs) != MEMTX_OK) {
+        return DMALAB_STS_DMA_READ;
+    }
+    return DMALAB_STS_OK;
+}
+
+static uint32_t dmalab_dma_write(DmalabState *s, uint64_t addr,
+                                 const void *buf, uint64_t len)
+{
+    uint32_t sts = dmalab_check_host(s, addr, len);
+
+    if (sts != DMALAB_STS_OK) {
+        return sts;
+    }
+    trace_dmalab_dma_write(addr, len);
+    if (pci_dma_rw(PCI_DEVICE(s), addr, (void *)buf, len,
+                   DMA_DIRECTION_FROM_DEVICE, dmalab_dma_attrs) != MEMTX_OK) {
+        return DMALAB_STS_DMA_WRITE;
+    }
+    return DMALAB_STS_OK;
+}
+
+/* ---- Transfer cursors ------------------------------------------------ */
+
+/*
+ * A cursor walks one side of a transfer: a flat host range, a host SG
+ * table, or device memory.  The engine asks it for the next contiguous
+ * segment, so one loop serves every combination of source and destination.
+ */
+typedef enum {
+    DMALAB_CUR_HOST,
+    DMALAB_CUR_SG,
+    DMALAB_CUR_DEVMEM,
+} DmalabCursorKind;
+
+typedef struct DmalabCursor {
+    DmalabCursorKind kind;
+    uint64_t addr;       /* current segment: bus address or devmem offset */
+    uint64_t seg_left;   /* bytes left in the current segment */
+    uint64_t table;      /* SG: address of the next entry */
+    uint32_t visited;    /* SG: entries read so far, bounded */
+    uint64_t fault_addr; /* address of the last failure */
+} DmalabCursor;
+
+static void dmalab_cursor_init(DmalabCursor *c, DmalabCursorKind kind,
+                               uint64_t addr, uint64_t len)
+{
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    if (kind == DMALAB_CUR_SG) {
+        c->table = addr;
+    } else {
+        c->addr = addr;
+        c->seg_left = len;
+    }
+}
+
+/* Make sure the cursor has a non-empty segment; read SG entries as needed. */
+static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
+{
+    struct dmalab_sg_entry ent;
+    uint32_t sts;
+
+    while (c->seg_left == 0) {
+        if (c->kind != DMALAB_CUR_SG) {
+            return DMALAB_STS_SG_SHORT;
+        }
+        if (c->visited >= DMALAB_SG_MAX_ENTRIES) {
+            c->fault_addr = c->table;
+            return DMALAB_STS_SG_LOOP;
+        }
+        c->visited++;
+        sts = dmalab_dma_read(s, c->table, &ent, sizeof(ent));
+        if (sts != DMALAB_STS_OK) {
+            c->fault_addr = c->table;
+            return sts;
+        }
+        trace_dmalab_sg_entry(c->table, le64_to_cpu(ent.addr),
+                              le32_to_cpu(ent.len), le32_to_cpu(ent.flags));
+        if (le32_to_cpu(ent.flags) & ~DMALAB_SG_LINK) {
+            c->fault_addr = c->table;
+            return DMALAB_STS_BAD_FLAGS;
+        }
+        if (le32_to_cpu(ent.flags) & DMALAB_SG_LINK) {
+            c->table = le64_to_cpu(ent.addr);
+            continue;
+        }
+        c->table += sizeof(ent);
+        c->addr = le64_to_cpu(ent.addr);
+        c->seg_left = le32_to_cpu(ent.len);
+    }
+    return DMALAB_STS_OK;
+}
+
+static void dmalab_cursor_advance(DmalabCursor *c, uint64_t n)
+{
+    c->addr += n;
+    c->seg_left -= n;
+}
+
+static uint32_t dmalab_cursor_read(DmalabState *s, DmalabCursor *c,
+                                   void *buf, uint64_t n)
+{
+    uint32_t sts;
+
+    if (c->kind == DMALAB_CUR_DEVMEM) {
+        memcpy(buf, s->devmem_ptr + c->addr, n);
+        return DMALAB_STS_OK;
+    }
+    sts = dmalab_dma_read(s, c->addr, buf, n);
+    if (sts != DMALAB_STS_OK) {
+        c->fault_addr = c->addr;
+    }
+    return sts;
+}
+
+static uint32_t dmalab_cursor_write(DmalabState *s, DmalabCursor *c,
+                                    const void *buf, uint64_t n)
+{
+    uint32_t sts;
+
+    if (c->kind == DMALAB_CUR_DEVMEM) {
+        memcpy(s->devmem_ptr + c->addr, buf, n);
+        memory_region_set_dirty(&s->devmem, c->addr, n);
+        return DMALAB_STS_OK;
+    }
+    sts = dmalab_dma_write(s, c->addr, buf, n);
+    if (sts != DMALAB_STS_OK) {
+        c->fault_addr = c->addr;
+    }
+    return sts;
+}
+
+/* ---- Descriptor execution -------------------------------------------- */
+
+typedef struct DmalabResult {
+    uint32_t status;
+    uint32_t bytes;
+    uint32_t crc;        /* running CRC32C state, not yet inverted */
+    uint64_t err_addr;
+} DmalabResult;
+
+static bool dmalab_devmem_range_ok(DmalabState *s, uint64_t off, uint64_t len)
+{
+    return off < s->devmem_size && len <= s->devmem_size - off;
+}
+
+/* Validate a copied descriptor; returns a status for anything malformed. */
+static uint32_t dmalab_desc_check(DmalabState *s, const struct dmalab_desc *d,
+                                  uint64_t *bad_addr)
+{
+    uint32_t len = le32_to_cpu(d->len);
+    uint64_t src = le64_to_cpu(d->src);
+    uint64_t dst = le64_to_cpu(d->dst);
+    uint8_t flags = d->flags;
+
+    *bad_addr = 0;
+    if (d->opcode < DMALAB_OP_H2D || d->opcode > DMALAB_OP_CRC32C) {
+        return DMALAB_STS_BAD_OPCODE;
+    }
+    if ((flags & ~DMALAB_DESC_FLAGS_VALID) || d->rsvd) {
+        return DMALAB_STS_BAD_FLAGS;
+    }
+    if (len == 0 || len > DMALAB_MAX_XFER) {
+        return DMALAB_STS_BAD_LEN;
+    }
+    switch (d->opcode) {
+    case DMALAB_OP_H2D:
+        if (flags & DMALAB_DESC_DST_SG) {
+            return DMALAB_STS_BAD_FLAGS;
+        }
+        if (!dmalab_devmem_range_ok(s, dst, len)) {
+            *bad_addr = dst;
+            return DMALAB_STS_DEVMEM_RANGE;
+        }
+        break;
+    case DMALAB_OP_D2H:
+        if (flags & DMALAB_DESC_SRC_SG) {
+            return DMALAB_STS_BAD_FLAGS;
+        }
+        if (!dmalab_devmem_range_ok(s, src, len)) {
+            *bad_addr = src;
+            return DMALAB_STS_DEVMEM_RANGE;
+        }
+        break;
+    case DMALAB_OP_FILL:
+        if (flags & DMALAB_DESC_SRC_SG) {
+            return DMALAB_STS_BAD_FLAGS;
+        }
+        break;
+    case DMALAB_OP_CRC32C:
+        if (flags & DMALAB_DESC_DST_SG) {
+            return DMALAB_STS_BAD_FLAGS;
+        }
+        break;
+    default:
+        break;
+    }
+    return DMALAB_STS_OK;
+}
+
+static DmalabCursorKind dmalab_host_kind(uint8_t flags, uint8_t sg_flag)
+{
+    return (flags & sg_flag) ? DMALAB_CUR_SG : DMALAB_CUR_HOST;
+}
+
+/*
+ * Run one checked descriptor.  The data moves in chunks through s->chunk;
+ * each chunk is bounded by both cursors' current segments.
+ */
+static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
+                            DmalabResult *r)
+{
+    DmalabCursor src, dst;
+    uint64_t left = le32_to_cpu(d->len);
+    uint64_t pattern = le64_to_cpu(d->src);
+    bool has_src = d->opcode != DMALAB_OP_FILL;
+    bool has_dst = d->opcode != DMALAB_OP_CRC32C;
+    uint32_t sts = DMALAB_STS_OK;
+
+    switch (d->opcode) {
+    case DMALAB_OP_H2D:
+        dmalab_cursor_init(&src, dmalab_host_kind(d->flags,
+                           DMALAB_DESC_SRC_SG), le64_to_cpu(d->src), left);
+        dmalab_cursor_init(&dst, DMALAB_CUR_DEVMEM, le64_to_cpu(d->dst), left);
+        break;
+    case DMALAB_OP_D2H:
+        dmalab_cursor_init(&src, DMALAB_CUR_DEVMEM, le64_to_cpu(d->src), left);
+        dmalab_cursor_init(&dst, dmalab_host_kind(d->flags,
+                           DMALAB_DESC_DST_SG), le64_to_cpu(d->dst), left);
+        break;
+    default:
+        dmalab_cursor_init(&src, dmalab_host_kind(d->flags,
+                           DMALAB_DESC_SRC_SG), le64_to_cpu(d->src), left);
+        dmalab_cursor_init(&dst, dmalab_host_kind(d->flags,
+                           DMALAB_DESC_DST_SG), le64_to_cpu(d->dst), left);
+        break;
+    }
+
+    if (!has_src) {
+        /* FILL: the chunk holds the pattern once, reused for every write. */
+        for (size_t i = 0; i < DMALAB_CHUNK; i += sizeof(pattern)) {
+            uint64_t le = cpu_to_le64(pattern);
+            memcpy(s->chunk + i, &le, sizeof(le));
+        }
+    }
+
+    while (left > 0) {
+        uint64_t n = MIN(left, DMALAB_CHUNK);
+
+        if (has_src) {
+            sts = dmalab_cursor_fill(s, &src);
+            if (sts != DMALAB_STS_OK) {
+                r->err_addr = src.fault_addr;
+                break;
+            }
+            n = MIN(n, src.seg_left);
+        }
+        if (has_dst) {
+            sts = dmalab_cursor_fill(s, &dst);
+            if (sts != DMALAB_STS_OK) {
+                r->err_addr = dst.fault_addr;
+                break;
+            }
+            n = MIN(n, dst.seg_left);
+        }
+        if (has_src) {
+            sts = dmalab_cursor_read(s, &src, s->chunk, n);
+            if (sts != DMALAB_STS_OK) {
+                r->err_addr = src.fault_addr;
+                break;
+            }
+            dmalab_cursor_advance(&src, n);
+        }
+        if (d->opcode == DMALAB_OP_CRC32C) {
+            r->crc = crc32c(r->crc, s->chunk, n);
+        }
+        if (has_dst) {
+            /* FILL keeps the pattern aligned to the start of the transfer */
+            const uint8_t *from = s->chunk;
+            if (!has_src) {
+                from += (r->bytes % sizeof(pattern));
+                n = MIN(n, DMALAB_CHUNK - sizeof(pattern));
+            }
+            sts = dmalab_cursor_write(s, &dst, from, n);
+            if (sts != DMALAB_STS_OK) {
+                r->err_addr = dst.fault_addr;
+                break;
+            }
+            dmalab_cursor_advance(&dst, n);
+        }
+        r->bytes += n;
+        left -= n;
+    }
+    r->status = sts;
+}
+
+/* ---- Queues ---------------------------------------------------------- */
+
+static void dmalab_queue_clear(DmalabQueue *q)
+{
+    q->enabled = false;
+    q->halted = false;
+    q->phase = true;
+    q->head = 0;
+    q->tail = 0;
+    q->error = DMALAB_STS_OK;
+    q->coal_pending = 0;
+    q->ready_at = 0;
+    q->in_chain = false;
+    q->chain_failed = false;
+    q->chain_len = 0;
+    q->chain_crc = 0;
+    timer_del(q->coal_timer);
+}
+
+static void dmalab_queue_reset(DmalabQueue *q)
+{
+    dmalab_queue_clear(q);
+    q->ring_base = 0;
+    q->cpl_base = 0;
+    q->size = 0;
+    q->coal_count = 0;
+    q->coal_usec = 0;
+}
+
+static bool dmalab_queue_has_work(DmalabQueue *q)
+{
+    return q->enabled && !q->halted && q->head != q->tail;
+}
+
+static void dmalab_kick(DmalabState *s)
+{
+    if (s->ctrl & DMALAB_CTRL_ENABLE) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+/* A failure to reach the ring itself stops the queue until it is reset. */
+static void dmalab_queue_halt(DmalabQueue *q, uint32_t code, uint64_t addr)
+{
+    q->halted = true;
+    dmalab_error(q->dev, q->index, q->head, code, addr);
+}
+
+static bool dmalab_write_cpl(DmalabQueue *q, uint32_t slot,
+                             const struct dmalab_desc *d,
+                             const DmalabResult *r)
+{
+    DmalabState *s = q->dev;
+    struct dmalab_cpl cpl = {
+        .cookie = d->cookie,
+        .err_addr = cpu_to_le64(r->err_addr),
+        .bytes = cpu_to_le32(r->bytes),
+        .index = cpu_to_le16(slot),
+        .status = cpu_to_le16(r->status),
+        .flags = cpu_to_le16(q->phase ? DMALAB_CPL_PHASE : 0),
+    };
+    uint64_t addr = q->cpl_base + (uint64_t)slot * sizeof(cpl);
+    const size_t tail_off = offsetof(struct dmalab_cpl, status);
+    uint32_t sts;
+
+    if (d->opcode == DMALAB_OP_CRC32C && r->status == DMALAB_STS_OK) {
+        cpl.result = cpu_to_le32(r->crc ^ 0xffffffff);
+    }
+    /*
+     * The body first, then the word holding the phase bit: a driver that
+     * sees the new phase must also see the rest of the entry.
+     */
+    sts = dmalab_dma_write(s, addr, &cpl, tail_off);
+    if (sts == DMALAB_STS_OK) {
+        smp_wmb();
+        sts = dmalab_dma_write(s, addr + tail_off, (uint8_t *)&cpl + tail_off,
+                               sizeof(cpl) - tail_off);
+    }
+    if (sts != DMALAB_STS_OK) {
+        dmalab_queue_halt(q, sts, addr);
+        return false;
+    }
+    trace_dmalab_cpl(q->index, slot, r->status, r->bytes, q->phase);
+    return true;
+}
+
+/* Throttled model: how long the device "takes" for one descriptor. */
+static int64_t dmalab_desc_cost_ns(DmalabState *s, uint32_t len)
+{
+    int64_t ns = s->latency_ns;
+
+    if (s->bandwidth) {
+        ns += muldiv64(len, NANOSECONDS_PER_SECOND, s->bandwidth);
+    }
+    return ns;
+}
+
+/*
+ * Process the descriptor at the queue's head.  Returns the bytes moved, or
+ * -1 when the queue cannot make progress now (throttled or halted).
+ */
+static int64_t dmalab_queue_step(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t slot = q->head;
+    uint64_t daddr = q->ring_base + (uint64_t)slot * sizeof(struct dmalab_desc);
+    struct dmalab_desc d;
+    DmalabResult r = { .status = DMALAB_STS_OK };
+    uint64_t bad_addr;
+    uint32_t sts;
+    bool chained;
+
+    if (!(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        dmalab_queue_halt(q, DMALAB_STS_BUS_MASTER, daddr);
+        return -1;
+    }
+
+    /* Copy the descriptor out of guest memory once; use only the copy. */
+    sts = dmalab_dma_read(s, daddr, &d, sizeof(d));
+    if (sts != DMALAB_STS_OK) {
+        dmalab_queue_halt(q, sts, daddr);
+        return -1;
+    }
+    trace_dmalab_desc(q->index, slot, d.opcode, d.flags, le32_to_cpu(d.len),
+                      le64_to_cpu(d.src), le64_to_cpu(d.dst));
+
+    if (s->bandwidth || s->latency_ns) {
+        int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+
+        if (!q->ready_at) {
+            q->ready_at = now + dmalab_desc_cost_ns(s, le32_to_cpu(d.len));
+        }
+        if (now < q->ready_at) {
+            if (!timer_pending(s->work_timer) ||
+                timer_expire_time_ns(s->work_timer) > q->ready_at) {
+                timer_mod(s->work_timer, q->ready_at);
+            }
+            return -1;
+        }
+        q->ready_at = 0;
+    }
+
+    chained = d.flags & DMALAB_DESC_CHAIN;
+    if (!q->in_chain) {
+        q->chain_failed = false;
+        q->chain_len = 0;
+        q->chain_crc = 0xffffffff;
+    }
+    /* Links after a failed one are not run; a chain cannot outgrow the ring. */
+    if (q->in_chain && q->chain_failed) {
+        r.status = DMALAB_STS_ABORTED;
+    } else if (q->chain_len >= q->size) {
+        r.status = DMALAB_STS_SG_LOOP;
+    } else {
+        r.status = dmalab_desc_check(s, &d, &bad_addr);
+        r.err_addr = bad_addr;
+        if (r.status == DMALAB_STS_OK) {
+            r.crc = q->chain_crc;
+            dmalab_desc_run(s, &d, &r);
+            q->chain_crc = r.crc;
+        }
+        if (r.status != DMALAB_STS_OK) {
+            dmalab_error(s, q->index, slot, r.status, r.err_addr);
+        }
+    }
+    q->chain_len++;
+    if (r.status != DMALAB_STS_OK) {
+        q->chain_failed = true;
+    }
+    q->in_chain = chained;
+
+    s->stat_descs++;
+    s->stat_bytes += r.bytes;
+
+    if (!dmalab_write_cpl(q, slot, &d, &r)) {
+        return -1;
+    }
+    q->head = (q->head + 1) & (q->size - 1);
+    if (q->head == 0) {
+        q->phase = !q->phase;
+    }
+    if (d.flags & DMALAB_DESC_IRQ) {
+        dmalab_queue_irq_request(q);
+    }
+    return r.bytes;
+}
+
+/*
+ * One engine pass: serve the queues round robin, one descriptor each per
+ * round, within a descriptor and byte budget, then yield.
+ */
+void dmalab_bh(void *opaque)
+{
+    DmalabState *s = opaque;
+    unsigned descs = 0;
+    uint64_t bytes = 0;
+    bool progress = true;
+
+    if (!(s->ctrl & DMALAB_CTRL_ENABLE) ||
+        (s->status & DMALAB_STATUS_RESETTING)) {
+        return;
+    }
+    while (progress && descs < DMALAB_PASS_DESCS &&
+           bytes < DMALAB_PASS_BYTES) {
+        progress = false;
+        for (unsigned i = 0; i < s->num_queues; i++) {
+            DmalabQueue *q = &s->queues[i];
+            int64_t moved;
+
+            if (!dmalab_queue_has_work(q)) {
+                continue;
+            }
+            moved = dmalab_queue_step(q);
+            if (moved >= 0) {
+                progress = true;
+                descs++;
+                bytes += moved;
+            }
+        }
+    }
+    for (unsigned i = 0; i < s->num_queues; i++) {
+        DmalabQueue *q = &s->queues[i];
+
+        if (dmalab_queue_has_work(q) && !q->ready_at) {
+            /* Budget exhausted with work left: continue in a new pass. */
+            qemu_bh_schedule(s->bh);
+            break;
+        }
+    }
+}
+
+static void dmalab_work_timer(void *opaque)
+{
+    dmalab_bh(opaque);
+}
+
+static bool dmalab_ring_config_ok(DmalabState *s, DmalabQueue *q)
+{
+    uint32_t max = 1u << DMALAB_RING_ORDER_MAX;
+
+    if (q->size < (1u << DMALAB_RING_ORDER_MIN) || q->size > max ||
+        !is_power_of_2(q->size)) {
+        return false;
+    }
+    if ((q->ring_base | q->cpl_base) & (sizeof(struct dmalab_desc) - 1)) {
+        return false;
+    }
+    return dmalab_addr_fits(s, q->ring_base,
+                            (uint64_t)q->size * sizeof(struct dmalab_desc)) &&
+           dmalab_addr_fits(s, q->cpl_base,
+                            (uint64_t)q->size * sizeof(struct dmalab_cpl));
+}
+
+static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
+{
+    DmalabState *s = q->dev;
+
+    if (val & DMALAB_QCTRL_RESET) {
+        trace_dmalab_queue_reset(q->index);
+        dmalab_queue_clear(q);
+        return;
+    }
+    if ((val & DMALAB_QCTRL_ENABLE) && !q->enabled) {
+        if (!dmalab_ring_config_ok(s, q)) {
+            dmalab_error(s, q->index, 0, DMALAB_STS_RING_CONFIG, q->ring_base);
+            return;
+        }
+        q->enabled = true;
+        q->halted = false;
+        q->phase = true;
+        q->head = q->tail = 0;
+        trace_dmalab_queue_enable(q->index, q->size, q->ring_base,
+                                  q->cpl_base);
+    } else if (!(val & DMALAB_QCTRL_ENABLE) && q->enabled) {
+        q->enabled = false;
+        trace_dmalab_queue_disable(q->index);
+    }
+}
+
+static void dmalab_doorbell(DmalabQueue *q, uint32_t val)
+{
+    DmalabState *s = q->dev;
+
+    trace_dmalab_doorbell(q->index, val);
+    if (!q->enabled || val >= q->size) {
+        dmalab_error(s, q->index, val, DMALAB_STS_BAD_DOORBELL, 0);
+        return;
+    }
+    q->tail = val;
+    dmalab_kick(s);
+}
+
+/* Ring configuration registers may change only while the queue is off. */
+static bool dmalab_queue_cfg_writable(DmalabQueue *q, hwaddr reg)
+{
+    if (!q->enabled) {
+        return true;
+    }
+    dmalab_error(q->dev, q->index, reg, DMALAB_STS_BUSY, reg);
+    return false;
+}
+
+static void dmalab_queue_write(DmalabQueue *q, hwaddr reg, uint32_t val)
+{
+    switch (reg) {
+    case DMALAB_Q_RING_LO:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->ring_base = deposit64(q->ring_base, 0, 32, val);
+        }
+        break;
+    case DMALAB_Q_RING_HI:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->ring_base = deposit64(q->ring_base, 32, 32, val);
+        }
+        break;
+    case DMALAB_Q_CPL_LO:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->cpl_base = deposit64(q->cpl_base, 0, 32, val);
+        }
+        break;
+    case DMALAB_Q_CPL_HI:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->cpl_base = deposit64(q->cpl_base, 32, 32, val);
+        }
+        break;
+    case DMALAB_Q_RING_SIZE:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->size = val;
+        }
+        break;
+    case DMALAB_Q_TAIL:
+        dmalab_doorbell(q, val);
+        break;
+    case DMALAB_Q_CTRL:
+        dmalab_queue_ctrl(q, val);
+        break;
+    case DMALAB_Q_COAL_COUNT:
+        q->coal_count = val;
+        break;
+    case DMALAB_Q_COAL_USEC:
+        q->coal_usec = val;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "dmalab: write to read-only or undefined queue %u "
+                      "register 0x%" HWADDR_PRIx "\n", q->index, reg);
+        trace_dmalab_ub_reg_write(DMALAB_QREG(q->index, reg), val);
+        break;
+    }
+}
+
+static uint32_t dmalab_queue_read(DmalabQueue *q, hwaddr reg)
+{
+    switch (reg) {
+    case DMALAB_Q_RING_LO:
+        return extract64(q->ring_base, 0, 32);
+    case DMALAB_Q_RING_HI:
+        return extract64(q->ring_base, 32, 32);
+    case DMALAB_Q_RING_SIZE:
+        return q->size;
+    case DMALAB_Q_TAIL:
+        return q->tail;
+    case DMALAB_Q_HEAD:
+        return q->head;
+    case DMALAB_Q_CTRL:
+        return q->enabled ? DMALAB_QCTRL_ENABLE : 0;
+    case DMALAB_Q_CPL_LO:
+        return extract64(q->cpl_base, 0, 32);
+    case DMALAB_Q_CPL_HI:
+        return extract64(q->cpl_base, 32, 32);
+    case DMALAB_Q_COAL_COUNT:
+        return q->coal_count;
+    case DMALAB_Q_COAL_USEC:
+        return q->coal_usec;
+    case DMALAB_Q_STATUS:
+        return (q->enabled ? DMALAB_QSTS_ENABLED : 0) |
+               (q->head != q->tail ? DMALAB_QSTS_BUSY : 0) |
+               (q->halted ? DMALAB_QSTS_HALTED : 0);
+    case DMALAB_Q_ERROR:
+        return q->error;
+    default:
+        return 0;
+    }
+}
+
+/* ---- Global registers ------------------------------------------------ */
+
+static uint32_t dmalab_cap(DmalabState *s)
+{
+    return s->num_queues | ((uint32_t)s->dma_bits << 8) |
+           (DMALAB_RING_ORDER_MAX << 16);
+}
+
+static uint32_t dmalab_features(DmalabState *s)
+{
+    return (s->use_msix ? DMALAB_FEAT_MSIX : 0) |
+           (s->use_msi ? DMALAB_FEAT_MSI : 0) |
+           DMALAB_FEAT_SG | DMALAB_FEAT_CRC32C | DMALAB_FEAT_FILL |
+           DMALAB_FEAT_COALESCE;
+}
+
+static void dmalab_reset_done(void *opaque)
+{
+    DmalabState *s = opaque;
+
+    dmalab_core_reset(s);
+    trace_dmalab_reset_done();
+}
+
+static void dmalab_ctrl_write(DmalabState *s, uint32_t val)
+{
+    if (val & DMALAB_CTRL_RESET) {
+        /* The reset takes a little (virtual) time, observable in STATUS. */
+        trace_dmalab_reset_start();
+        s->ctrl = 0;
+        s->status = DMALAB_STATUS_RESETTING;
+        qemu_bh_cancel(s->bh);
+        timer_mod(s->reset_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + DMALAB_RESET_NS);
+        return;
+    }
+    if (s->status & DMALAB_STATUS_RESETTING) {
+        dmalab_error(s, DMALAB_MAX_QUEUES, 0, DMALAB_STS_BUSY, DMALAB_REG_CTRL);
+        return;
+    }
+    s->ctrl = val & DMALAB_CTRL_ENABLE;
+    if (s->ctrl & DMALAB_CTRL_ENABLE) {
+        s->status |= DMALAB_STATUS_READY;
+        dmalab_kick(s);
+    } else {
+        s->status &= ~DMALAB_STATUS_READY;
+    }
+}
+
+static uint32_t dmalab_global_read(DmalabState *s, hwaddr addr)
+{
+    switch (addr) {
+    case DMALAB_REG_ID:
+        return DMALAB_ID_MAGIC;
+    case DMALAB_REG_VERSION:
+        return DMALAB_VERSION;
+    case DMALAB_REG_CAP:
+        return dmalab_cap(s);
+    case DMALAB_REG_FEATURES:
+        return dmalab_features(s);
+    case DMALAB_REG_DEVMEM_SIZE_LO:
+        return extract64(s->devmem_size, 0, 32);
+    case DMALAB_REG_DEVMEM_SIZE_HI:
+        return extract64(s->devmem_size, 32, 32);
+    case DMALAB_REG_MAX_XFER:
+        return DMALAB_MAX_XFER;
+    case DMALAB_REG_CTRL:
+        return s->ctrl;
+    case DMALAB_REG_STATUS:
+        return s->status;
+    case DMALAB_REG_INTR_CAUSE:
+        return s->intr_cause;
+    case DMALAB_REG_INTR_MASK:
+        return s->intr_mask;
+    case DMALAB_REG_ERR_QUEUE:
+        return s->err_queue;
+    case DMALAB_REG_ERR_INDEX:
+        return s->err_index;
+    case DMALAB_REG_ERR_CODE:
+        return s->err_code;
+    case DMALAB_REG_ERR_ADDR_LO:
+        return extract64(s->err_addr, 0, 32);
+    case DMALAB_REG_ERR_ADDR_HI:
+        return extract64(s->err_addr, 32, 32);
+    case DMALAB_REG_ERR_COUNT:
+        return s->err_count;
+    case DMALAB_REG_STAT_BYTES_LO:
+        return extract64(s->stat_bytes, 0, 32);
+    case DMALAB_REG_STAT_BYTES_HI:
+        return extract64(s->stat_bytes, 32, 32);
+    case DMALAB_REG_STAT_DESCS_LO:
+        return extract64(s->stat_descs, 0, 32);
+    case DMALAB_REG_STAT_DESCS_HI:
+        return extract64(s->stat_descs, 32, 32);
+    case DMALAB_REG_STAT_ERRORS_LO:
+        return extract64(s->stat_errors, 0, 32);
+    case DMALAB_REG_STAT_ERRORS_HI:
+        return extract64(s->stat_errors, 32, 32);
+    case DMALAB_REG_STAT_IRQS_LO:
+        return extract64(s->stat_irqs, 0, 32);
+    case DMALAB_REG_STAT_IRQS_HI:
+        return extract64(s->stat_irqs, 32, 32);
+    default:
+        return 0;
+    }
+}
+
+static void dmalab_global_write(DmalabState *s, hwaddr addr, uint32_t val)
+{
+    switch (addr) {
+    case DMALAB_REG_CTRL:
+        dmalab_ctrl_write(s, val);
+        break;
+    case DMALAB_REG_INTR_CAUSE:
+        s->intr_cause &= ~val;
+        dmalab_update_intx(s);
+        break;
+    case DMALAB_REG_INTR_MASK: {
+        uint32_t unmasked = s->intr_mask & ~val;
+
+        s->intr_mask = val;
+        dmalab_update_intx(s);
+        /* A cause that was held back by the mask fires when unmasked. */
+        if (s->intr_cause & unmasked & DMALAB_INTR_ERROR) {
+            dmalab_notify(s, DMALAB_INTR_ERROR,
+                          DMALAB_MSIX_ERR_VECTOR(s->num_queues));
+        }
+        for (unsigned i = 0; i < s->num_queues; i++) {
+            if (s->intr_cause & unmasked & DMALAB_INTR_QUEUE(i)) {
+                dmalab_notify(s, DMALAB_INTR_QUEUE(i), i);
+            }
+        }
+        break;
+    }
+    case DMALAB_REG_ERR_CLEAR:
+        s->err_queue = s->err_index = s->err_code = 0;
+        s->err_addr = 0;
+        s->err_count = 0;
+        s->status &= ~DMALAB_STATUS_ERROR;
+        break;
+    case DMALAB_REG_STATS_CLEAR:
+        s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "dmalab: write to read-only or undefined register 0x%"
+                      HWADDR_PRIx "\n", addr);
+        trace_dmalab_ub_reg_write(addr, val);
+        break;
+    }
+}
+
+uint64_t dmalab_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    DmalabState *s = opaque;
+    uint32_t val = 0;
+
+    if (size != 4 || (addr & 3)) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "dmalab: %u-byte read at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit)\n", size, addr);
+        trace_dmalab_ub_access(addr, size);
+        return UINT64_MAX;
+    }
+    if (addr >= DMALAB_QUEUE_BASE) {
+        hwaddr rel = addr - DMALAB_QUEUE_BASE;
+        uint32_t qi = rel / DMALAB_QUEUE_STRIDE;
+
+        if (qi < s->num_queues) {
+            val = dmalab_queue_read(&s->queues[qi], rel % DMALAB_QUEUE_STRIDE);
+        }
+    } else {
+        val = dmalab_global_read(s, addr);
+    }
+    trace_dmalab_mmio_read(addr, val);
+    return val;
+}
+
+void dmalab_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                       unsigned size)
+{
+    DmalabState *s = opaque;
+
+    trace_dmalab_mmio_write(addr, val);
+    if (size != 4 || (addr & 3)) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "dmalab: %u-byte write at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit)\n", size, addr);
+        trace_dmalab_ub_access(addr, size);
+        return;
+    }
+    if (addr >= DMALAB_QUEUE_BASE) {
+        hwaddr rel = addr - DMALAB_QUEUE_BASE;
+        uint32_t qi = rel / DMALAB_QUEUE_STRIDE;
+
+        if (qi >= s->num_queues) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "dmalab: write to absent queue %u\n", qi);
+            trace_dmalab_ub_reg_write(addr, val);
+            return;
+        }
+        dmalab_queue_write(&s->queues[qi], rel % DMALAB_QUEUE_STRIDE, val);
+        return;
+    }
+    dmalab_global_write(s, addr, val);
+}
+
+uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    DmalabState *s = opaque;
+
+    switch (addr) {
+    case DMALAB_PIO_ID:
+        return DMALAB_ID_MAGIC;
+    case DMALAB_PIO_VERSION:
+        return DMALAB_VERSION;
+    case DMALAB_PIO_QSEL:
+        return s->pio_qsel;
+    case DMALAB_PIO_TAIL:
+        return s->pio_qsel < s->num_queues ? s->queues[s->pio_qsel].tail : 0;
+    default:
+        return 0;
+    }
+}
+
+void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
+{
+    DmalabState *s = opaque;
+
+    switch (addr) {
+    case DMALAB_PIO_QSEL:
+        s->pio_qsel = val;
+        break;
+    case DMALAB_PIO_TAIL:
+        if (s->pio_qsel >= s->num_queues) {
+            dmalab_error(s, s->pio_qsel, val, DMALAB_STS_BAD_DOORBELL, 0);
+            break;
+        }
+        dmalab_doorbell(&s->queues[s->pio_qsel], val);
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "dmalab: write to read-only or "
+                      "undefined port 0x%" HWADDR_PRIx "\n", addr);
+        break;
+    }
+}
+
+/* ---- Life cycle ------------------------------------------------------ */
+
+void dmalab_core_init(DmalabState *s)
+{
+    for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        DmalabQueue *q = &s->queues[i];
+
+        q->index = i;
+        q->dev = s;
+        q->coal_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_coal_timer, q);
+    }
+    s->bh = qemu_bh_new_guarded(dmalab_bh, s,
+                                &DEVICE(s)->mem_reentrancy_guard);
+    s->work_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_work_timer, s);
+    s->reset_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_reset_done, s);
+}
+
+void dmalab_core_uninit(DmalabState *s)
+{
+    for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        timer_free(s->queues[i].coal_timer);
+    }
+    qemu_bh_delete(s->bh);
+    timer_free(s->work_timer);
+    timer_free(s->reset_timer);
+}
+
+/* Everything back to power-on values; device memory keeps its contents. */
+void dmalab_core_reset(DmalabState *s)
+{
+    qemu_bh_cancel(s->bh);
+    timer_del(s->work_timer);
+    timer_del(s->reset_timer);
+    for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        dmalab_queue_reset(&s->queues[i]);
+    }
+    s->ctrl = 0;
+    s->status = 0;
+    s->intr_cause = 0;
+    s->intr_mask = 0;
+    s->pio_qsel = 0;
+    s->err_queue = s->err_index = s->err_code = s->err_count = 0;
+    s->err_addr = 0;
+    s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;
+    dmalab_update_intx(s);
+}
+
+void dmalab_core_post_load(DmalabState *s)
+{
+    /* Bottom halves are not migrated: restart work that was in flight. */
+    dmalab_kick(s);
+}

@@ -1,0 +1,338 @@
+/*
+ * dmalab: an emulated PCI DMA engine for driver development and teaching
+ *
+ * This file is the QOM/PCI glue: properties, BARs, interrupts, reset and
+ * migration.  The registers and the engine are in dmalab-core.c.
+ *
+ * Usage:
+ *
+ *   -device dmalab[,queues=<1..32>][,devmem-size=<bytes>][,dma-bits=<n>]
+ *                 [,msix=on|off][,msi=on|off]
+ *                 [,bandwidth=<bytes/s>][,latency=<ns>]
+ *
+ *   queues       number of DMA queues (default 4, at most 32)
+ *   devmem-size  size of the device-memory BAR, a power of two from 4 KiB
+ *                to 1 GiB (default 1 MiB)
+ *   dma-bits     addresses the engine can emit, 12..64 (default 64); a
+ *                descriptor beyond that completes with DMALAB_STS_ADDR_WIDTH
+ *   msix, msi    offer MSI-X / MSI (default on); turn off to test a
+ *                driver's fallback to MSI or INTx
+ *   bandwidth    throttle the engine to this many bytes per second of
+ *                virtual time (default 0: unthrottled)
+ *   latency      add this many nanoseconds per descriptor (default 0)
+ *
+ * The device is a PCIe endpoint when plugged into a PCIe bus (q35) and a
+ * conventional PCI device otherwise (-M pc).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/module.h"
+#include "qapi/error.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "dmalab.h"
+
+QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
+QEMU_BUILD_BUG_ON(sizeof(struct dmalab_cpl) != 32);
+QEMU_BUILD_BUG_ON(sizeof(struct dmalab_sg_entry) != 16);
+QEMU_BUILD_BUG_ON(offsetof(struct dmalab_cpl, status) != 28);
+QEMU_BUILD_BUG_ON(DMALAB_QREG(DMALAB_MAX_QUEUES, 0) > DMALAB_REGS_SIZE);
+
+#define DMALAB_PCIE_CAP_OFFSET  0x80
+#define DMALAB_MSI_CAP_OFFSET   0x60
+#define DMALAB_MSIX_BAR_SIZE    0x1000
+
+static const MemoryRegionOps dmalab_mmio_ops = {
+    .read = dmalab_mmio_read,
+    .write = dmalab_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    /* Odd widths reach the handlers, which reject them like hardware. */
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
+static const MemoryRegionOps dmalab_pio_ops = {
+    .read = dmalab_pio_read,
+    .write = dmalab_pio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+static bool dmalab_check_params(DmalabState *s, Error **errp)
+{
+    if (s->num_queues < 1 || s->num_queues > DMALAB_MAX_QUEUES) {
+        error_setg(errp, "queues must be between 1 and %d",
+                   DMALAB_MAX_QUEUES);
+        return false;
+    }
+    if (s->devmem_size < 4 * KiB || s->devmem_size > 1 * GiB ||
+        !is_power_of_2(s->devmem_size)) {
+        error_setg(errp, "devmem-size must be a power of two between 4 KiB "
+                   "and 1 GiB");
+        return false;
+    }
+    if (s->dma_bits < 12 || s->dma_bits > 64) {
+        error_setg(errp, "dma-bits must be between 12 and 64");
+        return false;
+    }
+    return true;
+}
+
+static bool dmalab_init_irqs(DmalabState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    unsigned nvec = s->num_queues + 1; /* one per queue, one for errors */
+    Error *err = NULL;
+
+    pdev->config[PCI_INTERRUPT_PIN] = 1;
+
+    if (s->use_msi &&
+        msi_init(pdev, DMALAB_MSI_CAP_OFFSET, 1, true, false, &err) < 0) {
+        error_propagate(errp, err);
+        return false;
+    }
+    if (s->use_msix) {
+        memory_region_init(&s->msix_bar, OBJECT(s), "dmalab-msix",
+                           DMALAB_MSIX_BAR_SIZE);
+        if (msix_init(pdev, nvec, &s->msix_bar, DMALAB_BAR_MSIX, 0,
+                      &s->msix_bar, DMALAB_BAR_MSIX,
+                      DMALAB_MSIX_BAR_SIZE / 2, 0, errp) < 0) {
+            return false;
+        }
+        pci_register_bar(pdev, DMALAB_BAR_MSIX, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                         &s->msix_bar);
+        /* Every vector can fire at any time: mark them all in use. */
+        for (unsigned v = 0; v < nvec; v++) {
+            msix_vector_use(pdev, v);
+        }
+    }
+    return true;
+}
+
+static void dmalab_init_bars(DmalabState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    memory_region_init_io(&s->mmio, OBJECT(s), &dmalab_mmio_ops, s,
+                          "dmalab-regs", DMALAB_REGS_SIZE);
+    pci_register_bar(pdev, DMALAB_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->mmio);
+
+    memory_region_init_ram(&s->devmem, OBJECT(s), "dmalab-devmem",
+                           s->devmem_size, errp);
+    s->devmem_ptr = memory_region_get_ram_ptr(&s->devmem);
+    pci_register_bar(pdev, DMALAB_BAR_DEVMEM,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->devmem);
+
+    memory_region_init_io(&s->pio, OBJECT(s), &dmalab_pio_ops, s,
+                          "dmalab-pio", DMALAB_PIO_SIZE);
+    pci_register_bar(pdev, DMALAB_BAR_PIO, PCI_BASE_ADDRESS_SPACE_IO,
+                     &s->pio);
+}
+
+static void dmalab_init_pci_ids(PCIDevice *pdev)
+{
+    uint8_t *conf = pdev->config;
+
+    pci_set_word(conf + PCI_SUBSYSTEM_VENDOR_ID, DMALAB_PCI_SUBSYS_VENDOR_ID);
+    pci_set_word(conf + PCI_SUBSYSTEM_ID, DMALAB_PCI_SUBSYS_ID);
+}
+
+static void dmalab_realize(PCIDevice *pdev, Error **errp)
+{
+    ERRP_GUARD();
+    DmalabState *s = DMALAB(pdev);
+
+    if (!dmalab_check_params(s, errp)) {
+        return;
+    }
+    dmalab_init_pci_ids(pdev);
+    if (pci_is_express(pdev)) {
+        pcie_endpoint_cap_init(pdev, DMALAB_PCIE_CAP_OFFSET);
+        pcie_cap_flr_init(pdev);
+    }
+    dmalab_init_bars(s, errp);
+    if (*errp) {
+        return;
+    }
+    if (!dmalab_init_irqs(s, errp)) {
+        return;
+    }
+    dmalab_core_init(s);
+    dmalab_core_reset(s);
+}
+
+static void dmalab_exit(PCIDevice *pdev)
+{
+    DmalabState *s = DMALAB(pdev);
+
+    dmalab_core_uninit(s);
+    if (msix_present(pdev)) {
+        for (unsigned v = 0; v < s->num_queues + 1; v++) {
+            msix_vector_unuse(pdev, v);
+        }
+        msix_uninit(pdev, &s->msix_bar, &s->msix_bar);
+    }
+    msi_uninit(pdev);
+    if (pci_is_express(pdev)) {
+        pcie_cap_exit(pdev);
+    }
+}
+
+/* System reset and PCIe function-level reset both arrive here. */
+static void dmalab_reset(DeviceState *dev)
+{
+    dmalab_core_reset(DMALAB(dev));
+}
+
+static int dmalab_post_load(void *opaque, int version_id)
+{
+    DmalabState *s = opaque;
+
+    for (unsigned i = 0; i < s->num_queues; i++) {
+        DmalabQueue *q = &s->queues[i];
+
+        if (q->size && (!is_power_of_2(q->size) ||
+                        q->size > (1u << DMALAB_RING_ORDER_MAX) ||
+                        q->head >= q->size || q->tail >= q->size)) {
+            return -EINVAL;
+        }
+    }
+    dmalab_core_post_load(s);
+    return 0;
+}
+
+static const VMStateDescription vmstate_dmalab_queue = {
+    .name = "dmalab-queue",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_BOOL(enabled, DmalabQueue),
+        VMSTATE_BOOL(halted, DmalabQueue),
+        VMSTATE_BOOL(phase, DmalabQueue),
+        VMSTATE_UINT64(ring_base, DmalabQueue),
+        VMSTATE_UINT64(cpl_base, DmalabQueue),
+        VMSTATE_UINT32(size, DmalabQueue),
+        VMSTATE_UINT32(head, DmalabQueue),
+        VMSTATE_UINT32(tail, DmalabQueue),
+        VMSTATE_UINT32(error, DmalabQueue),
+        VMSTATE_UINT32(coal_count, DmalabQueue),
+        VMSTATE_UINT32(coal_usec, DmalabQueue),
+        VMSTATE_UINT32(coal_pending, DmalabQueue),
+        VMSTATE_INT64(ready_at, DmalabQueue),
+        VMSTATE_BOOL(in_chain, DmalabQueue),
+        VMSTATE_BOOL(chain_failed, DmalabQueue),
+        VMSTATE_UINT32(chain_len, DmalabQueue),
+        VMSTATE_UINT32(chain_crc, DmalabQueue),
+        VMSTATE_TIMER_PTR(coal_timer, DmalabQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_dmalab = {
+    .name = TYPE_DMALAB,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = dmalab_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, DmalabState),
+        VMSTATE_MSIX(parent_obj, DmalabState),
+        VMSTATE_UINT32(ctrl, DmalabState),
+        VMSTATE_UINT32(status, DmalabState),
+        VMSTATE_UINT32(intr_cause, DmalabState),
+        VMSTATE_UINT32(intr_mask, DmalabState),
+        VMSTATE_UINT32(pio_qsel, DmalabState),
+        VMSTATE_UINT32(err_queue, DmalabState),
+        VMSTATE_UINT32(err_index, DmalabState),
+        VMSTATE_UINT32(err_code, DmalabState),
+        VMSTATE_UINT64(err_addr, DmalabState),
+        VMSTATE_UINT32(err_count, DmalabState),
+        VMSTATE_UINT64(stat_bytes, DmalabState),
+        VMSTATE_UINT64(stat_descs, DmalabState),
+        VMSTATE_UINT64(stat_errors, DmalabState),
+        VMSTATE_UINT64(stat_irqs, DmalabState),
+        VMSTATE_TIMER_PTR(work_timer, DmalabState),
+        VMSTATE_TIMER_PTR(reset_timer, DmalabState),
+        VMSTATE_STRUCT_ARRAY(queues, DmalabState, DMALAB_MAX_QUEUES, 1,
+                             vmstate_dmalab_queue, DmalabQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static Property dmalab_properties[] = {
+    DEFINE_PROP_UINT32("queues", DmalabState, num_queues, 4),
+    DEFINE_PROP_SIZE("devmem-size", DmalabState, devmem_size, 1 * MiB),
+    DEFINE_PROP_UINT8("dma-bits", DmalabState, dma_bits, 64),
+    DEFINE_PROP_BOOL("msix", DmalabState, use_msix, true),
+    DEFINE_PROP_BOOL("msi", DmalabState, use_msi, true),
+    DEFINE_PROP_UINT64("bandwidth", DmalabState, bandwidth, 0),
+    DEFINE_PROP_UINT64("latency", DmalabState, latency_ns, 0),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static void dmalab_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
+
+    pc->realize = dmalab_realize;
+    pc->exit = dmalab_exit;
+    pc->vendor_id = DMALAB_PCI_VENDOR_ID;
+    pc->device_id = DMALAB_PCI_DEVICE_ID;
+    pc->revision = DMALAB_PCI_REVISION;
+    pc->class_id = DMALAB_PCI_CLASS;
+
+    dc->desc = "dmalab PCI DMA engine for driver development";
+    dc->reset = dmalab_reset;
+    dc->vmsd = &vmstate_dmalab;
+    device_class_set_props(dc, dmalab_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+
+    object_class_property_set_description(klass, "queues",
+        "number of DMA queues (1-32)");
+    object_class_property_set_description(klass, "devmem-size",
+        "device-memory BAR size, power of two, 4 KiB-1 GiB");
+    object_class_property_set_description(klass, "dma-bits",
+        "DMA address width in bits (12-64)");
+    object_class_property_set_description(klass, "msix",
+        "offer MSI-X (one vector per queue plus one for errors)");
+    object_class_property_set_description(klass, "msi",
+        "offer MSI (a single vector)");
+    object_class_property_set_description(klass, "bandwidth",
+        "throttle to this many bytes per second (0 = unthrottled)");
+    object_class_property_set_description(klass, "latency",
+        "extra nanoseconds per descriptor (throttled model)");
+}
+
+static const TypeInfo dmalab_info = {
+    .name = TYPE_DMALAB,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(DmalabState),
+    .class_init = dmalab_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_PCIE_DEVICE },
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void dmalab_register_types(void)
+{
+    type_register_static(&dmalab_info);
+}
+
+type_init(dmalab_register_types)

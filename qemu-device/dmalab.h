@@ -1,0 +1,123 @@
+/*
+ * dmalab: an emulated PCI DMA engine for driver development and teaching
+ *
+ * Internal state shared by the PCI glue (dmalab-pci.c) and the engine
+ * (dmalab-core.c).  The guest-visible interface lives in
+ * include/hw/misc/dmalab_hw.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_MISC_DMALAB_H
+#define HW_MISC_DMALAB_H
+
+#include "hw/pci/pci.h"
+#include "qemu/timer.h"
+#include "qom/object.h"
+#include "hw/misc/dmalab_hw.h"
+
+#define TYPE_DMALAB "dmalab"
+OBJECT_DECLARE_SIMPLE_TYPE(DmalabState, DMALAB)
+
+/* Largest transfer one descriptor may describe (reported in MAX_XFER). */
+#define DMALAB_MAX_XFER            (64 * MiB)
+
+/* Bounce buffer for host-to-host moves; the engine copies in these chunks. */
+#define DMALAB_CHUNK               (64 * KiB)
+
+/*
+ * Work budget of one engine pass, so that a guest with full rings cannot
+ * keep the main loop busy: at most this many descriptors or bytes before
+ * the pass yields and reschedules itself.
+ */
+#define DMALAB_PASS_DESCS          64
+#define DMALAB_PASS_BYTES          (8 * MiB)
+
+/* Virtual time a register-requested device reset takes. */
+#define DMALAB_RESET_NS            (10 * SCALE_US)
+
+typedef struct DmalabQueue {
+    uint32_t index;
+    bool enabled;
+    bool halted;
+    bool phase;              /* phase written into the next completion */
+    uint64_t ring_base;
+    uint64_t cpl_base;
+    uint32_t size;           /* entries, 0 until configured */
+    uint32_t head;           /* next descriptor the device consumes */
+    uint32_t tail;           /* producer index from the doorbell */
+    uint32_t error;          /* last DMALAB_STS_* of this queue */
+    uint32_t coal_count;
+    uint32_t coal_usec;
+    uint32_t coal_pending;   /* completions waiting for an interrupt */
+    int64_t ready_at;        /* throttled model: head may run at this time */
+
+    /* State of a descriptor chain in progress (DMALAB_DESC_CHAIN). */
+    bool in_chain;
+    bool chain_failed;
+    uint32_t chain_len;
+    uint32_t chain_crc;
+
+    QEMUTimer *coal_timer;
+    struct DmalabState *dev;
+} DmalabQueue;
+
+struct DmalabState {
+    PCIDevice parent_obj;
+
+    MemoryRegion mmio;
+    MemoryRegion devmem;
+    MemoryRegion pio;
+    MemoryRegion msix_bar;
+    uint8_t *devmem_ptr;
+
+    QEMUBH *bh;
+    QEMUTimer *work_timer;   /* throttled model: wake when a queue is ready */
+    QEMUTimer *reset_timer;  /* completes a register-requested reset */
+
+    /* Global registers */
+    uint32_t ctrl;
+    uint32_t status;
+    uint32_t intr_cause;
+    uint32_t intr_mask;
+    uint32_t pio_qsel;
+
+    /* Error log */
+    uint32_t err_queue;
+    uint32_t err_index;
+    uint32_t err_code;
+    uint64_t err_addr;
+    uint32_t err_count;
+
+    /* Statistics */
+    uint64_t stat_bytes;
+    uint64_t stat_descs;
+    uint64_t stat_errors;
+    uint64_t stat_irqs;
+
+    DmalabQueue queues[DMALAB_MAX_QUEUES];
+    uint8_t chunk[DMALAB_CHUNK];
+
+    /* Properties */
+    uint32_t num_queues;
+    uint64_t devmem_size;
+    uint8_t dma_bits;
+    bool use_msix;
+    bool use_msi;
+    uint64_t bandwidth;      /* bytes per second, 0 = unthrottled */
+    uint64_t latency_ns;     /* per descriptor */
+};
+
+/* dmalab-core.c: registers and engine */
+uint64_t dmalab_mmio_read(void *opaque, hwaddr addr, unsigned size);
+void dmalab_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                       unsigned size);
+uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size);
+void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size);
+void dmalab_core_init(DmalabState *s);
+void dmalab_core_reset(DmalabState *s);
+void dmalab_core_uninit(DmalabState *s);
+void dmalab_core_post_load(DmalabState *s);
+void dmalab_bh(void *opaque);
+
+#endif /* HW_MISC_DMALAB_H */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build the driver with Kbuild, out of the source tree.
+#
+# Kbuild builds external modules in their own directory, so the sources are
+# mirrored (with their timestamps) into the build directory first; Kbuild
+# then rebuilds only what changed.  W=1, and any warning fails the build.
+#
+# usage: build-module.sh <kernel-headers-dir> <repo-dir> <build-dir> <output.ko>
+set -euo pipefail
+
+kdir=$1
+top=$2
+out=$3
+
+mkdir -p "$out/linux-driver" "$out/include"
+cp -a --update "$top"/linux-driver/. "$out/linux-driver/"
+cp -a --update "$top"/include/. "$out/include/"
+log=$out/kbuild.log
+make -s -C "$kdir" M="$out/linux-driver" W=1 modules >"$log" 2>&1 || {
+    cat "$log" >&2
+    exit 1
+}
+if grep -E 'warning:' "$log" >&2; then
+    echo "build-module: the driver must build without warnings" >&2
+    exit 1
+fi
+# Publish the module only when it changed, so later steps stay incremental.
+if ! cmp -s "$out/linux-driver/dmalab.ko" "$4"; then
+    cp "$out/linux-driver/dmalab.ko" "$4"
+fi
