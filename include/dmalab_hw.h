@@ -75,7 +75,7 @@ typedef uint64_t dmalab_le64;
 #define   DMALAB_FEAT_CRC32C            (1u << 3)
 #define   DMALAB_FEAT_FILL              (1u << 4)
 #define   DMALAB_FEAT_COALESCE          (1u << 5)
-#define   DMALAB_FEAT_DEBUG             (1u << 6)
+#define   DMALAB_FEAT_DEBUG             (1u << 6) /* debug block present */
 
 #define DMALAB_REG_DEVMEM_SIZE_LO       0x010 /* RO device-memory BAR size */
 #define DMALAB_REG_DEVMEM_SIZE_HI       0x014
@@ -122,6 +122,29 @@ typedef uint64_t dmalab_le64;
 #define DMALAB_REG_STAT_IRQS_LO         0x098
 #define DMALAB_REG_STAT_IRQS_HI         0x09c
 #define DMALAB_REG_STATS_CLEAR          0x0a0 /* WO */
+
+/*
+ * Debug block: fault injection and introspection for driver testing.
+ * TEST-ONLY: not part of the device's normal function; a production driver
+ * never touches it.  The same faults can be armed at start-up through
+ * device properties (see docs/spec.md).
+ */
+#define DMALAB_REG_DBG_FAIL_NTH         0x200 /* fail the Nth descriptor */
+#define DMALAB_REG_DBG_FAIL_STATUS      0x204 /* ... with this status */
+#define DMALAB_REG_DBG_IRQ_MODE         0x208 /* DMALAB_DBG_IRQ_* */
+#define   DMALAB_DBG_IRQ_NORMAL         0
+#define   DMALAB_DBG_IRQ_DROP           1 /* lose the interrupt */
+#define   DMALAB_DBG_IRQ_DELAY          2 /* deliver it IRQ_DELAY_US late */
+#define   DMALAB_DBG_IRQ_DUP            3 /* deliver it twice */
+#define DMALAB_REG_DBG_IRQ_COUNT        0x20c /* faults left, 0 = unlimited */
+#define DMALAB_REG_DBG_IRQ_DELAY_US     0x210
+#define DMALAB_REG_DBG_STALL            0x214 /* bit q: queue q stalls */
+#define DMALAB_REG_DBG_DEAD             0x218 /* write DEAD_MAGIC: removal */
+#define   DMALAB_DBG_DEAD_MAGIC         0xdeadu
+#define DMALAB_REG_DBG_CORRUPT_NTH      0x21c /* corrupt the Nth transfer */
+#define DMALAB_REG_DBG_CORRUPT_OFFSET   0x220 /* ... at this byte */
+#define DMALAB_REG_DBG_LAST_ADDR_LO     0x230 /* last host bus address */
+#define DMALAB_REG_DBG_LAST_ADDR_HI     0x234 /* the engine accessed */
 
 /* ---- Per-queue register blocks --------------------------------------- */
 

@@ -38,15 +38,11 @@ static void dmalab_update_intx(DmalabState *s)
     pci_set_irq(pdev, !!(s->intr_cause & ~s->intr_mask));
 }
 
-/* Signal one cause: its own MSI-X vector, the MSI vector, or INTx. */
-static void dmalab_notify(DmalabState *s, uint32_t cause, unsigned vector)
+/* Deliver one cause now: its own MSI-X vector, the MSI vector, or INTx. */
+static void dmalab_deliver(DmalabState *s, uint32_t cause, unsigned vector)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
-    if (s->intr_mask & cause) {
-        trace_dmalab_irq_masked(cause);
-        return;
-    }
     s->stat_irqs++;
     if (msix_enabled(pdev)) {
         trace_dmalab_irq_msix(vector);
@@ -58,6 +54,67 @@ static void dmalab_notify(DmalabState *s, uint32_t cause, unsigned vector)
         trace_dmalab_irq_intx(cause);
         dmalab_update_intx(s);
     }
+}
+
+static unsigned dmalab_cause_vector(DmalabState *s, uint32_t cause)
+{
+    if (cause == DMALAB_INTR_ERROR) {
+        return DMALAB_MSIX_ERR_VECTOR(s->num_queues);
+    }
+    return ctz32(cause);
+}
+
+/* Fault injection: an interrupt that was held back arrives now. */
+static void dmalab_irq_delay_timer(void *opaque)
+{
+    DmalabState *s = opaque;
+    uint32_t causes = s->dbg_delayed_causes;
+
+    s->dbg_delayed_causes = 0;
+    while (causes) {
+        uint32_t cause = causes & -causes;
+
+        causes &= ~cause;
+        dmalab_deliver(s, cause, dmalab_cause_vector(s, cause));
+    }
+}
+
+/*
+ * Signal one cause unless it is masked, applying any armed interrupt fault:
+ * dropped, delayed or duplicated.
+ */
+static void dmalab_notify(DmalabState *s, uint32_t cause, unsigned vector)
+{
+    uint32_t mode = s->dbg_irq_mode;
+
+    if (s->intr_mask & cause) {
+        trace_dmalab_irq_masked(cause);
+        return;
+    }
+    if (mode != DMALAB_DBG_IRQ_NORMAL) {
+        trace_dmalab_irq_fault(cause, mode);
+        if (s->dbg_irq_count && --s->dbg_irq_count == 0) {
+            s->dbg_irq_mode = DMALAB_DBG_IRQ_NORMAL;
+        }
+    }
+    switch (mode) {
+    case DMALAB_DBG_IRQ_DROP:
+        return;
+    case DMALAB_DBG_IRQ_DELAY:
+        s->dbg_delayed_causes |= cause;
+        if (!timer_pending(s->irq_delay_timer)) {
+            timer_mod(s->irq_delay_timer,
+                      qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      (int64_t)s->dbg_irq_delay_us * SCALE_US);
+        }
+        return;
+    case DMALAB_DBG_IRQ_DUP:
+        dmalab_deliver(s, cause, vector);
+        break;
+    default:
+        break;
+    }
+    dmalab_deliver(s, cause, vector);
 }
 
 static void dmalab_raise(DmalabState *s, uint32_t cause, unsigned vector)
@@ -315,6 +372,7 @@ static uint32_t dmalab_cursor_read(DmalabState *s, DmalabCursor *c,
         memcpy(buf, s->devmem_ptr + c->addr, n);
         return DMALAB_STS_OK;
     }
+    s->dbg_last_addr = c->addr;
     sts = dmalab_dma_read(s, c->addr, buf, n);
     if (sts != DMALAB_STS_OK) {
         c->fault_addr = c->addr;
@@ -332,6 +390,7 @@ static uint32_t dmalab_cursor_write(DmalabState *s, DmalabCursor *c,
         memory_region_set_dirty(&s->devmem, c->addr, n);
         return DMALAB_STS_OK;
     }
+    s->dbg_last_addr = c->addr;
     sts = dmalab_dma_write(s, c->addr, buf, n);
     if (sts != DMALAB_STS_OK) {
         c->fault_addr = c->addr;
@@ -417,7 +476,7 @@ static DmalabCursorKind dmalab_host_kind(uint8_t flags, uint8_t sg_flag)
  * each chunk is bounded by both cursors' current segments.
  */
 static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
-                            DmalabResult *r)
+                            DmalabResult *r, int64_t corrupt_at)
 {
     DmalabCursor src, dst;
     uint64_t left = le32_to_cpu(d->len);
@@ -425,6 +484,7 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
     bool has_src = d->opcode != DMALAB_OP_FILL;
     bool has_dst = d->opcode != DMALAB_OP_CRC32C;
     uint32_t sts = DMALAB_STS_OK;
+    uint8_t *from;
 
     switch (d->opcode) {
     case DMALAB_OP_H2D:
@@ -480,21 +540,31 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
             }
             dmalab_cursor_advance(&src, n);
         }
+        if (has_dst && !has_src) {
+            n = MIN(n, DMALAB_CHUNK - sizeof(pattern));
+        }
+        /* FILL keeps the pattern aligned to the start of the transfer. */
+        from = s->chunk + (has_src ? 0 : r->bytes % sizeof(pattern));
+        if (corrupt_at >= r->bytes && corrupt_at < r->bytes + n) {
+            /* Fault injection: flip one byte (restored for FILL's reuse). */
+            from[corrupt_at - r->bytes] ^= 0xff;
+            trace_dmalab_corrupt(corrupt_at);
+        }
         if (d->opcode == DMALAB_OP_CRC32C) {
             r->crc = crc32c(r->crc, s->chunk, n);
         }
         if (has_dst) {
-            /* FILL keeps the pattern aligned to the start of the transfer */
-            const uint8_t *from = s->chunk;
-            if (!has_src) {
-                from += (r->bytes % sizeof(pattern));
-                n = MIN(n, DMALAB_CHUNK - sizeof(pattern));
-            }
             sts = dmalab_cursor_write(s, &dst, from, n);
-            if (sts != DMALAB_STS_OK) {
-                r->err_addr = dst.fault_addr;
-                break;
-            }
+        }
+        if (corrupt_at >= r->bytes && corrupt_at < r->bytes + n &&
+            !has_src) {
+            from[corrupt_at - r->bytes] ^= 0xff;
+        }
+        if (sts != DMALAB_STS_OK) {
+            r->err_addr = dst.fault_addr;
+            break;
+        }
+        if (has_dst) {
             dmalab_cursor_advance(&dst, n);
         }
         r->bytes += n;
@@ -534,7 +604,8 @@ static void dmalab_queue_reset(DmalabQueue *q)
 
 static bool dmalab_queue_has_work(DmalabQueue *q)
 {
-    return q->enabled && !q->halted && q->head != q->tail;
+    return q->enabled && !q->halted && q->head != q->tail &&
+           !(q->dev->dbg_stall & (1u << q->index));
 }
 
 static void dmalab_kick(DmalabState *s)
@@ -587,6 +658,15 @@ static bool dmalab_write_cpl(DmalabQueue *q, uint32_t slot,
     }
     trace_dmalab_cpl(q->index, slot, r->status, r->bytes, q->phase);
     return true;
+}
+
+/* Count down an "Nth descriptor" fault; true when it fires now. */
+static bool dmalab_fault_fires(uint32_t *nth)
+{
+    if (*nth == 0) {
+        return false;
+    }
+    return --*nth == 0;
 }
 
 /* Throttled model: how long the device "takes" for one descriptor. */
@@ -657,12 +737,20 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
         r.status = DMALAB_STS_ABORTED;
     } else if (q->chain_len >= q->size) {
         r.status = DMALAB_STS_SG_LOOP;
+    } else if (dmalab_fault_fires(&s->dbg_fail_nth)) {
+        r.status = s->dbg_fail_status;
+        trace_dmalab_fail_injected(q->index, slot, r.status);
     } else {
         r.status = dmalab_desc_check(s, &d, &bad_addr);
         r.err_addr = bad_addr;
         if (r.status == DMALAB_STS_OK) {
+            int64_t corrupt_at = -1;
+
+            if (dmalab_fault_fires(&s->dbg_corrupt_nth)) {
+                corrupt_at = s->dbg_corrupt_offset % le32_to_cpu(d.len);
+            }
             r.crc = q->chain_crc;
-            dmalab_desc_run(s, &d, &r);
+            dmalab_desc_run(s, &d, &r, corrupt_at);
             q->chain_crc = r.crc;
         }
         if (r.status != DMALAB_STS_OK) {
@@ -703,7 +791,7 @@ void dmalab_bh(void *opaque)
     bool progress = true;
 
     if (!(s->ctrl & DMALAB_CTRL_ENABLE) ||
-        (s->status & DMALAB_STATUS_RESETTING)) {
+        (s->status & DMALAB_STATUS_RESETTING) || s->dbg_dead) {
         return;
     }
     while (progress && descs < DMALAB_PASS_DESCS &&
@@ -902,14 +990,16 @@ static uint32_t dmalab_features(DmalabState *s)
     return (s->use_msix ? DMALAB_FEAT_MSIX : 0) |
            (s->use_msi ? DMALAB_FEAT_MSI : 0) |
            DMALAB_FEAT_SG | DMALAB_FEAT_CRC32C | DMALAB_FEAT_FILL |
-           DMALAB_FEAT_COALESCE;
+           DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG;
 }
+
+static void dmalab_core_reset_regs(DmalabState *s);
 
 static void dmalab_reset_done(void *opaque)
 {
     DmalabState *s = opaque;
 
-    dmalab_core_reset(s);
+    dmalab_core_reset_regs(s);
     trace_dmalab_reset_done();
 }
 
@@ -991,6 +1081,26 @@ static uint32_t dmalab_global_read(DmalabState *s, hwaddr addr)
         return extract64(s->stat_irqs, 0, 32);
     case DMALAB_REG_STAT_IRQS_HI:
         return extract64(s->stat_irqs, 32, 32);
+    case DMALAB_REG_DBG_FAIL_NTH:
+        return s->dbg_fail_nth;
+    case DMALAB_REG_DBG_FAIL_STATUS:
+        return s->dbg_fail_status;
+    case DMALAB_REG_DBG_IRQ_MODE:
+        return s->dbg_irq_mode;
+    case DMALAB_REG_DBG_IRQ_COUNT:
+        return s->dbg_irq_count;
+    case DMALAB_REG_DBG_IRQ_DELAY_US:
+        return s->dbg_irq_delay_us;
+    case DMALAB_REG_DBG_STALL:
+        return s->dbg_stall;
+    case DMALAB_REG_DBG_CORRUPT_NTH:
+        return s->dbg_corrupt_nth;
+    case DMALAB_REG_DBG_CORRUPT_OFFSET:
+        return s->dbg_corrupt_offset;
+    case DMALAB_REG_DBG_LAST_ADDR_LO:
+        return extract64(s->dbg_last_addr, 0, 32);
+    case DMALAB_REG_DBG_LAST_ADDR_HI:
+        return extract64(s->dbg_last_addr, 32, 32);
     default:
         return 0;
     }
@@ -1032,6 +1142,42 @@ static void dmalab_global_write(DmalabState *s, hwaddr addr, uint32_t val)
     case DMALAB_REG_STATS_CLEAR:
         s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;
         break;
+    case DMALAB_REG_DBG_FAIL_NTH:
+        s->dbg_fail_nth = val;
+        break;
+    case DMALAB_REG_DBG_FAIL_STATUS:
+        s->dbg_fail_status = val;
+        break;
+    case DMALAB_REG_DBG_IRQ_MODE:
+        if (val > DMALAB_DBG_IRQ_DUP) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "dmalab: undefined debug irq mode %u\n", val);
+            break;
+        }
+        s->dbg_irq_mode = val;
+        break;
+    case DMALAB_REG_DBG_IRQ_COUNT:
+        s->dbg_irq_count = val;
+        break;
+    case DMALAB_REG_DBG_IRQ_DELAY_US:
+        s->dbg_irq_delay_us = val;
+        break;
+    case DMALAB_REG_DBG_STALL:
+        s->dbg_stall = val;
+        dmalab_kick(s);
+        break;
+    case DMALAB_REG_DBG_DEAD:
+        if (val == DMALAB_DBG_DEAD_MAGIC) {
+            trace_dmalab_dead();
+            s->dbg_dead = true;
+        }
+        break;
+    case DMALAB_REG_DBG_CORRUPT_NTH:
+        s->dbg_corrupt_nth = val;
+        break;
+    case DMALAB_REG_DBG_CORRUPT_OFFSET:
+        s->dbg_corrupt_offset = val;
+        break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR,
                       "dmalab: write to read-only or undefined register 0x%"
@@ -1052,6 +1198,10 @@ uint64_t dmalab_mmio_read(void *opaque, hwaddr addr, unsigned size)
                       " (registers are 32-bit)\n", size, addr);
         trace_dmalab_ub_access(addr, size);
         return UINT64_MAX;
+    }
+    if (s->dbg_dead) {
+        /* Emulated surprise removal: reads see a missing device. */
+        return UINT32_MAX;
     }
     if (addr >= DMALAB_QUEUE_BASE) {
         hwaddr rel = addr - DMALAB_QUEUE_BASE;
@@ -1080,6 +1230,9 @@ void dmalab_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         trace_dmalab_ub_access(addr, size);
         return;
     }
+    if (s->dbg_dead) {
+        return;
+    }
     if (addr >= DMALAB_QUEUE_BASE) {
         hwaddr rel = addr - DMALAB_QUEUE_BASE;
         uint32_t qi = rel / DMALAB_QUEUE_STRIDE;
@@ -1100,6 +1253,9 @@ uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size)
 {
     DmalabState *s = opaque;
 
+    if (s->dbg_dead) {
+        return UINT32_MAX;
+    }
     switch (addr) {
     case DMALAB_PIO_ID:
         return DMALAB_ID_MAGIC;
@@ -1118,6 +1274,9 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 {
     DmalabState *s = opaque;
 
+    if (s->dbg_dead) {
+        return;
+    }
     switch (addr) {
     case DMALAB_PIO_QSEL:
         s->pio_qsel = val;
@@ -1151,6 +1310,8 @@ void dmalab_core_init(DmalabState *s)
                                 &DEVICE(s)->mem_reentrancy_guard);
     s->work_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_work_timer, s);
     s->reset_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_reset_done, s);
+    s->irq_delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                      dmalab_irq_delay_timer, s);
 }
 
 void dmalab_core_uninit(DmalabState *s)
@@ -1161,10 +1322,33 @@ void dmalab_core_uninit(DmalabState *s)
     qemu_bh_delete(s->bh);
     timer_free(s->work_timer);
     timer_free(s->reset_timer);
+    timer_free(s->irq_delay_timer);
 }
 
-/* Everything back to power-on values; device memory keeps its contents. */
-void dmalab_core_reset(DmalabState *s)
+/* The faults armed at start-up by properties, armed again on each reset. */
+static void dmalab_debug_reset(DmalabState *s)
+{
+    s->dbg_fail_nth = s->fault.fail_nth;
+    s->dbg_fail_status = s->fault.fail_status;
+    s->dbg_irq_mode = s->fault.irq_mode;
+    s->dbg_irq_count = s->fault.irq_count;
+    s->dbg_irq_delay_us = s->fault.irq_delay_us;
+    s->dbg_stall = s->fault.stall;
+    s->dbg_corrupt_nth = s->fault.corrupt_nth;
+    s->dbg_corrupt_offset = s->fault.corrupt_offset;
+    s->dbg_dead = false;
+    s->dbg_last_addr = 0;
+    s->dbg_delayed_causes = 0;
+    timer_del(s->irq_delay_timer);
+}
+
+/*
+ * Everything back to power-on values; device memory keeps its contents.
+ * A register-requested reset leaves the debug block alone, so a test can
+ * arm a fault and then reset the device; system reset and FLR re-arm it
+ * from the properties and revive a "removed" device.
+ */
+static void dmalab_core_reset_regs(DmalabState *s)
 {
     qemu_bh_cancel(s->bh);
     timer_del(s->work_timer);
@@ -1181,6 +1365,12 @@ void dmalab_core_reset(DmalabState *s)
     s->err_addr = 0;
     s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;
     dmalab_update_intx(s);
+}
+
+void dmalab_core_reset(DmalabState *s)
+{
+    dmalab_debug_reset(s);
+    dmalab_core_reset_regs(s);
 }
 
 void dmalab_core_post_load(DmalabState *s)

@@ -21,6 +21,16 @@
  *                virtual time (default 0: unthrottled)
  *   latency      add this many nanoseconds per descriptor (default 0)
  *
+ * Test-only fault injection, armed at start-up and again on every system
+ * reset or FLR (the debug registers change them at run time):
+ *
+ *   fail-nth=N, fail-status=S     the Nth descriptor completes with S
+ *   irq-fault=0|1|2|3             interrupts normal, dropped, delayed or
+ *   irq-fault-count=N             duplicated, for N of them (0 = all)
+ *   irq-delay-us=T                the delay of a delayed interrupt
+ *   stall-queues=MASK             the engine does not serve these queues
+ *   corrupt-nth=N, corrupt-offset=B  flip byte B of the Nth transfer
+ *
  * The device is a PCIe endpoint when plugged into a PCIe bus (q35) and a
  * conventional PCI device otherwise (-M pc).
  *
@@ -81,6 +91,11 @@ static bool dmalab_check_params(DmalabState *s, Error **errp)
         !is_power_of_2(s->devmem_size)) {
         error_setg(errp, "devmem-size must be a power of two between 4 KiB "
                    "and 1 GiB");
+        return false;
+    }
+    if (s->fault.irq_mode > DMALAB_DBG_IRQ_DUP) {
+        error_setg(errp, "irq-fault must be 0 (normal), 1 (drop), "
+                   "2 (delay) or 3 (duplicate)");
         return false;
     }
     if (s->dma_bits < 12 || s->dma_bits > 64) {
@@ -267,6 +282,18 @@ static const VMStateDescription vmstate_dmalab = {
         VMSTATE_UINT64(stat_irqs, DmalabState),
         VMSTATE_TIMER_PTR(work_timer, DmalabState),
         VMSTATE_TIMER_PTR(reset_timer, DmalabState),
+        VMSTATE_TIMER_PTR(irq_delay_timer, DmalabState),
+        VMSTATE_UINT32(dbg_fail_nth, DmalabState),
+        VMSTATE_UINT32(dbg_fail_status, DmalabState),
+        VMSTATE_UINT32(dbg_irq_mode, DmalabState),
+        VMSTATE_UINT32(dbg_irq_count, DmalabState),
+        VMSTATE_UINT32(dbg_irq_delay_us, DmalabState),
+        VMSTATE_UINT32(dbg_stall, DmalabState),
+        VMSTATE_BOOL(dbg_dead, DmalabState),
+        VMSTATE_UINT32(dbg_corrupt_nth, DmalabState),
+        VMSTATE_UINT32(dbg_corrupt_offset, DmalabState),
+        VMSTATE_UINT64(dbg_last_addr, DmalabState),
+        VMSTATE_UINT32(dbg_delayed_causes, DmalabState),
         VMSTATE_STRUCT_ARRAY(queues, DmalabState, DMALAB_MAX_QUEUES, 1,
                              vmstate_dmalab_queue, DmalabQueue),
         VMSTATE_END_OF_LIST()
@@ -281,6 +308,17 @@ static Property dmalab_properties[] = {
     DEFINE_PROP_BOOL("msi", DmalabState, use_msi, true),
     DEFINE_PROP_UINT64("bandwidth", DmalabState, bandwidth, 0),
     DEFINE_PROP_UINT64("latency", DmalabState, latency_ns, 0),
+    DEFINE_PROP_UINT32("fail-nth", DmalabState, fault.fail_nth, 0),
+    DEFINE_PROP_UINT32("fail-status", DmalabState, fault.fail_status,
+                       DMALAB_STS_INJECTED),
+    DEFINE_PROP_UINT32("irq-fault", DmalabState, fault.irq_mode,
+                       DMALAB_DBG_IRQ_NORMAL),
+    DEFINE_PROP_UINT32("irq-fault-count", DmalabState, fault.irq_count, 0),
+    DEFINE_PROP_UINT32("irq-delay-us", DmalabState, fault.irq_delay_us, 1000),
+    DEFINE_PROP_UINT32("stall-queues", DmalabState, fault.stall, 0),
+    DEFINE_PROP_UINT32("corrupt-nth", DmalabState, fault.corrupt_nth, 0),
+    DEFINE_PROP_UINT32("corrupt-offset", DmalabState, fault.corrupt_offset,
+                       0),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -316,6 +354,22 @@ static void dmalab_class_init(ObjectClass *klass, void *data)
         "throttle to this many bytes per second (0 = unthrottled)");
     object_class_property_set_description(klass, "latency",
         "extra nanoseconds per descriptor (throttled model)");
+    object_class_property_set_description(klass, "fail-nth",
+        "test only: fail the Nth descriptor (0 = never)");
+    object_class_property_set_description(klass, "fail-status",
+        "test only: completion status of the failed descriptor");
+    object_class_property_set_description(klass, "irq-fault",
+        "test only: 0 normal, 1 drop, 2 delay, 3 duplicate interrupts");
+    object_class_property_set_description(klass, "irq-fault-count",
+        "test only: interrupts the fault applies to (0 = all)");
+    object_class_property_set_description(klass, "irq-delay-us",
+        "test only: delay of a delayed interrupt in microseconds");
+    object_class_property_set_description(klass, "stall-queues",
+        "test only: bit mask of queues the engine does not serve");
+    object_class_property_set_description(klass, "corrupt-nth",
+        "test only: corrupt one byte of the Nth transfer (0 = never)");
+    object_class_property_set_description(klass, "corrupt-offset",
+        "test only: offset of the corrupted byte in that transfer");
 }
 
 static const TypeInfo dmalab_info = {

@@ -74,6 +74,7 @@ struct DmalabState {
     QEMUBH *bh;
     QEMUTimer *work_timer;   /* throttled model: wake when a queue is ready */
     QEMUTimer *reset_timer;  /* completes a register-requested reset */
+    QEMUTimer *irq_delay_timer; /* fault injection: late interrupts */
 
     /* Global registers */
     uint32_t ctrl;
@@ -95,6 +96,19 @@ struct DmalabState {
     uint64_t stat_errors;
     uint64_t stat_irqs;
 
+    /* Debug block (fault injection), loaded from the properties on reset */
+    uint32_t dbg_fail_nth;
+    uint32_t dbg_fail_status;
+    uint32_t dbg_irq_mode;
+    uint32_t dbg_irq_count;
+    uint32_t dbg_irq_delay_us;
+    uint32_t dbg_stall;
+    bool dbg_dead;
+    uint32_t dbg_corrupt_nth;
+    uint32_t dbg_corrupt_offset;
+    uint64_t dbg_last_addr;
+    uint32_t dbg_delayed_causes; /* causes held back by IRQ_DELAY */
+
     DmalabQueue queues[DMALAB_MAX_QUEUES];
     uint8_t chunk[DMALAB_CHUNK];
 
@@ -106,6 +120,16 @@ struct DmalabState {
     bool use_msi;
     uint64_t bandwidth;      /* bytes per second, 0 = unthrottled */
     uint64_t latency_ns;     /* per descriptor */
+    struct {
+        uint32_t fail_nth;
+        uint32_t fail_status;
+        uint32_t irq_mode;
+        uint32_t irq_count;
+        uint32_t irq_delay_us;
+        uint32_t stall;
+        uint32_t corrupt_nth;
+        uint32_t corrupt_offset;
+    } fault;                 /* fault-injection properties */
 };
 
 /* dmalab-core.c: registers and engine */
