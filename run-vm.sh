@@ -153,7 +153,7 @@ qemu_cmdline() {
     local name=$1 mode=$2
     vm_config "$name"
     printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel" -m "$VM_MEM" \
-        -smp 2 -nodefaults -no-reboot -nographic \
+        -smp 2 -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
     printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 dmalab.mode=$mode $VM_APPEND"
     local a
@@ -169,9 +169,10 @@ boot_config() {
     local -a cmd
     rm -rf "$dir"
     mkdir -p "$dir"
+    vm_config "$name"
+    limit=${timeout_s:-$VM_TIMEOUT}
     mapfile -t cmd < <(qemu_cmdline "$name" test)
     cmd+=(-serial "file:$dir/console.log" -serial "file:$dir/results.tap")
-    limit=${timeout_s:-$VM_TIMEOUT}
     echo "+ ${cmd[*]}"
     timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$dir/qemu.log" 2>&1 || rc=$?
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then

@@ -13,8 +13,11 @@ top=$2
 out=$3
 
 mkdir -p "$out/linux-driver" "$out/include"
-cp -a --update "$top"/linux-driver/. "$out/linux-driver/"
-cp -a --update "$top"/include/. "$out/include/"
+# Only sources: object files from an in-tree build must not leak in.
+find "$top/linux-driver" -maxdepth 1 -type f \
+    \( -name '*.[ch]' -o -name Kbuild -o -name Kconfig -o -name Makefile \) \
+    -exec cp -p --update {} "$out/linux-driver/" \;
+cp -p --update "$top"/include/*.h "$out/include/"
 log=$out/kbuild.log
 make -s -C "$kdir" M="$out/linux-driver" W=1 modules >"$log" 2>&1 || {
     cat "$log" >&2

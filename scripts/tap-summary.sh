@@ -21,6 +21,7 @@ function close_program() {
     prog = ""
 }
 BEGIN { passed = 0; failed = 0; skipped = 0; done = 0; prog = ""; plan = -1 }
+{ sub(/\r$/, "") }
 /^# program: / { close_program(); prog = $3; plan = -1; seen = 0; pfail = 0; next }
 /^1\.\.[0-9]+/ { split($1, p, "\\.\\."); plan = p[2] + 0; next }
 /^ok / {

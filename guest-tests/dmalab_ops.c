@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab_ops: the DMALAB_IOC_SUBMIT / SUBMIT_BATCH / STATS / QUEUE_RESET
+ * ioctls on zero-copy user buffers: H2D, D2H, COPY, FILL and CRC32C on every
+ * queue, scatter-gather (unaligned, many pages), batches, device errors,
+ * argument checking, and the sysfs attributes.  Output is TAP.
+ *
+ * Usage: dmalab_ops [seed] [device]   (as root)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmalab_hw.h"
+#include "dmalab_uapi.h"
+
+_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
+_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
+_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
+
+#define GUARD		64
+#define GUARD_BYTE	0xa5
+#define BATCH		64
+
+static int test_no;
+static int failed;
+
+static void tap(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_no++;
+	if (!ok)
+		failed++;
+	printf("%sok %d - ", ok ? "" : "not ", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void fill_random(uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(i & 7))
+			rng();
+		p[i] = (uint8_t)(rng_state >> (8 * (i & 7)));
+	}
+}
+
+/* CRC32C (Castagnoli), reflected, init ~0, final xor ~0. */
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0u;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1));
+	}
+	return ~crc;
+}
+
+static int fd;
+static struct dmalab_info info;
+
+struct gbuf {
+	uint8_t *raw;
+	uint8_t *p;
+	size_t n;
+};
+
+static uint8_t *gbuf_alloc(struct gbuf *g, size_t n, size_t mis)
+{
+	g->raw = malloc(n + 2 * GUARD + mis);
+	if (!g->raw)
+		return NULL;
+	g->p = g->raw + GUARD + mis;
+	g->n = n;
+	memset(g->raw, GUARD_BYTE, n + 2 * GUARD + mis);
+	return g->p;
+}
+
+static int gbuf_guards_ok(const struct gbuf *g)
+{
+	size_t i;
+
+	for (i = 0; i < GUARD; i++)
+		if (g->p[-1 - (long)i] != GUARD_BYTE ||
+		    g->p[g->n + i] != GUARD_BYTE) {
+			diag("guard byte changed");
+			return 0;
+		}
+	return 1;
+}
+
+static int same(const uint8_t *got, const uint8_t *want, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (got[i] != want[i]) {
+			diag("first difference at byte %zu of %zu: got %#x want %#x",
+			     i, n, got[i], want[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void op_init(struct dmalab_op *op, uint32_t opcode, uint32_t queue,
+		    uint32_t len)
+{
+	memset(op, 0, sizeof(*op));
+	op->opcode = opcode;
+	op->queue = queue;
+	op->len = len;
+}
+
+static void op_buf(struct dmalab_buf *b, uint32_t kind, uint64_t addr)
+{
+	b->kind = kind;
+	b->addr = addr;
+}
+
+/* Submit one op; returns the ioctl result, diagnoses device errors. */
+static int submit(struct dmalab_op *op)
+{
+	int r = ioctl(fd, DMALAB_IOC_SUBMIT, op);
+
+	if (r)
+		diag("SUBMIT opcode %u len %u: %s", op->opcode, op->len,
+		     strerror(errno));
+	return r;
+}
+
+static int submit_ok(struct dmalab_op *op)
+{
+	if (submit(op))
+		return 0;
+	if (op->status != DMALAB_STS_OK || op->bytes != op->len) {
+		diag("opcode %u: status %#x bytes %u of %u", op->opcode,
+		     op->status, op->bytes, op->len);
+		return 0;
+	}
+	return 1;
+}
+
+static int h2d(uint32_t q, const void *src, uint64_t off, uint32_t len)
+{
+	struct dmalab_op op;
+
+	op_init(&op, DMALAB_UOP_H2D, q, len);
+	op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)src);
+	op_buf(&op.dst, DMALAB_BUF_DEVMEM, off);
+	return submit_ok(&op) && (q == DMALAB_QUEUE_ANY || op.queue_used == q);
+}
+
+static int d2h(uint32_t q, void *dst, uint64_t off, uint32_t len)
+{
+	struct dmalab_op op;
+
+	op_init(&op, DMALAB_UOP_D2H, q, len);
+	op_buf(&op.src, DMALAB_BUF_DEVMEM, off);
+	op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)dst);
+	return submit_ok(&op) && (q == DMALAB_QUEUE_ANY || op.queue_used == q);
+}
+
+/* H2D then D2H of random data through queue q, guarded, unaligned. */
+static int roundtrip(uint32_t q, uint64_t off, uint32_t len, size_t mis)
+{
+	struct gbuf gs = { 0 }, gd = { 0 };
+	int ok = 0;
+
+	if (!gbuf_alloc(&gs, len, mis) || !gbuf_alloc(&gd, len, 7 - mis))
+		goto out;
+	fill_random(gs.p, len);
+	memset(gd.p, 0x5a, len);
+	ok = h2d(q, gs.p, off, len) && d2h(q, gd.p, off, len) &&
+	     same(gd.p, gs.p, len) && gbuf_guards_ok(&gd) &&
+	     gbuf_guards_ok(&gs);
+out:
+	free(gs.raw);
+	free(gd.raw);
+	return ok;
+}
+
+static void test_queues(void)
+{
+	uint32_t q, len = info.max_xfer < 8192 ? info.max_xfer : 8192;
+	int ok = 1;
+
+	for (q = 0; q < info.num_queues; q++) {
+		uint64_t off = (q * 8192 + 5) % (info.devmem_size - len);
+
+		if (!roundtrip(q, off, len, q % 8)) {
+			diag("queue %u failed", q);
+			ok = 0;
+		}
+	}
+	tap(ok, "H2D + D2H of %u bytes on each of %u queues", len,
+	    info.num_queues);
+}
+
+/* Many pages, unaligned: a multi-entry (and for big ones chained) SG table */
+static void test_sg(void)
+{
+	static const uint32_t lens[] = { 3 * 4096 + 123, 300 * 4096 + 1 };
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		uint32_t len = lens[i];
+		uint8_t *map;
+		size_t mlen;
+		int ok = 0;
+
+		if (len > info.max_xfer || len > info.devmem_size) {
+			tap(1, "# SKIP SG %u bytes above max_xfer/devmem", len);
+			continue;
+		}
+		/* small pages, touched backwards: scattered physically */
+		mlen = (size_t)len + 2 * 4096 + 8192;
+		map = mmap(NULL, mlen, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map != MAP_FAILED) {
+			uint8_t *src = map + 1000, *dst;
+			size_t k;
+
+			madvise(map, mlen, MADV_NOHUGEPAGE);
+			for (k = mlen; k >= 4096; k -= 4096)
+				map[k - 4096] = 1;
+			dst = malloc(len);
+			if (dst) {
+				fill_random(src, len);
+				memset(dst, 0, len);
+				ok = h2d(DMALAB_QUEUE_ANY, src, 0, len) &&
+				     d2h(DMALAB_QUEUE_ANY, dst, 0, len) &&
+				     same(dst, src, len);
+				free(dst);
+			}
+			munmap(map, mlen);
+		}
+		tap(ok, "SG: %u bytes from an unaligned, many-page buffer",
+		    len);
+	}
+}
+
+static void test_copy(void)
+{
+	uint32_t len = info.max_xfer < 100000 ? info.max_xfer : 100000;
+	struct gbuf gs = { 0 }, gd = { 0 };
+	struct dmalab_op op;
+	int ok = 0;
+
+	if (gbuf_alloc(&gs, len, 3) && gbuf_alloc(&gd, len, 6)) {
+		fill_random(gs.p, len);
+		memset(gd.p, 0, len);
+		op_init(&op, DMALAB_UOP_COPY, DMALAB_QUEUE_ANY, len);
+		op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)gs.p);
+		op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)gd.p);
+		ok = submit_ok(&op) && same(gd.p, gs.p, len) &&
+		     gbuf_guards_ok(&gd);
+	}
+	free(gs.raw);
+	free(gd.raw);
+	tap(ok, "COPY %u bytes host to host", len);
+}
+
+static void test_fill(void)
+{
+	static const uint32_t lens[] = { 1, 8, 1001, 65536 + 3 };
+	const uint64_t pat = 0x0123456789abcdefULL;
+	int ok = 1;
+	unsigned int i;
+
+	for (i = 0; i < 4 && ok; i++) {
+		uint32_t len = lens[i], k;
+		struct dmalab_op op;
+		uint8_t pb[8];
+		struct gbuf g;
+
+		if (len > info.max_xfer)
+			continue;
+		if (!gbuf_alloc(&g, len, i)) {
+			ok = 0;
+			break;
+		}
+		memset(g.p, 0, len);
+		for (k = 0; k < 8; k++)
+			pb[k] = (uint8_t)(pat >> (8 * k));
+		op_init(&op, DMALAB_UOP_FILL, DMALAB_QUEUE_ANY, len);
+		op.pattern = pat;
+		op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)g.p);
+		ok = submit_ok(&op) && gbuf_guards_ok(&g);
+		for (k = 0; ok && k < len; k++) {
+			if (g.p[k] != pb[k % 8]) {
+				diag("FILL len %u: byte %u is %#x, want %#x",
+				     len, k, g.p[k], pb[k % 8]);
+				ok = 0;
+			}
+		}
+		free(g.raw);
+	}
+	tap(ok, "FILL with a 64-bit little-endian pattern (1, 8, 1001, 65539 bytes)");
+}
+
+static void test_crc(void)
+{
+	static const char check[] = "123456789";
+	uint32_t len = info.max_xfer < 70000 ? info.max_xfer : 70000;
+	struct dmalab_op op;
+	uint8_t *buf;
+	int ok;
+
+	op_init(&op, DMALAB_UOP_CRC32C, DMALAB_QUEUE_ANY, 9);
+	op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)check);
+	ok = submit_ok(&op) && op.result == 0xe3069283u;
+	tap(ok, "CRC32C(\"123456789\") = 0xe3069283 (got %#x)", op.result);
+
+	buf = malloc(len + 1);
+	ok = 0;
+	if (buf) {
+		fill_random(buf, len + 1);
+		op_init(&op, DMALAB_UOP_CRC32C, DMALAB_QUEUE_ANY, len);
+		op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)(buf + 1));
+		ok = submit_ok(&op) && op.result == crc32c(buf + 1, len);
+		free(buf);
+	}
+	tap(ok, "CRC32C of %u random bytes matches software", len);
+}
+
+static void test_batch(void)
+{
+	uint32_t len = 4096 + 17;
+	struct dmalab_op ops[BATCH];
+	struct dmalab_batch b;
+	uint8_t *src, *dst;
+	unsigned int i;
+	int r, ok = 0;
+
+	if ((uint64_t)len * BATCH > info.devmem_size || len > info.max_xfer) {
+		tap(1, "# SKIP batch: device memory too small");
+		tap(1, "# SKIP batch: device memory too small");
+		return;
+	}
+	src = malloc((size_t)len * BATCH);
+	dst = calloc(BATCH, len);
+	if (!src || !dst)
+		goto out;
+	fill_random(src, (size_t)len * BATCH);
+
+	for (i = 0; i < BATCH; i++) {
+		op_init(&ops[i], DMALAB_UOP_H2D, i % info.num_queues, len);
+		op_buf(&ops[i].src, DMALAB_BUF_USER,
+		       (uintptr_t)(src + (size_t)i * len));
+		op_buf(&ops[i].dst, DMALAB_BUF_DEVMEM, (uint64_t)i * len);
+	}
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = BATCH;
+	b.ops = (uintptr_t)ops;
+	r = ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b);
+	ok = r == 0 && b.completed == BATCH;
+	if (r)
+		diag("SUBMIT_BATCH: %s", strerror(errno));
+	tap(ok, "batch of %d H2D ops over all queues (%u completed)", BATCH,
+	    b.completed);
+
+	/* read back in reverse order, on other queues */
+	for (i = 0; i < BATCH; i++) {
+		unsigned int j = BATCH - 1 - i;
+
+		op_init(&ops[i], DMALAB_UOP_D2H, (j + 1) % info.num_queues,
+			len);
+		op_buf(&ops[i].src, DMALAB_BUF_DEVMEM, (uint64_t)j * len);
+		op_buf(&ops[i].dst, DMALAB_BUF_USER,
+		       (uintptr_t)(dst + (size_t)j * len));
+	}
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = BATCH;
+	b.ops = (uintptr_t)ops;
+	r = ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b);
+	ok = r == 0 && b.completed == BATCH &&
+	     same(dst, src, (size_t)len * BATCH);
+out:
+	tap(ok, "batch of %d D2H ops reads back what the first batch wrote",
+	    BATCH);
+	free(src);
+	free(dst);
+}
+
+static void test_device_error(void)
+{
+	struct dmalab_stats before, after;
+	struct dmalab_op op;
+	uint8_t buf[256];
+	int r, ok;
+
+	memset(&before, 0, sizeof(before));
+	before.size = sizeof(before);
+	ioctl(fd, DMALAB_IOC_STATS, &before);
+
+	memset(buf, 0x77, sizeof(buf));
+	op_init(&op, DMALAB_UOP_D2H, 0, sizeof(buf));
+	op.flags = DMALAB_OPF_NO_CHECK;
+	op_buf(&op.src, DMALAB_BUF_DEVMEM, info.devmem_size - 16);
+	op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)buf);
+	r = submit(&op);
+	tap(r == 0 && op.status == DMALAB_STS_DEVMEM_RANGE,
+	    "D2H beyond device memory completes with DEVMEM_RANGE (status %#x)",
+	    op.status);
+
+	ok = roundtrip(0, 4096, 4096, 1);
+	tap(ok, "the queue goes on after a descriptor error");
+
+	usleep(10000);
+	memset(&after, 0, sizeof(after));
+	after.size = sizeof(after);
+	r = ioctl(fd, DMALAB_IOC_STATS, &after);
+	tap(r == 0 && after.cpl_errors > before.cpl_errors &&
+	    after.hw_errors > before.hw_errors,
+	    "error counted by driver (%llu) and device (%llu); error irqs %llu",
+	    (unsigned long long)after.cpl_errors,
+	    (unsigned long long)after.hw_errors,
+	    (unsigned long long)after.err_irqs);
+}
+
+static int submit_errno(struct dmalab_op *op)
+{
+	int r = ioctl(fd, DMALAB_IOC_SUBMIT, op);
+
+	return r == 0 ? 0 : errno;
+}
+
+static void test_bad_args(void)
+{
+	uint8_t buf[4096];
+	struct dmalab_op op, good;
+	struct dmalab_batch b;
+	void *ro;
+	int e, ok = 1;
+
+	op_init(&good, DMALAB_UOP_D2H, 0, 64);
+	op_buf(&good.src, DMALAB_BUF_DEVMEM, 0);
+	op_buf(&good.dst, DMALAB_BUF_USER, (uintptr_t)buf);
+
+#define EXPECT(mod, err) do {						\
+		op = good;						\
+		mod;							\
+		e = submit_errno(&op);					\
+		if (e != (err)) {					\
+			diag("%s: got %s, want %s", #mod, strerror(e),	\
+			     strerror(err));				\
+			ok = 0;						\
+		}							\
+	} while (0)
+
+	EXPECT((void)0, 0);
+	EXPECT(op.len = 0, EINVAL);
+	EXPECT(op.len = info.max_xfer + 1, EINVAL);
+	EXPECT(op.opcode = 0x42, EINVAL);
+	EXPECT(op.queue = info.num_queues, EINVAL);
+	EXPECT(op.flags = 0x80, EINVAL);
+	EXPECT(op.rsvd = 1, EINVAL);
+	EXPECT(op.src.rsvd = 1, EINVAL);
+	EXPECT(op.pattern = 1, EINVAL);
+	EXPECT(op.status = 1, EINVAL);
+	EXPECT(op.src.kind = DMALAB_BUF_USER, EINVAL);
+	EXPECT(op.dst.kind = DMALAB_BUF_DEVMEM, EINVAL);
+	EXPECT(op.dst.kind = 9, EINVAL);
+	EXPECT(op.src.addr = info.devmem_size - 63, EINVAL);
+	EXPECT(op.src.addr = info.devmem_size, EINVAL);
+	EXPECT(op.dst.kind = DMALAB_BUF_COHERENT, EINVAL);
+	EXPECT(op.dst.addr = 16, EFAULT);
+	tap(ok, "SUBMIT rejects bad arguments with EINVAL/EFAULT");
+
+	ok = 1;
+	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro != MAP_FAILED) {
+		EXPECT(op.dst.addr = (uintptr_t)ro, EFAULT);
+		munmap(ro, 4096);
+	}
+	tap(ok, "the device may not write a read-only buffer (EFAULT)");
+#undef EXPECT
+
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = 0;
+	b.ops = (uintptr_t)&good;
+	ok = ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == -1 && errno == EINVAL;
+	b.count = DMALAB_MAX_BATCH + 1;
+	ok = ok && ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == -1 &&
+	     errno == EINVAL;
+	b.count = 1;
+	b.size = 8;
+	ok = ok && ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == -1 &&
+	     errno == EINVAL;
+	b.size = sizeof(b);
+	b.ops = 16;
+	ok = ok && ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == -1 &&
+	     errno == EFAULT;
+	tap(ok, "SUBMIT_BATCH rejects bad counts, sizes and pointers");
+}
+
+static void test_queue_reset(void)
+{
+	struct dmalab_queue_reset qr;
+	int r1, r2, e2;
+
+	memset(&qr, 0, sizeof(qr));
+	qr.queue = info.num_queues - 1;
+	r1 = ioctl(fd, DMALAB_IOC_QUEUE_RESET, &qr);
+	qr.queue = info.num_queues;
+	r2 = ioctl(fd, DMALAB_IOC_QUEUE_RESET, &qr);
+	e2 = errno;
+	tap(r1 == 0 && r2 == -1 && e2 == EINVAL,
+	    "QUEUE_RESET of the last queue; a bad queue is EINVAL");
+	tap(roundtrip(info.num_queues - 1, 8192, 12345, 2) &&
+	    roundtrip(info.num_queues - 1, 0, 100, 0),
+	    "the reset queue works again");
+}
+
+static int read_sysfs(const char *dev, const char *attr, char *out,
+		      size_t n)
+{
+	char path[256];
+	ssize_t r;
+	int f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/%s", dev,
+		 attr);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	r = read(f, out, n - 1);
+	close(f);
+	if (r <= 0)
+		return -1;
+	out[r] = 0;
+	if (out[r - 1] == '\n')
+		out[r - 1] = 0;
+	return 0;
+}
+
+static void test_sysfs(const char *devpath)
+{
+	static const char *const modes[] = { "none", "intx", "msi", "msix" };
+	const char *dev = strrchr(devpath, '/') ? strrchr(devpath, '/') + 1 :
+						   devpath;
+	char v[64];
+	int ok;
+
+	ok = read_sysfs(dev, "queues", v, sizeof(v)) == 0 &&
+	     strtoul(v, NULL, 0) == info.num_queues;
+	ok = ok && read_sysfs(dev, "devmem_size", v, sizeof(v)) == 0 &&
+	     strtoull(v, NULL, 0) == info.devmem_size;
+	ok = ok && read_sysfs(dev, "irq_mode", v, sizeof(v)) == 0 &&
+	     info.irq_mode < 4 && !strcmp(v, modes[info.irq_mode]);
+	ok = ok && read_sysfs(dev, "dma_mask", v, sizeof(v)) == 0 &&
+	     strtoull(v, NULL, 0) ==
+		     (info.dma_bits >= 64 ? ~0ULL :
+					    (1ULL << info.dma_bits) - 1);
+	ok = ok && read_sysfs(dev, "chardev", v, sizeof(v)) == 0 &&
+	     !strcmp(v, dev);
+	tap(ok, "sysfs queues, devmem_size, irq_mode, dma_mask, chardev");
+}
+
+static void test_stats(void)
+{
+	struct dmalab_stats st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	r = ioctl(fd, DMALAB_IOC_STATS, &st);
+	diag("stats: submitted %llu completed %llu cpl_errors %llu irqs %llu err_irqs %llu timeouts %llu resets %llu",
+	     (unsigned long long)st.submitted,
+	     (unsigned long long)st.completed,
+	     (unsigned long long)st.cpl_errors,
+	     (unsigned long long)st.irqs,
+	     (unsigned long long)st.err_irqs,
+	     (unsigned long long)st.timeouts,
+	     (unsigned long long)st.queue_resets);
+	tap(r == 0 && st.completed == st.submitted && st.timeouts == 0 &&
+	    st.irqs > 0, "STATS: everything completed, no timeouts");
+}
+
+#define NTESTS 20
+
+int main(int argc, char **argv)
+{
+	const char *dev = "/dev/dmalab0";
+	uint64_t seed;
+
+	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
+			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	if (argc > 2)
+		dev = argv[2];
+	rng_state = seed;
+
+	printf("1..%d\n", NTESTS);
+	diag("dmalab_ops seed %" PRIu64 " device %s", seed, dev);
+
+	fd = open(dev, O_RDWR);
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	tap(fd >= 0 && ioctl(fd, DMALAB_IOC_INFO, &info) == 0 &&
+	    info.num_queues > 0 && info.devmem_size >= 65536,
+	    "open %s and DMALAB_IOC_INFO", dev);
+	if (fd < 0 || !info.num_queues || info.devmem_size < 65536) {
+		printf("Bail out! cannot use %s\n", dev);
+		return 1;
+	}
+	diag("%u queues, irq mode %u, max_xfer %u, devmem %llu",
+	     info.num_queues, info.irq_mode, info.max_xfer,
+	     (unsigned long long)info.devmem_size);
+
+	test_queues();		/* 1 */
+	test_sg();		/* 2 */
+	test_copy();		/* 1 */
+	test_fill();		/* 1 */
+	test_crc();		/* 2 */
+	test_batch();		/* 2 */
+	test_device_error();	/* 3 */
+	test_bad_args();	/* 3 */
+	test_queue_reset();	/* 2 */
+	test_sysfs(dev);	/* 1 */
+	test_stats();		/* 1 */
+	close(fd);
+
+	if (test_no != NTESTS)
+		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
+	printf("# %d passed, %d failed\n", test_no - failed, failed);
+	return failed || test_no != NTESTS ? 1 : 0;
+}

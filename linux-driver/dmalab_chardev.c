@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab: the character device /dev/dmalabN: read/write of device memory,
+ * ioctls and mmap.
+ */
+
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "dmalab.h"
+
+static unsigned long dmalab_deadline(void)
+{
+	return jiffies + msecs_to_jiffies(READ_ONCE(dmalab_timeout_ms));
+}
+
+/*
+ * Take the device for one file operation: returns false (and the caller
+ * fails with -ENODEV) once the device is being removed.
+ */
+static bool dmalab_enter(struct dmalab_dev *dd)
+{
+	down_read(&dd->lifetime);
+	if (dd->dead) {
+		up_read(&dd->lifetime);
+		return false;
+	}
+	return true;
+}
+
+static void dmalab_leave(struct dmalab_dev *dd)
+{
+	up_read(&dd->lifetime);
+}
+
+/*
+ * Run a prepared request to completion.  Returns 0 when the device completed
+ * it (its status may still be an error) and the caller frees it; or a
+ * negative errno: -ERESTARTSYS means the request was abandoned and must not
+ * be touched; otherwise the caller frees it.
+ */
+static int dmalab_run(struct dmalab_req *req)
+{
+	unsigned long deadline = dmalab_deadline();
+	int ret;
+
+	ret = dmalab_req_submit(req, deadline);
+	if (ret == -ERESTARTSYS) {
+		/* never submitted: still ours */
+		return -EINTR;
+	}
+	if (ret)
+		return ret;
+	return dmalab_req_wait(req, deadline);
+}
+
+/* One piece of a read or write: one descriptor. */
+static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
+			   char __user *ubuf, u64 off, size_t len)
+{
+	struct dmalab_req *req = dmalab_req_alloc(dd);
+	struct dmalab_hbuf *hb;
+	int ret;
+
+	if (!req)
+		return -ENOMEM;
+	req->q = dmalab_pick_queue(dd);
+	req->len = len;
+	hb = write ? &req->hsrc : &req->hdst;
+
+	if (dmalab_use_bounce) {
+		ret = dmalab_hbuf_bounce(dd, hb, len, !write);
+		if (!ret && write && copy_from_user(hb->bounce, ubuf, len))
+			ret = -EFAULT;
+		if (!ret)
+			ret = dmalab_hbuf_bounce_map(dd, hb);
+	} else {
+		ret = dmalab_hbuf_user(dd, hb, (unsigned long)ubuf, len,
+				       !write);
+	}
+	if (ret)
+		goto out;
+
+	if (write) {
+		req->opcode = DMALAB_OP_H2D;
+		req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
+		req->src = hb->hw_addr;
+		req->dst = off;
+	} else {
+		req->opcode = DMALAB_OP_D2H;
+		req->flags = hb->hw_sg ? DMALAB_DESC_DST_SG : 0;
+		req->src = off;
+		req->dst = hb->hw_addr;
+	}
+
+	ret = dmalab_run(req);
+	if (ret == -ERESTARTSYS)
+		return ret;
+	if (ret)
+		goto out;
+	if (req->status != DMALAB_STS_OK || req->bytes != len) {
+		dev_dbg(&dd->pdev->dev,
+			"%s at %#llx len %zu: status %#x, %u bytes\n",
+			write ? "write" : "read", off, len, req->status,
+			req->bytes);
+		ret = -EIO;
+		goto out;
+	}
+	if (dmalab_use_bounce && !write) {
+		dmalab_hbuf_bounce_unmap(dd, hb);
+		if (copy_to_user(ubuf, hb->bounce, len))
+			ret = -EFAULT;
+	}
+out:
+	dmalab_req_free(req);
+	return ret;
+}
+
+static ssize_t dmalab_rw(struct file *file, char __user *buf, size_t count,
+			 loff_t *ppos, bool write)
+{
+	struct dmalab_file *f = file->private_data;
+	struct dmalab_dev *dd = f->dd;
+	loff_t pos = *ppos;
+	size_t done = 0;
+	int ret = 0;
+
+	if (pos < 0)
+		return -EINVAL;
+	if (!count)
+		return 0;
+	if (!dmalab_enter(dd))
+		return -ENODEV;
+
+	if ((u64)pos >= dd->devmem_size) {
+		ret = write ? -ENOSPC : 0;
+		goto out;
+	}
+	count = min_t(u64, count, dd->devmem_size - pos);
+
+	while (done < count) {
+		size_t chunk = min_t(size_t, count - done, dd->rw_chunk);
+
+		if (done && signal_pending(current))
+			break;
+		ret = dmalab_rw_chunk(dd, write, buf + done, pos + done,
+				      chunk);
+		if (ret)
+			break;
+		done += chunk;
+	}
+out:
+	dmalab_leave(dd);
+	if (done) {
+		*ppos = pos + done;
+		return done;
+	}
+	return ret;
+}
+
+static ssize_t dmalab_read(struct file *file, char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	return dmalab_rw(file, buf, count, ppos, false);
+}
+
+static ssize_t dmalab_write(struct file *file, const char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return dmalab_rw(file, (char __user *)buf, count, ppos, true);
+}
+
+static loff_t dmalab_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct dmalab_file *f = file->private_data;
+
+	return fixed_size_llseek(file, offset, whence, f->dd->devmem_size);
+}
+
+/* ---- ioctls ---------------------------------------------------------- */
+
+static int dmalab_ioc_info(struct dmalab_dev *dd, void __user *arg)
+{
+	struct dmalab_info info;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (info.size != sizeof(info))
+		return -EINVAL;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.api_version = DMALAB_UAPI_VERSION;
+	info.hw_version = dd->hw_version;
+	info.features = dd->features;
+	info.num_queues = dd->nr_queues;
+	info.dma_bits = dd->dma_bits;
+	info.irq_mode = dd->irq_mode;
+	info.num_vectors = dd->nr_vecs;
+	info.ring_size = 1U << dd->ring_order;
+	info.max_xfer = dd->max_xfer;
+	info.max_batch = DMALAB_MAX_BATCH;
+	info.coherent_max = DMALAB_COHERENT_MAX;
+	info.devmem_size = dd->devmem_size;
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static bool dmalab_kind_is_host(u32 kind)
+{
+	return kind == DMALAB_BUF_USER || kind == DMALAB_BUF_COHERENT;
+}
+
+/*
+ * Set up one side of an op.  *hw receives the value of the descriptor field,
+ * *sg whether it is an SG table.
+ */
+static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
+			  const struct dmalab_buf *b, struct dmalab_hbuf *hb,
+			  bool dev_writes, u64 *hw, bool *sg)
+{
+	struct dmalab_dev *dd = f->dd;
+	int ret;
+
+	*sg = false;
+	switch (b->kind) {
+	case DMALAB_BUF_NONE:
+		if (b->addr)
+			return -EINVAL;
+		*hw = 0;
+		return 0;
+	case DMALAB_BUF_DEVMEM:
+		if (!(op->flags & DMALAB_OPF_NO_CHECK) &&
+		    (b->addr >= dd->devmem_size ||
+		     op->len > dd->devmem_size - b->addr))
+			return -EINVAL;
+		*hw = b->addr;
+		return 0;
+	case DMALAB_BUF_USER:
+		if (b->addr != (unsigned long)b->addr)
+			return -EFAULT;
+		ret = dmalab_hbuf_user(dd, hb, b->addr, op->len, dev_writes);
+		break;
+	case DMALAB_BUF_COHERENT:
+		mutex_lock(&f->lock);
+		ret = dmalab_hbuf_coherent(hb, f->cbuf, b->addr, op->len);
+		mutex_unlock(&f->lock);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	*hw = hb->hw_addr;
+	*sg = hb->hw_sg;
+	return 0;
+}
+
+/* Check an op from user space and turn it into a request. */
+static int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
+			     struct dmalab_req **reqp)
+{
+	struct dmalab_dev *dd = f->dd;
+	u32 want_src, want_dst;
+	struct dmalab_req *req;
+	bool sg;
+	int ret;
+
+	if (op->flags & ~DMALAB_OPF_VALID || op->rsvd || op->src.rsvd ||
+	    op->dst.rsvd || op->status || op->bytes || op->result ||
+	    op->queue_used)
+		return -EINVAL;
+	if (!op->len || op->len > dd->max_xfer)
+		return -EINVAL;
+	if (op->queue != DMALAB_QUEUE_ANY && op->queue >= dd->nr_queues)
+		return -EINVAL;
+	if (op->opcode != DMALAB_UOP_FILL && op->pattern)
+		return -EINVAL;
+
+	switch (op->opcode) {
+	case DMALAB_UOP_H2D:
+		want_src = DMALAB_BUF_USER;
+		want_dst = DMALAB_BUF_DEVMEM;
+		break;
+	case DMALAB_UOP_D2H:
+		want_src = DMALAB_BUF_DEVMEM;
+		want_dst = DMALAB_BUF_USER;
+		break;
+	case DMALAB_UOP_COPY:
+		want_src = DMALAB_BUF_USER;
+		want_dst = DMALAB_BUF_USER;
+		break;
+	case DMALAB_UOP_FILL:
+		want_src = DMALAB_BUF_NONE;
+		want_dst = DMALAB_BUF_USER;
+		break;
+	case DMALAB_UOP_CRC32C:
+		want_src = DMALAB_BUF_USER;
+		want_dst = DMALAB_BUF_NONE;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* USER stands for any host buffer here. */
+	if (want_src == DMALAB_BUF_USER ? !dmalab_kind_is_host(op->src.kind) :
+					  op->src.kind != want_src)
+		return -EINVAL;
+	if (want_dst == DMALAB_BUF_USER ? !dmalab_kind_is_host(op->dst.kind) :
+					  op->dst.kind != want_dst)
+		return -EINVAL;
+
+	req = dmalab_req_alloc(dd);
+	if (!req)
+		return -ENOMEM;
+	req->opcode = op->opcode;
+	req->len = op->len;
+	req->q = op->queue == DMALAB_QUEUE_ANY ? dmalab_pick_queue(dd) :
+						 &dd->queues[op->queue];
+
+	ret = dmalab_op_side(f, op, &op->src, &req->hsrc, false, &req->src,
+			     &sg);
+	if (ret)
+		goto fail;
+	if (sg)
+		req->flags |= DMALAB_DESC_SRC_SG;
+	ret = dmalab_op_side(f, op, &op->dst, &req->hdst, true, &req->dst,
+			     &sg);
+	if (ret)
+		goto fail;
+	if (sg)
+		req->flags |= DMALAB_DESC_DST_SG;
+	if (op->opcode == DMALAB_UOP_FILL)
+		req->src = op->pattern;
+	*reqp = req;
+	return 0;
+
+fail:
+	dmalab_req_free(req);
+	return ret;
+}
+
+static void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req)
+{
+	op->status = req->status;
+	op->bytes = req->bytes;
+	op->result = req->result;
+	op->queue_used = req->q->idx;
+}
+
+static int dmalab_ioc_submit(struct dmalab_file *f, void __user *arg)
+{
+	struct dmalab_req *req;
+	struct dmalab_op op;
+	int ret;
+
+	if (copy_from_user(&op, arg, sizeof(op)))
+		return -EFAULT;
+	ret = dmalab_op_prepare(f, &op, &req);
+	if (ret)
+		return ret;
+	ret = dmalab_run(req);
+	if (ret == -ERESTARTSYS)
+		return ret;
+	if (!ret) {
+		dmalab_op_result(&op, req);
+		if (copy_to_user(arg, &op, sizeof(op)))
+			ret = -EFAULT;
+	}
+	dmalab_req_free(req);
+	return ret;
+}
+
+static int dmalab_ioc_batch(struct dmalab_file *f, void __user *arg)
+{
+	unsigned long deadline = dmalab_deadline();
+	struct dmalab_req **reqs = NULL;
+	struct dmalab_op *ops = NULL;
+	struct dmalab_batch batch;
+	unsigned int i, nsub = 0;
+	int ret = 0, wret;
+
+	if (copy_from_user(&batch, arg, sizeof(batch)))
+		return -EFAULT;
+	if (batch.size != sizeof(batch) || batch.flags || batch.completed ||
+	    batch.rsvd[0] || batch.rsvd[1])
+		return -EINVAL;
+	if (!batch.count || batch.count > DMALAB_MAX_BATCH)
+		return -EINVAL;
+
+	ops = memdup_user(u64_to_user_ptr(batch.ops),
+			  array_size(batch.count, sizeof(*ops)));
+	if (IS_ERR(ops))
+		return PTR_ERR(ops);
+	reqs = kcalloc(batch.count, sizeof(*reqs), GFP_KERNEL);
+	if (!reqs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < batch.count; i++) {
+		ret = dmalab_op_prepare(f, &ops[i], &reqs[i]);
+		if (ret)
+			goto out;
+	}
+
+	for (nsub = 0; nsub < batch.count; nsub++) {
+		ret = dmalab_req_submit(reqs[nsub], deadline);
+		if (ret)
+			break;
+	}
+	if (ret == -ERESTARTSYS)
+		ret = -EINTR;
+
+	/* Wait for everything submitted, even after an error. */
+	batch.completed = 0;
+	for (i = 0; i < nsub; i++) {
+		if (ret == -ERESTARTSYS) {
+			/* interrupted: leave the rest to the completion path */
+			if (dmalab_req_abandon(reqs[i]))
+				reqs[i] = NULL;
+			continue;
+		}
+		wret = dmalab_req_wait(reqs[i], deadline);
+		if (wret == -ERESTARTSYS) {
+			/* abandoned; abandon the rest too */
+			reqs[i] = NULL;
+			ret = -ERESTARTSYS;
+			continue;
+		}
+		if (wret && !ret)
+			ret = wret;
+		if (!wret) {
+			dmalab_op_result(&ops[i], reqs[i]);
+			if (reqs[i]->status == DMALAB_STS_OK)
+				batch.completed++;
+		}
+	}
+	if (ret)
+		goto out;
+
+	if (copy_to_user(u64_to_user_ptr(batch.ops), ops,
+			 array_size(batch.count, sizeof(*ops))) ||
+	    copy_to_user(arg, &batch, sizeof(batch)))
+		ret = -EFAULT;
+out:
+	if (reqs) {
+		for (i = 0; i < batch.count; i++)
+			dmalab_req_free(reqs[i]);
+	}
+	kfree(reqs);
+	kfree(ops);
+	return ret;
+}
+
+static int dmalab_ioc_stats(struct dmalab_dev *dd, void __user *arg)
+{
+	struct dmalab_swstats *s = &dd->stats;
+	struct dmalab_stats st;
+
+	if (copy_from_user(&st, arg, sizeof(st)))
+		return -EFAULT;
+	if (st.size != sizeof(st))
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	st.hw_bytes = dmalab_rd64(dd, DMALAB_REG_STAT_BYTES_LO,
+				  DMALAB_REG_STAT_BYTES_HI);
+	st.hw_descs = dmalab_rd64(dd, DMALAB_REG_STAT_DESCS_LO,
+				  DMALAB_REG_STAT_DESCS_HI);
+	st.hw_errors = dmalab_rd64(dd, DMALAB_REG_STAT_ERRORS_LO,
+				   DMALAB_REG_STAT_ERRORS_HI);
+	st.hw_irqs = dmalab_rd64(dd, DMALAB_REG_STAT_IRQS_LO,
+				 DMALAB_REG_STAT_IRQS_HI);
+	st.hw_err_count = dmalab_rd(dd, DMALAB_REG_ERR_COUNT);
+	st.submitted = atomic64_read(&s->submitted);
+	st.completed = atomic64_read(&s->completed);
+	st.cpl_errors = atomic64_read(&s->cpl_errors);
+	st.irqs = atomic64_read(&s->irqs);
+	st.err_irqs = atomic64_read(&s->err_irqs);
+	st.timeouts = atomic64_read(&s->timeouts);
+	st.queue_resets = atomic64_read(&s->queue_resets);
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static int dmalab_ioc_queue_reset(struct dmalab_dev *dd, void __user *arg)
+{
+	struct dmalab_queue_reset qr;
+
+	if (copy_from_user(&qr, arg, sizeof(qr)))
+		return -EFAULT;
+	if (qr.rsvd || qr.queue >= dd->nr_queues)
+		return -EINVAL;
+	return dmalab_queue_recover(&dd->queues[qr.queue], -ECANCELED);
+}
+
+static long dmalab_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct dmalab_file *f = file->private_data;
+	struct dmalab_dev *dd = f->dd;
+	void __user *uarg = (void __user *)arg;
+	long ret;
+
+	if (!dmalab_enter(dd))
+		return -ENODEV;
+	switch (cmd) {
+	case DMALAB_IOC_INFO:
+		ret = dmalab_ioc_info(dd, uarg);
+		break;
+	case DMALAB_IOC_SUBMIT:
+		ret = dmalab_ioc_submit(f, uarg);
+		break;
+	case DMALAB_IOC_SUBMIT_BATCH:
+		ret = dmalab_ioc_batch(f, uarg);
+		break;
+	case DMALAB_IOC_STATS:
+		ret = dmalab_ioc_stats(dd, uarg);
+		break;
+	case DMALAB_IOC_QUEUE_RESET:
+		ret = dmalab_ioc_queue_reset(dd, uarg);
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	dmalab_leave(dd);
+	return ret;
+}
+
+/* ---- mmap ------------------------------------------------------------ */
+
+static void dmalab_cbuf_vm_open(struct vm_area_struct *vma)
+{
+	dmalab_cbuf_get(vma->vm_private_data);
+}
+
+static void dmalab_cbuf_vm_close(struct vm_area_struct *vma)
+{
+	dmalab_cbuf_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct dmalab_cbuf_vm_ops = {
+	.open = dmalab_cbuf_vm_open,
+	.close = dmalab_cbuf_vm_close,
+};
+
+static int dmalab_mmap_coherent(struct dmalab_file *f,
+				struct vm_area_struct *vma)
+{
+	struct dmalab_dev *dd = f->dd;
+	size_t len = vma->vm_end - vma->vm_start;
+	struct dmalab_cbuf *cb;
+	int ret;
+
+	mutex_lock(&f->lock);
+	if (!f->cbuf) {
+		if (len > DMALAB_COHERENT_MAX) {
+			ret = -EINVAL;
+			goto out;
+		}
+		f->cbuf = dmalab_cbuf_alloc(dd, len);
+		if (!f->cbuf) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	} else if (len > f->cbuf->size) {
+		ret = -EINVAL;
+		goto out;
+	}
+	cb = f->cbuf;
+	/* dma_mmap_coherent() takes vm_pgoff as the offset in the buffer */
+	vma->vm_pgoff = 0;
+	ret = dma_mmap_coherent(&dd->pdev->dev, vma, cb->cpu, cb->dma,
+				cb->size);
+	if (ret)
+		goto out;
+	dmalab_cbuf_get(cb);
+	vma->vm_private_data = cb;
+	vma->vm_ops = &dmalab_cbuf_vm_ops;
+out:
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
+static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct dmalab_file *f = file->private_data;
+	struct dmalab_dev *dd = f->dd;
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	int ret;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (!dmalab_enter(dd))
+		return -ENODEV;
+	if (off < DMALAB_MMAP_COHERENT) {
+		vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+		/* checks vm_pgoff and the length against the region */
+		ret = vm_iomap_memory(vma, dd->devmem_phys, dd->devmem_size);
+	} else if (off == DMALAB_MMAP_COHERENT) {
+		ret = dmalab_mmap_coherent(f, vma);
+	} else {
+		ret = -EINVAL;
+	}
+	dmalab_leave(dd);
+	return ret;
+}
+
+/* ---- open/release ---------------------------------------------------- */
+
+static int dmalab_open(struct inode *inode, struct file *file)
+{
+	struct miscdevice *misc = file->private_data;
+	struct dmalab_dev *dd = container_of(misc, struct dmalab_dev, misc);
+	struct dmalab_file *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return -ENOMEM;
+	if (!dmalab_enter(dd)) {
+		kfree(f);
+		return -ENODEV;
+	}
+	dmalab_dev_get(dd);
+	f->dd = dd;
+	f->file = file;
+	mutex_init(&f->lock);
+	mutex_lock(&dd->files_lock);
+	list_add_tail(&f->node, &dd->files);
+	mutex_unlock(&dd->files_lock);
+	dmalab_leave(dd);
+
+	file->private_data = f;
+	return 0;
+}
+
+static int dmalab_release(struct inode *inode, struct file *file)
+{
+	struct dmalab_file *f = file->private_data;
+	struct dmalab_dev *dd = f->dd;
+
+	mutex_lock(&dd->files_lock);
+	list_del(&f->node);
+	mutex_unlock(&dd->files_lock);
+	dmalab_cbuf_put(f->cbuf);
+	kfree(f);
+	dmalab_dev_put(dd);
+	return 0;
+}
+
+static const struct file_operations dmalab_fops = {
+	.owner = THIS_MODULE,
+	.open = dmalab_open,
+	.release = dmalab_release,
+	.read = dmalab_read,
+	.write = dmalab_write,
+	.llseek = dmalab_llseek,
+	.unlocked_ioctl = dmalab_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = dmalab_mmap,
+};
+
+int dmalab_chardev_register(struct dmalab_dev *dd)
+{
+	int ret;
+
+	dd->rw_chunk = min_t(u32, dd->max_xfer,
+			     dmalab_use_bounce ? DMALAB_BOUNCE_CHUNK :
+						 DMALAB_RW_CHUNK);
+	dd->misc.minor = MISC_DYNAMIC_MINOR;
+	dd->misc.name = dd->name;
+	dd->misc.fops = &dmalab_fops;
+	dd->misc.parent = &dd->pdev->dev;
+	dd->misc.mode = 0600;
+	ret = misc_register(&dd->misc);
+	if (ret) {
+		dev_err(&dd->pdev->dev, "misc_register failed (%d)\n", ret);
+		return ret;
+	}
+	dd->misc_registered = true;
+	return 0;
+}
+
+void dmalab_chardev_unregister(struct dmalab_dev *dd)
+{
+	if (dd->misc_registered)
+		misc_deregister(&dd->misc);
+	dd->misc_registered = false;
+}
+
+/* The device is gone: remove every user mapping of its files. */
+void dmalab_chardev_zap(struct dmalab_dev *dd)
+{
+	struct dmalab_file *f;
+
+	mutex_lock(&dd->files_lock);
+	list_for_each_entry(f, &dd->files, node)
+		unmap_mapping_range(f->file->f_mapping, 0, 0, 1);
+	mutex_unlock(&dd->files_lock);
+}

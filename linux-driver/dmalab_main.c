@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab: driver for the dmalab emulated PCI DMA engine.
+ *
+ * This file: module parameters, PCI probe/remove, device bring-up and
+ * interrupt setup.
+ */
+
+#include <linux/idr.h>
+#include <linux/iopoll.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+
+#include "dmalab.h"
+
+unsigned int dmalab_timeout_ms = 5000;
+module_param_named(timeout_ms, dmalab_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(timeout_ms, "Time a request may take before its queue is reset (ms, default 5000)");
+
+bool dmalab_use_bounce;
+module_param_named(use_bounce, dmalab_use_bounce, bool, 0444);
+MODULE_PARM_DESC(use_bounce, "read/write through a kernel bounce buffer instead of pinned user pages");
+
+static unsigned int ring_order = 8;
+module_param(ring_order, uint, 0444);
+MODULE_PARM_DESC(ring_order, "log2 of descriptors per ring (default 8)");
+
+static unsigned int max_queues;
+module_param(max_queues, uint, 0444);
+MODULE_PARM_DESC(max_queues, "Use at most this many queues (0: all)");
+
+static int irq_mode;
+module_param(irq_mode, int, 0444);
+MODULE_PARM_DESC(irq_mode, "Interrupt type: 0 auto (MSI-X, MSI, INTx), 1 INTx only, 2 MSI only, 3 MSI-X only");
+
+static unsigned int coal_count;
+module_param(coal_count, uint, 0444);
+MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0: at once)");
+
+static unsigned int coal_usec;
+module_param(coal_usec, uint, 0444);
+MODULE_PARM_DESC(coal_usec, "... or after this many microseconds (0: at once)");
+
+static DEFINE_IDA(dmalab_ida);
+
+u64 dmalab_rd64(struct dmalab_dev *dd, u32 lo, u32 hi)
+{
+	u32 h1, h2, l;
+
+	/* Re-read if the high half changed while reading the low half. */
+	do {
+		h1 = dmalab_rd(dd, hi);
+		l = dmalab_rd(dd, lo);
+		h2 = dmalab_rd(dd, hi);
+	} while (h1 != h2);
+	return (u64)h2 << 32 | l;
+}
+
+static void dmalab_dev_release(struct kref *ref)
+{
+	struct dmalab_dev *dd = container_of(ref, struct dmalab_dev, ref);
+
+	ida_free(&dmalab_ida, dd->id);
+	pci_dev_put(dd->pdev);
+	kfree(dd);
+}
+
+void dmalab_dev_get(struct dmalab_dev *dd)
+{
+	kref_get(&dd->ref);
+}
+
+void dmalab_dev_put(struct dmalab_dev *dd)
+{
+	kref_put(&dd->ref, dmalab_dev_release);
+}
+
+static int dmalab_hw_reset(struct dmalab_dev *dd)
+{
+	u32 sts;
+	int ret;
+
+	dmalab_wr(dd, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+	ret = readl_poll_timeout(dd->regs + DMALAB_REG_STATUS, sts,
+				 !(sts & DMALAB_STATUS_RESETTING), 10, 100000);
+	if (ret)
+		dev_err(&dd->pdev->dev, "reset did not complete (status %#x)\n",
+			sts);
+	return ret;
+}
+
+static int dmalab_hw_init(struct dmalab_dev *dd)
+{
+	struct device *dev = &dd->pdev->dev;
+	u32 id, sts;
+	int ret;
+
+	id = dmalab_rd(dd, DMALAB_REG_ID);
+	if (id != DMALAB_ID_MAGIC) {
+		dev_err(dev, "bad ID register %#x\n", id);
+		return -ENODEV;
+	}
+	dd->hw_version = dmalab_rd(dd, DMALAB_REG_VERSION);
+	if (dd->hw_version >> 16 != DMALAB_VERSION_MAJOR) {
+		dev_err(dev, "unsupported version %u.%u\n",
+			dd->hw_version >> 16, dd->hw_version & 0xffff);
+		return -ENODEV;
+	}
+
+	ret = dmalab_hw_reset(dd);
+	if (ret)
+		return ret;
+
+	dd->cap = dmalab_rd(dd, DMALAB_REG_CAP);
+	dd->features = dmalab_rd(dd, DMALAB_REG_FEATURES);
+	dd->max_xfer = dmalab_rd(dd, DMALAB_REG_MAX_XFER);
+	dd->devmem_size = dmalab_rd64(dd, DMALAB_REG_DEVMEM_SIZE_LO,
+				      DMALAB_REG_DEVMEM_SIZE_HI);
+	if (!dd->max_xfer) {
+		dev_err(dev, "MAX_XFER is zero\n");
+		return -ENODEV;
+	}
+
+	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	dmalab_wr(dd, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+	sts = dmalab_rd(dd, DMALAB_REG_STATUS);
+	if (!(sts & DMALAB_STATUS_READY)) {
+		dev_err(dev, "device not ready after enable (status %#x)\n",
+			sts);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void dmalab_hw_disable(struct dmalab_dev *dd)
+{
+	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	dmalab_wr(dd, DMALAB_REG_CTRL, 0);
+	dmalab_hw_reset(dd);
+}
+
+static int dmalab_setup_dma(struct dmalab_dev *dd)
+{
+	struct device *dev = &dd->pdev->dev;
+	unsigned int bits = DMALAB_CAP_DMA_BITS(dd->cap);
+	int ret;
+
+	if (bits < 24 || bits > 64) {
+		dev_warn(dev, "implausible DMA width %u, using 32\n", bits);
+		bits = 32;
+	}
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits));
+	if (ret && bits > 32) {
+		dev_warn(dev, "%u-bit DMA not usable, falling back to 32\n",
+			 bits);
+		bits = 32;
+		ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(32));
+	}
+	if (ret) {
+		dev_err(dev, "no usable DMA mask\n");
+		return ret;
+	}
+	dd->dma_bits = bits;
+	return 0;
+}
+
+static void dmalab_free_irqs(struct dmalab_dev *dd)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(dd->irq_requested); i++) {
+		void *data;
+
+		if (!dd->irq_requested[i])
+			continue;
+		if (dd->irq_mode == DMALAB_IRQ_MSIX && i < dd->nr_queues)
+			data = &dd->queues[i];
+		else
+			data = dd;
+		free_irq(pci_irq_vector(dd->pdev, i), data);
+		dd->irq_requested[i] = false;
+	}
+	pci_free_irq_vectors(dd->pdev);
+	dd->nr_vecs = 0;
+}
+
+static int dmalab_alloc_vectors(struct dmalab_dev *dd)
+{
+	struct pci_dev *pdev = dd->pdev;
+	unsigned int nvec = dd->nr_queues + 1;
+	unsigned int flags = 0;
+	int ret;
+
+	if ((irq_mode == 0 || irq_mode == DMALAB_IRQ_MSIX) &&
+	    (dd->features & DMALAB_FEAT_MSIX)) {
+		/* One vector per queue plus the error vector, or none. */
+		ret = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSIX);
+		if (ret > 0) {
+			dd->irq_mode = DMALAB_IRQ_MSIX;
+			return ret;
+		}
+		dev_info(&pdev->dev, "MSI-X with %u vectors unavailable (%d)\n",
+			 nvec, ret);
+	}
+	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_MSI)
+		flags |= PCI_IRQ_MSI;
+	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_INTX)
+		flags |= PCI_IRQ_LEGACY;
+	if (!flags)
+		return -ENODEV;
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, flags);
+	if (ret < 0)
+		return ret;
+	dd->irq_mode = pdev->msi_enabled ? DMALAB_IRQ_MSI : DMALAB_IRQ_INTX;
+	return ret;
+}
+
+static int dmalab_setup_irqs(struct dmalab_dev *dd)
+{
+	struct pci_dev *pdev = dd->pdev;
+	unsigned int i;
+	int ret;
+
+	ret = dmalab_alloc_vectors(dd);
+	if (ret < 0) {
+		dev_err(&pdev->dev, "no interrupt vectors (%d)\n", ret);
+		return ret;
+	}
+	dd->nr_vecs = ret;
+
+	if (dd->irq_mode == DMALAB_IRQ_MSIX) {
+		for (i = 0; i < dd->nr_queues; i++) {
+			struct dmalab_queue *q = &dd->queues[i];
+
+			snprintf(q->irq_name, sizeof(q->irq_name), "%s-q%u",
+				 dd->name, i);
+			ret = request_irq(pci_irq_vector(pdev, i),
+					  dmalab_queue_irq, 0, q->irq_name, q);
+			if (ret)
+				goto fail;
+			dd->irq_requested[i] = true;
+		}
+		ret = request_irq(pci_irq_vector(pdev, dd->nr_queues),
+				  dmalab_err_irq, 0, dd->name, dd);
+		if (ret)
+			goto fail;
+		dd->irq_requested[dd->nr_queues] = true;
+	} else {
+		ret = request_irq(pci_irq_vector(pdev, 0), dmalab_shared_irq,
+				  IRQF_SHARED, dd->name, dd);
+		if (ret)
+			goto fail;
+		dd->irq_requested[0] = true;
+	}
+	return 0;
+
+fail:
+	dev_err(&pdev->dev, "request_irq failed (%d)\n", ret);
+	dmalab_free_irqs(dd);
+	return ret;
+}
+
+static const char *dmalab_irq_mode_name(int mode)
+{
+	switch (mode) {
+	case DMALAB_IRQ_MSIX:
+		return "msix";
+	case DMALAB_IRQ_MSI:
+		return "msi";
+	case DMALAB_IRQ_INTX:
+		return "intx";
+	default:
+		return "none";
+	}
+}
+
+const char *dmalab_irq_mode_str(struct dmalab_dev *dd)
+{
+	return dmalab_irq_mode_name(dd->irq_mode);
+}
+
+static int dmalab_map_bars(struct dmalab_dev *dd)
+{
+	struct pci_dev *pdev = dd->pdev;
+	int bars = BIT(DMALAB_BAR_REGS) | BIT(DMALAB_BAR_DEVMEM);
+	bool have_pio;
+	int ret;
+
+	if (pci_resource_len(pdev, DMALAB_BAR_REGS) < DMALAB_REGS_SIZE ||
+	    !(pci_resource_flags(pdev, DMALAB_BAR_REGS) & IORESOURCE_MEM)) {
+		dev_err(&pdev->dev, "BAR%d missing or too small\n",
+			DMALAB_BAR_REGS);
+		return -ENODEV;
+	}
+	if (!(pci_resource_flags(pdev, DMALAB_BAR_DEVMEM) & IORESOURCE_MEM)) {
+		dev_err(&pdev->dev, "BAR%d (device memory) missing\n",
+			DMALAB_BAR_DEVMEM);
+		return -ENODEV;
+	}
+	have_pio = pci_resource_flags(pdev, DMALAB_BAR_PIO) & IORESOURCE_IO;
+	if (have_pio)
+		bars |= BIT(DMALAB_BAR_PIO);
+
+	ret = pcim_iomap_regions(pdev, bars, DMALAB_NAME);
+	if (ret) {
+		dev_err(&pdev->dev, "cannot map BARs (%d)\n", ret);
+		return ret;
+	}
+	dd->regs = pcim_iomap_table(pdev)[DMALAB_BAR_REGS];
+	if (have_pio)
+		dd->pio = pcim_iomap_table(pdev)[DMALAB_BAR_PIO];
+	dd->devmem_phys = pci_resource_start(pdev, DMALAB_BAR_DEVMEM);
+	return 0;
+}
+
+static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct dmalab_dev *dd;
+	u64 bar_len;
+	int ret;
+
+	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
+	if (!dd)
+		return -ENOMEM;
+	ret = ida_alloc(&dmalab_ida, GFP_KERNEL);
+	if (ret < 0) {
+		kfree(dd);
+		return ret;
+	}
+	dd->id = ret;
+	kref_init(&dd->ref);
+	dd->pdev = pci_dev_get(pdev);
+	snprintf(dd->name, sizeof(dd->name), DMALAB_NAME "%d", dd->id);
+	init_rwsem(&dd->lifetime);
+	mutex_init(&dd->files_lock);
+	INIT_LIST_HEAD(&dd->files);
+	spin_lock_init(&dd->orphan_lock);
+	INIT_LIST_HEAD(&dd->orphans);
+	INIT_WORK(&dd->orphan_work, dmalab_orphan_work);
+	atomic_set(&dd->next_queue, 0);
+	pci_set_drvdata(pdev, dd);
+
+	ret = pcim_enable_device(pdev);
+	if (ret) {
+		dev_err(dev, "cannot enable device (%d)\n", ret);
+		goto err_put;
+	}
+	ret = dmalab_map_bars(dd);
+	if (ret)
+		goto err_put;
+
+	ret = dmalab_hw_init(dd);
+	if (ret)
+		goto err_put;
+
+	bar_len = pci_resource_len(pdev, DMALAB_BAR_DEVMEM);
+	if (dd->devmem_size > bar_len) {
+		dev_warn(dev, "DEVMEM_SIZE %llu above BAR size %llu\n",
+			 dd->devmem_size, bar_len);
+		dd->devmem_size = bar_len;
+	}
+
+	pci_set_master(pdev);
+	ret = dmalab_setup_dma(dd);
+	if (ret)
+		goto err_disable;
+
+	dd->nr_queues = min_t(unsigned int, DMALAB_CAP_NUM_QUEUES(dd->cap),
+			      DMALAB_DRV_MAX_QUEUES);
+	if (max_queues)
+		dd->nr_queues = min(dd->nr_queues, max_queues);
+	if (!dd->nr_queues) {
+		dev_err(dev, "device has no queues\n");
+		ret = -ENODEV;
+		goto err_disable;
+	}
+	dd->ring_order = DMALAB_CAP_RING_ORDER_MAX(dd->cap);
+	if (!dd->ring_order || dd->ring_order > DMALAB_RING_ORDER_MAX)
+		dd->ring_order = DMALAB_RING_ORDER_MAX;
+	dd->ring_order = clamp_t(unsigned int, ring_order,
+				 DMALAB_RING_ORDER_MIN, dd->ring_order);
+
+	dd->sg_pool = dmam_pool_create(DMALAB_NAME "-sg", dev,
+				       DMALAB_SG_BLOCK_BYTES,
+				       sizeof(struct dmalab_sg_entry), 0);
+	if (!dd->sg_pool) {
+		ret = -ENOMEM;
+		goto err_disable;
+	}
+
+	ret = dmalab_queues_init(dd);
+	if (ret)
+		goto err_disable;
+
+	ret = dmalab_setup_irqs(dd);
+	if (ret)
+		goto err_disable;
+
+	dd->coal_count = coal_count;
+	dd->coal_usec = coal_usec;
+	ret = dmalab_queues_start(dd);
+	if (ret)
+		goto err_irqs;
+
+	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, ~0u);
+	dmalab_wr(dd, DMALAB_REG_INTR_MASK, 0);
+
+	ret = dmalab_chardev_register(dd);
+	if (ret)
+		goto err_queues;
+	dmalab_debugfs_add(dd);
+
+	dev_info(dev,
+		 "%s: v%u.%u, %u queues x %u, %s (%u vectors), %u-bit DMA, %llu KiB device memory\n",
+		 dd->name, dd->hw_version >> 16, dd->hw_version & 0xffff,
+		 dd->nr_queues, 1U << dd->ring_order,
+		 dmalab_irq_mode_str(dd), dd->nr_vecs, dd->dma_bits,
+		 dd->devmem_size >> 10);
+	return 0;
+
+err_queues:
+	dmalab_queues_stop(dd);
+err_irqs:
+	dmalab_free_irqs(dd);
+err_disable:
+	dmalab_hw_disable(dd);
+	pci_clear_master(pdev);
+err_put:
+	pci_set_drvdata(pdev, NULL);
+	dmalab_dev_put(dd);
+	return ret;
+}
+
+static void dmalab_remove(struct pci_dev *pdev)
+{
+	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+
+	dmalab_chardev_unregister(dd);
+	dmalab_debugfs_remove(dd);
+
+	/* Wait for running file operations; later ones see dead. */
+	down_write(&dd->lifetime);
+	dd->dead = true;
+	up_write(&dd->lifetime);
+	dmalab_chardev_zap(dd);
+
+	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	dmalab_queues_stop(dd);
+	dmalab_hw_disable(dd);
+	dmalab_free_irqs(dd);
+	pci_clear_master(pdev);
+	flush_work(&dd->orphan_work);
+	dmalab_dev_put(dd);
+}
+
+static void dmalab_shutdown(struct pci_dev *pdev)
+{
+	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+
+	/* Stop DMA before a kexec or power off. */
+	dmalab_hw_disable(dd);
+	pci_clear_master(pdev);
+}
+
+static const struct pci_device_id dmalab_ids[] = {
+	{ PCI_DEVICE(DMALAB_PCI_VENDOR_ID, DMALAB_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, dmalab_ids);
+
+static struct pci_driver dmalab_driver = {
+	.name = DMALAB_NAME,
+	.id_table = dmalab_ids,
+	.probe = dmalab_probe,
+	.remove = dmalab_remove,
+	.shutdown = dmalab_shutdown,
+	.driver.dev_groups = dmalab_dev_groups,
+};
+
+static int __init dmalab_init(void)
+{
+	int ret;
+
+	dmalab_debugfs_init();
+	ret = pci_register_driver(&dmalab_driver);
+	if (ret)
+		dmalab_debugfs_exit();
+	return ret;
+}
+module_init(dmalab_init);
+
+static void __exit dmalab_exit(void)
+{
+	pci_unregister_driver(&dmalab_driver);
+	dmalab_debugfs_exit();
+	ida_destroy(&dmalab_ida);
+}
+module_exit(dmalab_exit);
+
+MODULE_DESCRIPTION("dmalab emulated PCI DMA engine");
+MODULE_LICENSE("GPL");

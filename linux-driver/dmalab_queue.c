@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab: descriptor rings, submission, completion by phase bit, interrupt
+ * handlers, timeouts and queue recovery.
+ */
+
+#include <linux/iopoll.h>
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+
+#include "dmalab.h"
+
+int dmalab_queues_init(struct dmalab_dev *dd)
+{
+	struct device *dev = &dd->pdev->dev;
+	u32 size = 1U << dd->ring_order;
+	unsigned int i;
+
+	dd->queues = devm_kcalloc(dev, dd->nr_queues, sizeof(*dd->queues),
+				  GFP_KERNEL);
+	if (!dd->queues)
+		return -ENOMEM;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+
+		q->dd = dd;
+		q->idx = i;
+		q->size = size;
+		q->mask = size - 1;
+		spin_lock_init(&q->lock);
+		init_waitqueue_head(&q->space_wq);
+		q->ring = dmam_alloc_coherent(dev, size * sizeof(*q->ring),
+					      &q->ring_dma, GFP_KERNEL);
+		q->cpl = dmam_alloc_coherent(dev, size * sizeof(*q->cpl),
+					     &q->cpl_dma, GFP_KERNEL);
+		q->reqs = devm_kcalloc(dev, size, sizeof(*q->reqs),
+				       GFP_KERNEL);
+		if (!q->ring || !q->cpl || !q->reqs)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Disable the queue in the device and wait until it stopped; q->lock held. */
+static int dmalab_queue_hw_reset(struct dmalab_queue *q)
+{
+	void __iomem *sts = q->dd->regs + DMALAB_QREG(q->idx, DMALAB_Q_STATUS);
+	u32 val;
+	int ret;
+
+	dmalab_qwr(q, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+	ret = readl_poll_timeout_atomic(sts, val,
+					!(val & (DMALAB_QSTS_ENABLED |
+						 DMALAB_QSTS_BUSY)),
+					1, 10000);
+	if (ret)
+		dev_err(&q->dd->pdev->dev,
+			"queue %u: reset did not complete (status %#x)\n",
+			q->idx, val);
+	return ret;
+}
+
+/* Program and enable an empty ring; q->lock held, queue reset. */
+static int dmalab_queue_hw_start(struct dmalab_queue *q)
+{
+	struct dmalab_dev *dd = q->dd;
+	u32 sts;
+
+	memset(q->cpl, 0, q->size * sizeof(*q->cpl));
+	memset(q->ring, 0, q->size * sizeof(*q->ring));
+	q->head = 0;
+	q->tail = 0;
+	q->phase = DMALAB_CPL_PHASE;
+
+	dmalab_qwr(q, DMALAB_Q_RING_LO, lower_32_bits(q->ring_dma));
+	dmalab_qwr(q, DMALAB_Q_RING_HI, upper_32_bits(q->ring_dma));
+	dmalab_qwr(q, DMALAB_Q_CPL_LO, lower_32_bits(q->cpl_dma));
+	dmalab_qwr(q, DMALAB_Q_CPL_HI, upper_32_bits(q->cpl_dma));
+	dmalab_qwr(q, DMALAB_Q_RING_SIZE, q->size);
+	dmalab_qwr(q, DMALAB_Q_COAL_COUNT, dd->coal_count);
+	dmalab_qwr(q, DMALAB_Q_COAL_USEC, dd->coal_usec);
+	/* writel orders the ring memset before the enable */
+	dmalab_qwr(q, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+
+	sts = dmalab_qrd(q, DMALAB_Q_STATUS);
+	if (!(sts & DMALAB_QSTS_ENABLED)) {
+		dev_err(&dd->pdev->dev,
+			"queue %u: not enabled (status %#x, error %#x)\n",
+			q->idx, sts, dmalab_qrd(q, DMALAB_Q_ERROR));
+		q->running = false;
+		return -EIO;
+	}
+	q->running = true;
+	return 0;
+}
+
+int dmalab_queues_start(struct dmalab_dev *dd)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < dd->nr_queues && !ret; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+		unsigned long flags;
+
+		spin_lock_irqsave(&q->lock, flags);
+		ret = dmalab_queue_hw_reset(q);
+		if (!ret)
+			ret = dmalab_queue_hw_start(q);
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
+	if (ret)
+		dmalab_queues_stop(dd);
+	return ret;
+}
+
+/* Hand a request back to its owner; q->lock held. */
+static void dmalab_req_finish(struct dmalab_queue *q, struct dmalab_req *req)
+{
+	struct dmalab_dev *dd = q->dd;
+
+	req->finished = true;
+	if (req->abandoned) {
+		spin_lock(&dd->orphan_lock);
+		list_add_tail(&req->orphan_node, &dd->orphans);
+		spin_unlock(&dd->orphan_lock);
+		schedule_work(&dd->orphan_work);
+	} else {
+		complete(&req->done);
+	}
+}
+
+/* Finish every outstanding request with @err; q->lock held, queue reset. */
+static void dmalab_queue_cancel_all(struct dmalab_queue *q, int err)
+{
+	u32 i;
+
+	for (i = q->head; i != q->tail; i = (i + 1) & q->mask) {
+		struct dmalab_req *req = q->reqs[i];
+
+		q->reqs[i] = NULL;
+		if (!req)
+			continue;
+		req->err = err;
+		dmalab_req_finish(q, req);
+	}
+	q->head = q->tail;
+}
+
+void dmalab_queues_stop(struct dmalab_dev *dd)
+{
+	unsigned int i;
+
+	if (!dd->queues)
+		return;
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+		unsigned long flags;
+
+		spin_lock_irqsave(&q->lock, flags);
+		q->running = false;
+		dmalab_queue_hw_reset(q);
+		dmalab_queue_cancel_all(q, -ENODEV);
+		spin_unlock_irqrestore(&q->lock, flags);
+		wake_up_all(&q->space_wq);
+	}
+}
+
+/*
+ * Reset a queue: stop it, fail its outstanding requests with @err and start
+ * it again with an empty ring.
+ */
+int dmalab_queue_recover(struct dmalab_queue *q, int err)
+{
+	struct dmalab_dev *dd = q->dd;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&q->lock, flags);
+	ret = dmalab_queue_hw_reset(q);
+	dmalab_queue_cancel_all(q, err);
+	if (q->running && !ret)
+		ret = dmalab_queue_hw_start(q);
+	else if (!q->running)
+		ret = -ENODEV;
+	spin_unlock_irqrestore(&q->lock, flags);
+	wake_up_all(&q->space_wq);
+	atomic64_inc(&dd->stats.queue_resets);
+	return ret;
+}
+
+struct dmalab_queue *dmalab_pick_queue(struct dmalab_dev *dd)
+{
+	unsigned int n = atomic_inc_return(&dd->next_queue);
+
+	return &dd->queues[n % dd->nr_queues];
+}
+
+/* Reap completions by phase bit. */
+void dmalab_queue_reap(struct dmalab_queue *q)
+{
+	struct dmalab_dev *dd = q->dd;
+	unsigned long flags;
+	unsigned int n = 0;
+
+	spin_lock_irqsave(&q->lock, flags);
+	while (q->head != q->tail) {
+		struct dmalab_cpl *cpl = &q->cpl[q->head];
+		struct dmalab_req *req;
+		u16 cflags = le16_to_cpu(READ_ONCE(cpl->flags));
+
+		if ((cflags & DMALAB_CPL_PHASE) != q->phase)
+			break;
+		/* Read the rest of the entry only after its phase bit. */
+		dma_rmb();
+
+		req = q->reqs[q->head];
+		q->reqs[q->head] = NULL;
+		if (req) {
+			req->status = le16_to_cpu(cpl->status);
+			req->bytes = le32_to_cpu(cpl->bytes);
+			req->result = le32_to_cpu(cpl->result);
+			req->err = 0;
+			if (le64_to_cpu(cpl->cookie) != req->cookie ||
+			    le16_to_cpu(cpl->index) != q->head) {
+				dev_err_ratelimited(&dd->pdev->dev,
+						    "queue %u: completion %u for wrong descriptor (cookie %#llx index %u)\n",
+						    q->idx, q->head,
+						    le64_to_cpu(cpl->cookie),
+						    le16_to_cpu(cpl->index));
+				req->err = -EIO;
+			}
+			if (req->status != DMALAB_STS_OK)
+				atomic64_inc(&dd->stats.cpl_errors);
+			dmalab_req_finish(q, req);
+		}
+		n++;
+		q->head = (q->head + 1) & q->mask;
+		if (!q->head)
+			q->phase ^= DMALAB_CPL_PHASE;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	if (n) {
+		atomic64_add(n, &dd->stats.completed);
+		wake_up_all(&q->space_wq);
+	}
+}
+
+static bool dmalab_queue_has_space(struct dmalab_queue *q)
+{
+	return ((READ_ONCE(q->tail) + 1) & q->mask) != READ_ONCE(q->head) ||
+	       !READ_ONCE(q->running);
+}
+
+/*
+ * Put a request on its queue and ring the doorbell.  Waits (interruptibly,
+ * until @deadline) while the ring is full.  On success the request belongs
+ * to the queue until dmalab_req_wait() returns.
+ */
+int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
+{
+	struct dmalab_queue *q = req->q;
+	struct dmalab_desc *d;
+	unsigned long flags;
+	u32 slot;
+	long left;
+
+	for (;;) {
+		spin_lock_irqsave(&q->lock, flags);
+		if (!q->running) {
+			spin_unlock_irqrestore(&q->lock, flags);
+			return -ENODEV;
+		}
+		if (((q->tail + 1) & q->mask) != q->head)
+			break;
+		spin_unlock_irqrestore(&q->lock, flags);
+
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		left = wait_event_interruptible_timeout
+				(q->space_wq, dmalab_queue_has_space(q), left);
+		if (left < 0)
+			return left;
+		if (!left) {
+			/* Completions without an interrupt? */
+			dmalab_queue_reap(q);
+		}
+	}
+
+	slot = q->tail;
+	req->slot = slot;
+	req->cookie = (u64)q->idx << 56 | (q->seq++ & GENMASK_ULL(55, 0));
+	req->finished = false;
+	req->abandoned = false;
+
+	d = &q->ring[slot];
+	d->opcode = req->opcode;
+	d->flags = req->flags | DMALAB_DESC_IRQ;
+	d->rsvd = 0;
+	d->len = cpu_to_le32(req->len);
+	d->src = cpu_to_le64(req->src);
+	d->dst = cpu_to_le64(req->dst);
+	d->cookie = cpu_to_le64(req->cookie);
+	q->reqs[slot] = req;
+	q->tail = (slot + 1) & q->mask;
+
+	/* Descriptor (and SG tables) visible before the doorbell. */
+	dma_wmb();
+	dmalab_qwr(q, DMALAB_Q_TAIL, q->tail);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	atomic64_inc(&q->dd->stats.submitted);
+	return 0;
+}
+
+/*
+ * Give a submitted request to the completion path, which frees it when the
+ * device completes it.  Returns false if it already finished: the caller
+ * still owns it.
+ */
+bool dmalab_req_abandon(struct dmalab_req *req)
+{
+	struct dmalab_queue *q = req->q;
+	unsigned long flags;
+	bool finished;
+
+	spin_lock_irqsave(&q->lock, flags);
+	finished = req->finished;
+	if (!finished)
+		req->abandoned = true;
+	spin_unlock_irqrestore(&q->lock, flags);
+	return !finished;
+}
+
+/*
+ * Wait for a submitted request until @deadline.
+ *
+ * Returns req->err once the request finished: the caller owns it again and
+ * reads its status.  On timeout the queue is reset (which finishes the
+ * request) and -ETIMEDOUT is returned; the caller owns the request.  On a
+ * signal the request is abandoned to the completion path, which frees it,
+ * and -ERESTARTSYS is returned: the caller must not touch it any more.
+ */
+int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline)
+{
+	struct dmalab_queue *q = req->q;
+	struct dmalab_dev *dd = q->dd;
+	unsigned long flags;
+	long left = (long)(deadline - jiffies);
+	bool finished;
+
+	if (left < 1)
+		left = 1;
+	left = wait_for_completion_interruptible_timeout(&req->done, left);
+	if (left > 0)
+		return req->err;
+
+	if (!left) {
+		dmalab_queue_reap(q);
+		spin_lock_irqsave(&q->lock, flags);
+		finished = req->finished;
+		spin_unlock_irqrestore(&q->lock, flags);
+		if (finished) {
+			dev_warn_ratelimited(&dd->pdev->dev,
+					     "queue %u: completion without interrupt\n",
+					     q->idx);
+			return req->err;
+		}
+		atomic64_inc(&dd->stats.timeouts);
+		dev_err(&dd->pdev->dev,
+			"queue %u: descriptor %u timed out, resetting queue\n",
+			q->idx, req->slot);
+		dmalab_queue_recover(q, -ETIMEDOUT);
+		spin_lock_irqsave(&q->lock, flags);
+		finished = req->finished;
+		spin_unlock_irqrestore(&q->lock, flags);
+		WARN_ON(!finished);
+		return req->err ? req->err : -ETIMEDOUT;
+	}
+
+	if (dmalab_req_abandon(req))
+		return -ERESTARTSYS;
+	return req->err;
+}
+
+void dmalab_orphan_work(struct work_struct *work)
+{
+	struct dmalab_dev *dd = container_of(work, struct dmalab_dev,
+					     orphan_work);
+	struct dmalab_req *req, *tmp;
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	spin_lock_irqsave(&dd->orphan_lock, flags);
+	list_splice_init(&dd->orphans, &list);
+	spin_unlock_irqrestore(&dd->orphan_lock, flags);
+
+	list_for_each_entry_safe(req, tmp, &list, orphan_node) {
+		list_del(&req->orphan_node);
+		dmalab_req_free(req);
+	}
+}
+
+static void dmalab_handle_error(struct dmalab_dev *dd)
+{
+	u32 sts = dmalab_rd(dd, DMALAB_REG_STATUS);
+
+	atomic64_inc(&dd->stats.err_irqs);
+	if (!(sts & DMALAB_STATUS_ERROR))
+		return;
+	dev_dbg_ratelimited(&dd->pdev->dev,
+			    "error %#x on queue %u slot %u addr %#llx (count %u)\n",
+			    dmalab_rd(dd, DMALAB_REG_ERR_CODE),
+			    dmalab_rd(dd, DMALAB_REG_ERR_QUEUE),
+			    dmalab_rd(dd, DMALAB_REG_ERR_INDEX),
+			    (u64)dmalab_rd(dd, DMALAB_REG_ERR_ADDR_HI) << 32 |
+			    dmalab_rd(dd, DMALAB_REG_ERR_ADDR_LO),
+			    dmalab_rd(dd, DMALAB_REG_ERR_COUNT));
+	dmalab_wr(dd, DMALAB_REG_ERR_CLEAR, 1);
+}
+
+/* MSI-X vector of one queue. */
+irqreturn_t dmalab_queue_irq(int irq, void *data)
+{
+	struct dmalab_queue *q = data;
+
+	/* Clear the cause first: a later completion sets it again. */
+	dmalab_wr(q->dd, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_QUEUE(q->idx));
+	atomic64_inc(&q->dd->stats.irqs);
+	dmalab_queue_reap(q);
+	return IRQ_HANDLED;
+}
+
+/* MSI-X error vector. */
+irqreturn_t dmalab_err_irq(int irq, void *data)
+{
+	struct dmalab_dev *dd = data;
+
+	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_ERROR);
+	dmalab_handle_error(dd);
+	return IRQ_HANDLED;
+}
+
+/* The single MSI vector or the (possibly shared) INTx line. */
+irqreturn_t dmalab_shared_irq(int irq, void *data)
+{
+	struct dmalab_dev *dd = data;
+	unsigned long qbits;
+	unsigned int i;
+	u32 cause;
+
+	cause = dmalab_rd(dd, DMALAB_REG_INTR_CAUSE);
+	if (!cause || cause == ~0u)
+		return IRQ_NONE;
+	/* Acknowledge before handling, so nothing that follows is lost. */
+	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, cause);
+
+	if (cause & DMALAB_INTR_ERROR)
+		dmalab_handle_error(dd);
+	qbits = cause & GENMASK(dd->nr_queues - 1, 0);
+	if (qbits)
+		atomic64_inc(&dd->stats.irqs);
+	for_each_set_bit(i, &qbits, dd->nr_queues)
+		dmalab_queue_reap(&dd->queues[i]);
+	return IRQ_HANDLED;
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab: sysfs attributes of the PCI device and a debugfs register dump.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/device.h>
+#include <linux/seq_file.h>
+#include <linux/sysfs.h>
+
+#include "dmalab.h"
+
+static ssize_t queues_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", dd->nr_queues);
+}
+static DEVICE_ATTR_RO(queues);
+
+static ssize_t ring_size_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", 1U << dd->ring_order);
+}
+static DEVICE_ATTR_RO(ring_size);
+
+static ssize_t irq_mode_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", dmalab_irq_mode_str(dd));
+}
+static DEVICE_ATTR_RO(irq_mode);
+
+static ssize_t dma_mask_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "0x%llx\n", dma_get_mask(dev));
+}
+static DEVICE_ATTR_RO(dma_mask);
+
+static ssize_t dma_bits_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", dd->dma_bits);
+}
+static DEVICE_ATTR_RO(dma_bits);
+
+static ssize_t devmem_size_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%llu\n", dd->devmem_size);
+}
+static DEVICE_ATTR_RO(devmem_size);
+
+static ssize_t max_xfer_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", dd->max_xfer);
+}
+static DEVICE_ATTR_RO(max_xfer);
+
+static ssize_t chardev_show(struct device *dev,
+			    struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", dd->name);
+}
+static DEVICE_ATTR_RO(chardev);
+
+static struct attribute *dmalab_attrs[] = {
+	&dev_attr_queues.attr,
+	&dev_attr_ring_size.attr,
+	&dev_attr_irq_mode.attr,
+	&dev_attr_dma_mask.attr,
+	&dev_attr_dma_bits.attr,
+	&dev_attr_devmem_size.attr,
+	&dev_attr_max_xfer.attr,
+	&dev_attr_chardev.attr,
+	NULL
+};
+
+static const struct attribute_group dmalab_attr_group = {
+	.attrs = dmalab_attrs,
+};
+
+const struct attribute_group *dmalab_dev_groups[] = {
+	&dmalab_attr_group,
+	NULL
+};
+
+/* ---- debugfs --------------------------------------------------------- */
+
+static struct dentry *dmalab_debugfs_root;
+
+static const struct {
+	const char *name;
+	u32 reg;
+} dmalab_global_regs[] = {
+	{ "ID", DMALAB_REG_ID },
+	{ "VERSION", DMALAB_REG_VERSION },
+	{ "CAP", DMALAB_REG_CAP },
+	{ "FEATURES", DMALAB_REG_FEATURES },
+	{ "DEVMEM_SIZE_LO", DMALAB_REG_DEVMEM_SIZE_LO },
+	{ "DEVMEM_SIZE_HI", DMALAB_REG_DEVMEM_SIZE_HI },
+	{ "MAX_XFER", DMALAB_REG_MAX_XFER },
+	{ "CTRL", DMALAB_REG_CTRL },
+	{ "STATUS", DMALAB_REG_STATUS },
+	{ "INTR_CAUSE", DMALAB_REG_INTR_CAUSE },
+	{ "INTR_MASK", DMALAB_REG_INTR_MASK },
+	{ "ERR_QUEUE", DMALAB_REG_ERR_QUEUE },
+	{ "ERR_INDEX", DMALAB_REG_ERR_INDEX },
+	{ "ERR_CODE", DMALAB_REG_ERR_CODE },
+	{ "ERR_ADDR_LO", DMALAB_REG_ERR_ADDR_LO },
+	{ "ERR_ADDR_HI", DMALAB_REG_ERR_ADDR_HI },
+	{ "ERR_COUNT", DMALAB_REG_ERR_COUNT },
+	{ "STAT_BYTES_LO", DMALAB_REG_STAT_BYTES_LO },
+	{ "STAT_BYTES_HI", DMALAB_REG_STAT_BYTES_HI },
+	{ "STAT_DESCS_LO", DMALAB_REG_STAT_DESCS_LO },
+	{ "STAT_DESCS_HI", DMALAB_REG_STAT_DESCS_HI },
+	{ "STAT_ERRORS_LO", DMALAB_REG_STAT_ERRORS_LO },
+	{ "STAT_ERRORS_HI", DMALAB_REG_STAT_ERRORS_HI },
+	{ "STAT_IRQS_LO", DMALAB_REG_STAT_IRQS_LO },
+	{ "STAT_IRQS_HI", DMALAB_REG_STAT_IRQS_HI },
+};
+
+static const struct {
+	const char *name;
+	u32 reg;
+} dmalab_queue_regs[] = {
+	{ "RING_LO", DMALAB_Q_RING_LO },
+	{ "RING_HI", DMALAB_Q_RING_HI },
+	{ "RING_SIZE", DMALAB_Q_RING_SIZE },
+	{ "TAIL", DMALAB_Q_TAIL },
+	{ "HEAD", DMALAB_Q_HEAD },
+	{ "CTRL", DMALAB_Q_CTRL },
+	{ "CPL_LO", DMALAB_Q_CPL_LO },
+	{ "CPL_HI", DMALAB_Q_CPL_HI },
+	{ "COAL_COUNT", DMALAB_Q_COAL_COUNT },
+	{ "COAL_USEC", DMALAB_Q_COAL_USEC },
+	{ "STATUS", DMALAB_Q_STATUS },
+	{ "ERROR", DMALAB_Q_ERROR },
+};
+
+static int dmalab_regs_show(struct seq_file *s, void *unused)
+{
+	struct dmalab_dev *dd = s->private;
+	unsigned int i, q;
+
+	for (i = 0; i < ARRAY_SIZE(dmalab_global_regs); i++)
+		seq_printf(s, "%-16s 0x%03x = 0x%08x\n",
+			   dmalab_global_regs[i].name,
+			   dmalab_global_regs[i].reg,
+			   dmalab_rd(dd, dmalab_global_regs[i].reg));
+	for (q = 0; q < dd->nr_queues; q++) {
+		for (i = 0; i < ARRAY_SIZE(dmalab_queue_regs); i++) {
+			u32 reg = DMALAB_QREG(q, dmalab_queue_regs[i].reg);
+
+			seq_printf(s, "Q%u_%-13s 0x%03x = 0x%08x\n", q,
+				   dmalab_queue_regs[i].name, reg,
+				   dmalab_rd(dd, reg));
+		}
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dmalab_regs);
+
+static int dmalab_queues_show(struct seq_file *s, void *unused)
+{
+	struct dmalab_dev *dd = s->private;
+	unsigned int i;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+		unsigned long flags;
+		u32 head, tail, phase;
+		bool running;
+
+		spin_lock_irqsave(&q->lock, flags);
+		head = q->head;
+		tail = q->tail;
+		phase = q->phase;
+		running = q->running;
+		spin_unlock_irqrestore(&q->lock, flags);
+		seq_printf(s,
+			   "q%u: size %u head %u tail %u phase %u outstanding %u %s ring %pad cpl %pad\n",
+			   i, q->size, head, tail, phase,
+			   (tail - head) & q->mask,
+			   running ? "running" : "stopped", &q->ring_dma,
+			   &q->cpl_dma);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dmalab_queues);
+
+void dmalab_debugfs_init(void)
+{
+	dmalab_debugfs_root = debugfs_create_dir(DMALAB_NAME, NULL);
+}
+
+void dmalab_debugfs_exit(void)
+{
+	debugfs_remove_recursive(dmalab_debugfs_root);
+	dmalab_debugfs_root = NULL;
+}
+
+void dmalab_debugfs_add(struct dmalab_dev *dd)
+{
+	dd->debugfs = debugfs_create_dir(pci_name(dd->pdev),
+					 dmalab_debugfs_root);
+	debugfs_create_file("regs", 0400, dd->debugfs, dd, &dmalab_regs_fops);
+	debugfs_create_file("queues", 0400, dd->debugfs, dd,
+			    &dmalab_queues_fops);
+}
+
+void dmalab_debugfs_remove(struct dmalab_dev *dd)
+{
+	debugfs_remove_recursive(dd->debugfs);
+	dd->debugfs = NULL;
+}
