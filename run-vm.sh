@@ -28,7 +28,7 @@ options:
   --shell             boot the default VM to an interactive shell with the
                       driver loaded and the test programs on PATH
   --only NAME         with check: run only the configuration NAME
-                      (or "qtest" for the host-side tests only)
+                      ("qtest" or "lint" for one host-side test)
   --config NAME       without check: boot configuration NAME (default:
                       default); one of: ${DMALAB_CONFIGS[*]}
   --accel kvm|tcg     skip the KVM probe and use this accelerator
@@ -63,7 +63,8 @@ case "$accel" in
 ""|kvm|tcg) ;;
 *) echo "run-vm.sh: --accel takes kvm or tcg" >&2; exit 2 ;;
 esac
-if [ -n "$only" ] && [ "$only" != qtest ] && ! vm_config_exists "$only"; then
+if [ -n "$only" ] && [ "$only" != qtest ] && [ "$only" != lint ] &&
+    ! vm_config_exists "$only"; then
     echo "run-vm.sh: unknown configuration '$only' (${DMALAB_CONFIGS[*]})" >&2
     exit 2
 fi
@@ -105,7 +106,7 @@ build_all() {
     done
     initrd=$build/initramfs.cpio.gz
     "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
-        "$build/meson/dmalab.ko" "${paths[@]}"
+        "$build/meson/dmalab.ko" "$build/meson/dmatest.ko" -- "${paths[@]}"
     qemu=$build/qemu/bin/qemu-system-x86_64
 }
 
@@ -155,7 +156,7 @@ qemu_cmdline() {
     printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel" -m "$VM_MEM" \
         -smp 2 -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 dmalab.mode=$mode $VM_APPEND"
+    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 dmalab.mode=$mode dmalab.config=$name $VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -227,6 +228,17 @@ run_qtests() {
     tally qtest "$dir/results.tap" 0
 }
 
+run_lint() {
+    local dir=$build/results/lint
+    step "host tests: driver style (checkpatch --strict, sparse, W=1)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    "$top/scripts/lint-driver.sh" "$kheaders" >"$dir/results.tap" 2>"$dir/stderr.log" ||
+        echo "not ok - lint-driver.sh exited with status $?" >>"$dir/results.tap"
+    grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
+    tally lint "$dir/results.tap" 0
+}
+
 print_summary() {
     echo
     printf '%-14s %6s %6s %6s\n' configuration passed failed skipped
@@ -253,6 +265,9 @@ if [ "$command" = run ]; then
 else
     if [ -z "$only" ] || [ "$only" = qtest ]; then
         run_qtests
+    fi
+    if [ -z "$only" ] || [ "$only" = lint ]; then
+        run_lint
     fi
     for name in "${DMALAB_CONFIGS[@]}"; do
         if [ -z "$only" ] || [ "$only" = "$name" ]; then

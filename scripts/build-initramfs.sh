@@ -3,19 +3,27 @@
 # module and the guest test programs.  Rebuilt only when an input is newer
 # than the archive.
 #
-# usage: build-initramfs.sh <output.cpio.gz> <init> <module.ko> <test>...
+# usage: build-initramfs.sh <output.cpio.gz> <init> <module.ko>...
+#                           -- <test>...
+# The first module is the driver, loaded by init; the others are put in
+# /lib/modules/ for the tests to load.
 set -euo pipefail
 
 out=$1
 init=$2
-module=$3
-shift 3
+shift 2
+modules=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    modules+=("$1")
+    shift
+done
+[ $# -gt 0 ] && shift
 tests=("$@")
 busybox=/bin/busybox
 
 stale=0
 [ -f "$out" ] || stale=1
-for f in "$init" "$module" "${tests[@]}" "$busybox" "$0"; do
+for f in "$init" "${modules[@]}" "${tests[@]}" "$busybox" "$0"; do
     [ "$f" -nt "$out" ] && stale=1
 done
 [ "$stale" = 1 ] || exit 0
@@ -31,7 +39,7 @@ mkdir -p "$root"/{bin,usr/bin,lib/modules,etc/dmalab,proc,sys,dev,tmp,root}
 cp "$busybox" "$root/bin/busybox"
 cp "$init" "$root/init"
 chmod 0755 "$root/init"
-cp "$module" "$root/lib/modules/dmalab.ko"
+cp "${modules[@]}" "$root/lib/modules/"
 : >"$root/etc/dmalab/tests"
 for t in "${tests[@]}"; do
     cp "$t" "$root/usr/bin/"

@@ -18,6 +18,8 @@ PACKAGES=(
     liburing-dev libaio-dev
     # kernel tooling: sparse for `make C=1`
     sparse kmod
+    # drivers/dma/dmatest.c and scripts/checkpatch.pl come from here
+    linux-source-6.1
 )
 
 SUDO=""

@@ -8,7 +8,7 @@
 #   VM_QEMU_ARGS   extra QEMU arguments (the dmalab devices among them)
 #   VM_TIMEOUT     seconds the boot may take under TCG
 
-DMALAB_CONFIGS=(default)
+DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled)
 DEFAULT_TIMEOUT=300
 SHELL_TIMEOUT=28800
 
@@ -30,6 +30,39 @@ vm_config() {
     default)
         # q35, PCIe, MSI-X: one vector per queue plus one for errors.
         VM_QEMU_ARGS=(-device dmalab)
+        ;;
+    pc-intx)
+        # i440FX: conventional PCI, and only the legacy INTx line.
+        VM_MACHINE=pc
+        VM_QEMU_ARGS=(-device dmalab,msix=off,msi=off)
+        ;;
+    msi)
+        # A single MSI vector shared by every queue and the error cause.
+        VM_QEMU_ARGS=(-device dmalab,msix=off)
+        ;;
+    iommu)
+        # DMA remapped by a strict Intel IOMMU: bus addresses are IOVAs,
+        # and every unmap is flushed at once.
+        VM_MACHINE=q35,kernel-irqchip=split
+        VM_APPEND="intel_iommu=on iommu.strict=1"
+        VM_QEMU_ARGS=(-device intel-iommu,intremap=on -device dmalab)
+        ;;
+    swiotlb)
+        # Every streaming mapping goes through a bounce buffer.
+        VM_APPEND="swiotlb=force"
+        VM_QEMU_ARGS=(-device dmalab)
+        ;;
+    dma32)
+        # A device that reaches only the low 4 GiB of a 6 GiB guest.
+        VM_MEM=6G
+        VM_QEMU_ARGS=(-device dmalab,dma-bits=32)
+        ;;
+    two-devices)
+        VM_QEMU_ARGS=(-device dmalab,queues=2 -device dmalab,queues=8)
+        ;;
+    throttled)
+        # Slow hardware: 50 MB/s and 20 us per descriptor, virtual time.
+        VM_QEMU_ARGS=(-device dmalab,bandwidth=50000000,latency=20000)
         ;;
     *)
         echo "vm-configs: unknown configuration '$1'" >&2

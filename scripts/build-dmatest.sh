@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the kernel's own dmatest module (drivers/dma/dmatest.c, which
+# Debian's kernel does not ship) as an external module against the guest
+# kernel's headers.  It drives dmalab's dmaengine channels as an outside
+# judge.
+#
+# usage: build-dmatest.sh <kernel-headers-dir> <repo-dir> <build-dir> <output.ko>
+set -euo pipefail
+
+kdir=$1
+top=$2
+out=$3
+ko=$4
+
+DMALAB_BUILD=${DMALAB_BUILD:-$top/build} "$top/scripts/fetch-ksrc.sh"
+ksrc=${DMALAB_BUILD:-$top/build}/ksrc
+mkdir -p "$out"
+cp -p --update "$ksrc/drivers/dma/dmatest.c" "$out/"
+echo 'obj-m := dmatest.o' >"$out/Kbuild.tmp"
+cmp -s "$out/Kbuild.tmp" "$out/Kbuild" || mv "$out/Kbuild.tmp" "$out/Kbuild"
+rm -f "$out/Kbuild.tmp"
+make -s -C "$kdir" M="$out" modules >"$out/kbuild.log" 2>&1 || {
+    cat "$out/kbuild.log" >&2
+    exit 1
+}
+if ! cmp -s "$out/dmatest.ko" "$ko"; then
+    cp "$out/dmatest.ko" "$ko"
+fi
