@@ -156,7 +156,7 @@ qemu_cmdline() {
     printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel" -m "$VM_MEM" \
         -smp 2 -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 dmalab.mode=$mode dmalab.config=$name $VM_APPEND"
+    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=4 dmalab.mode=$mode dmalab.config=$name ${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -173,9 +173,15 @@ boot_config() {
     vm_config "$name"
     limit=${timeout_s:-$VM_TIMEOUT}
     mapfile -t cmd < <(qemu_cmdline "$name" test)
-    cmd+=(-serial "file:$dir/console.log" -serial "file:$dir/results.tap")
+    cmd+=(-serial "file:$dir/console.log" -serial "file:$dir/results.tap"
+          -qmp "unix:$dir/qmp.sock,server=on,wait=off")
     echo "+ ${cmd[*]}"
+    : >"$dir/results.tap"
+    python3 "$top/scripts/qmp-agent.py" "$dir/qmp.sock" "$dir/results.tap" \
+        "$((limit + 5))" >"$dir/qmp.log" 2>&1 &
+    local agent=$!
     timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$dir/qemu.log" 2>&1 || rc=$?
+    wait "$agent" || true
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "not ok - $name: the guest did not finish within ${limit}s" >>"$dir/results.tap"
     elif [ "$rc" != 0 ]; then

@@ -101,6 +101,7 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 
 static int fd;
 static struct dmalab_info info;
+static struct dmalab_stats st0;	/* counters when the test started */
 
 struct gbuf {
 	uint8_t *raw;
@@ -581,27 +582,46 @@ static int read_sysfs(const char *dev, const char *attr, char *out,
 	return 0;
 }
 
+static int sysfs_is(const char *dev, const char *attr, const char *want)
+{
+	char v[64];
+
+	if (read_sysfs(dev, attr, v, sizeof(v))) {
+		diag("cannot read sysfs attribute %s of %s", attr, dev);
+		return 0;
+	}
+	if (strcmp(v, want)) {
+		diag("sysfs %s is \"%s\", want \"%s\"", attr, v, want);
+		return 0;
+	}
+	return 1;
+}
+
 static void test_sysfs(const char *devpath)
 {
 	static const char *const modes[] = { "none", "intx", "msi", "msix" };
 	const char *dev = strrchr(devpath, '/') ? strrchr(devpath, '/') + 1 :
 						   devpath;
-	char v[64];
-	int ok;
+	unsigned long long mask;
+	char want[64];
+	int ok = 1;
 
-	ok = read_sysfs(dev, "queues", v, sizeof(v)) == 0 &&
-	     strtoul(v, NULL, 0) == info.num_queues;
-	ok = ok && read_sysfs(dev, "devmem_size", v, sizeof(v)) == 0 &&
-	     strtoull(v, NULL, 0) == info.devmem_size;
-	ok = ok && read_sysfs(dev, "irq_mode", v, sizeof(v)) == 0 &&
-	     info.irq_mode < 4 && !strcmp(v, modes[info.irq_mode]);
-	ok = ok && read_sysfs(dev, "dma_mask", v, sizeof(v)) == 0 &&
-	     strtoull(v, NULL, 0) ==
-		     (info.dma_bits >= 64 ? ~0ULL :
-					    (1ULL << info.dma_bits) - 1);
-	ok = ok && read_sysfs(dev, "chardev", v, sizeof(v)) == 0 &&
-	     !strcmp(v, dev);
-	tap(ok, "sysfs queues, devmem_size, irq_mode, dma_mask, chardev");
+	snprintf(want, sizeof(want), "%u", info.num_queues);
+	ok &= sysfs_is(dev, "queues", want);
+	snprintf(want, sizeof(want), "%llu",
+		 (unsigned long long)info.devmem_size);
+	ok &= sysfs_is(dev, "devmem_size", want);
+	ok &= sysfs_is(dev, "irq_mode",
+		       info.irq_mode < 4 ? modes[info.irq_mode] : "?");
+	mask = info.dma_bits >= 64 ? ~0ULL : (1ULL << info.dma_bits) - 1;
+	snprintf(want, sizeof(want), "0x%llx", mask);
+	ok &= sysfs_is(dev, "dma_mask", want);
+	snprintf(want, sizeof(want), "%u", info.dma_bits);
+	ok &= sysfs_is(dev, "dma_bits", want);
+	snprintf(want, sizeof(want), "%u", info.ring_size);
+	ok &= sysfs_is(dev, "ring_size", want);
+	ok &= sysfs_is(dev, "chardev", dev);
+	tap(ok, "sysfs queues, devmem_size, irq_mode, dma_mask, dma_bits, ring_size, chardev");
 }
 
 static void test_stats(void)
@@ -620,8 +640,10 @@ static void test_stats(void)
 	     (unsigned long long)st.err_irqs,
 	     (unsigned long long)st.timeouts,
 	     (unsigned long long)st.queue_resets);
-	tap(r == 0 && st.completed == st.submitted && st.timeouts == 0 &&
-	    st.irqs > 0, "STATS: everything completed, no timeouts");
+	tap(r == 0 && st.submitted > st0.submitted &&
+	    st.completed - st0.completed == st.submitted - st0.submitted &&
+	    st.timeouts == st0.timeouts && st.irqs > st0.irqs,
+	    "STATS: everything completed, no timeouts");
 }
 
 #define NTESTS 20
@@ -650,6 +672,9 @@ int main(int argc, char **argv)
 		printf("Bail out! cannot use %s\n", dev);
 		return 1;
 	}
+	st0.size = sizeof(st0);
+	if (ioctl(fd, DMALAB_IOC_STATS, &st0))
+		diag("STATS: %s", strerror(errno));
 	diag("%u queues, irq mode %u, max_xfer %u, devmem %llu",
 	     info.num_queues, info.irq_mode, info.max_xfer,
 	     (unsigned long long)info.devmem_size);

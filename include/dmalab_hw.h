@@ -215,11 +215,14 @@ struct dmalab_desc {
  * Scatter-gather table entry (16 bytes).  A table is an array of entries in
  * guest memory; the device walks it until the descriptor's len is covered.
  * An entry with DMALAB_SG_LINK continues at another table (its addr), like
- * the kernel's chained scatterlists.  The walk visits at most
- * DMALAB_SG_MAX_ENTRIES entries, so a table that links to itself ends with
- * DMALAB_STS_SG_LOOP.
+ * the kernel's chained scatterlists.  DMALAB_SG_END marks the last data
+ * entry: a walk that needs more bytes after it ends with
+ * DMALAB_STS_SG_SHORT.  The walk visits at most DMALAB_SG_MAX_ENTRIES
+ * entries, so a table that links to itself ends with DMALAB_STS_SG_LOOP.
  */
 #define DMALAB_SG_LINK                  (1u << 0)
+#define DMALAB_SG_END                   (1u << 1)
+#define DMALAB_SG_FLAGS_VALID           (DMALAB_SG_LINK | DMALAB_SG_END)
 #define DMALAB_SG_MAX_ENTRIES           65536
 
 struct dmalab_sg_entry {
@@ -262,7 +265,7 @@ enum dmalab_status {
     DMALAB_STS_ADDR_WIDTH     = 0x07, /* address beyond dma-bits */
     DMALAB_STS_SELF_DMA       = 0x08, /* address hits the device's own BARs */
     DMALAB_STS_SG_LOOP        = 0x09, /* SG walk exceeded its entry bound */
-    DMALAB_STS_SG_SHORT       = 0x0a, /* SG table covers less than len */
+    DMALAB_STS_SG_SHORT       = 0x0a, /* SG_END entry before len covered */
     DMALAB_STS_RING_CONFIG    = 0x0b, /* bad ring size or base */
     DMALAB_STS_BAD_DOORBELL   = 0x0c, /* tail beyond the ring */
     DMALAB_STS_BUSY           = 0x0d, /* register written while busy */

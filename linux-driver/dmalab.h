@@ -150,6 +150,14 @@ struct dmalab_queue {
 	char irq_name[32];
 };
 
+/* A debugfs file backed by one register of the device's debug block. */
+struct dmalab_dbgreg {
+	struct dmalab_dev *dd;
+	u32 reg;
+};
+
+#define DMALAB_NR_DBGREGS	8
+
 struct dmalab_dev {
 	struct kref ref;
 	struct pci_dev *pdev;
@@ -194,6 +202,7 @@ struct dmalab_dev {
 
 	struct dmalab_swstats stats;
 	struct dentry *debugfs;
+	struct dmalab_dbgreg dbgregs[DMALAB_NR_DBGREGS];
 };
 
 /* An open file. */

@@ -476,7 +476,7 @@ static struct pci_driver dmalab_driver = {
 	.probe = dmalab_probe,
 	.remove = dmalab_remove,
 	.shutdown = dmalab_shutdown,
-	.driver.dev_groups = dmalab_dev_groups,
+	.dev_groups = dmalab_dev_groups,
 };
 
 static int __init dmalab_init(void)

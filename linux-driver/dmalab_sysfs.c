@@ -205,6 +205,75 @@ static int dmalab_queues_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(dmalab_queues);
 
+/*
+ * Fault injection for driver tests: the device's TEST-ONLY debug block, one
+ * file per register, present only when the device has DMALAB_FEAT_DEBUG.
+ */
+static const struct {
+	const char *name;
+	u32 reg;
+} dmalab_fault_regs[DMALAB_NR_DBGREGS] = {
+	{ "fail_nth", DMALAB_REG_DBG_FAIL_NTH },
+	{ "fail_status", DMALAB_REG_DBG_FAIL_STATUS },
+	{ "irq_mode", DMALAB_REG_DBG_IRQ_MODE },
+	{ "irq_count", DMALAB_REG_DBG_IRQ_COUNT },
+	{ "irq_delay_us", DMALAB_REG_DBG_IRQ_DELAY_US },
+	{ "stall", DMALAB_REG_DBG_STALL },
+	{ "corrupt_nth", DMALAB_REG_DBG_CORRUPT_NTH },
+	{ "corrupt_offset", DMALAB_REG_DBG_CORRUPT_OFFSET },
+};
+
+static int dmalab_dbgreg_get(void *data, u64 *val)
+{
+	struct dmalab_dbgreg *r = data;
+
+	*val = dmalab_rd(r->dd, r->reg);
+	return 0;
+}
+
+static int dmalab_dbgreg_set(void *data, u64 val)
+{
+	struct dmalab_dbgreg *r = data;
+
+	if (val > U32_MAX)
+		return -EINVAL;
+	dmalab_wr(r->dd, r->reg, val);
+	/* a queue that was stalled needs a doorbell to run again */
+	if (r->reg == DMALAB_REG_DBG_STALL) {
+		unsigned int q;
+
+		for (q = 0; q < r->dd->nr_queues; q++) {
+			struct dmalab_queue *dq = &r->dd->queues[q];
+			unsigned long flags;
+
+			spin_lock_irqsave(&dq->lock, flags);
+			if (dq->running)
+				dmalab_qwr(dq, DMALAB_Q_TAIL, dq->tail);
+			spin_unlock_irqrestore(&dq->lock, flags);
+		}
+	}
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(dmalab_dbgreg_fops, dmalab_dbgreg_get,
+			 dmalab_dbgreg_set, "%llu\n");
+
+static void dmalab_debugfs_faults(struct dmalab_dev *dd)
+{
+	struct dentry *dir;
+	unsigned int i;
+
+	if (!(dd->features & DMALAB_FEAT_DEBUG))
+		return;
+	dir = debugfs_create_dir("fault", dd->debugfs);
+	for (i = 0; i < ARRAY_SIZE(dmalab_fault_regs); i++) {
+		dd->dbgregs[i].dd = dd;
+		dd->dbgregs[i].reg = dmalab_fault_regs[i].reg;
+		debugfs_create_file_unsafe(dmalab_fault_regs[i].name, 0600,
+					   dir, &dd->dbgregs[i],
+					   &dmalab_dbgreg_fops);
+	}
+}
+
 void dmalab_debugfs_init(void)
 {
 	dmalab_debugfs_root = debugfs_create_dir(DMALAB_NAME, NULL);
@@ -223,6 +292,7 @@ void dmalab_debugfs_add(struct dmalab_dev *dd)
 	debugfs_create_file("regs", 0400, dd->debugfs, dd, &dmalab_regs_fops);
 	debugfs_create_file("queues", 0400, dd->debugfs, dd,
 			    &dmalab_queues_fops);
+	dmalab_debugfs_faults(dd);
 }
 
 void dmalab_debugfs_remove(struct dmalab_dev *dd)

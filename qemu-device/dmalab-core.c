@@ -43,6 +43,9 @@ static void dmalab_deliver(DmalabState *s, uint32_t cause, unsigned vector)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
+    if (s->dbg_dead) {
+        return; /* a removed device signals nothing */
+    }
     s->stat_irqs++;
     if (msix_enabled(pdev)) {
         trace_dmalab_irq_msix(vector);
@@ -143,8 +146,9 @@ static void dmalab_coal_timer(void *opaque)
 static void dmalab_queue_irq_request(DmalabQueue *q)
 {
     q->coal_pending++;
-    if (q->coal_pending >= MAX(q->coal_count, 1) ||
-        (q->coal_count == 0 && q->coal_usec == 0)) {
+    /* A threshold of 0 is off; with both off, interrupt at once. */
+    if ((q->coal_count == 0 && q->coal_usec == 0) ||
+        (q->coal_count && q->coal_pending >= q->coal_count)) {
         dmalab_queue_irq(q);
         return;
     }
@@ -304,6 +308,7 @@ typedef struct DmalabCursor {
     uint64_t seg_left;   /* bytes left in the current segment */
     uint64_t table;      /* SG: address of the next entry */
     uint32_t visited;    /* SG: entries read so far, bounded */
+    bool ended;          /* SG: the DMALAB_SG_END entry was consumed */
     uint64_t fault_addr; /* address of the last failure */
 } DmalabCursor;
 
@@ -327,7 +332,8 @@ static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
     uint32_t sts;
 
     while (c->seg_left == 0) {
-        if (c->kind != DMALAB_CUR_SG) {
+        if (c->kind != DMALAB_CUR_SG || c->ended) {
+            c->fault_addr = c->table;
             return DMALAB_STS_SG_SHORT;
         }
         if (c->visited >= DMALAB_SG_MAX_ENTRIES) {
@@ -342,7 +348,7 @@ static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
         }
         trace_dmalab_sg_entry(c->table, le64_to_cpu(ent.addr),
                               le32_to_cpu(ent.len), le32_to_cpu(ent.flags));
-        if (le32_to_cpu(ent.flags) & ~DMALAB_SG_LINK) {
+        if (le32_to_cpu(ent.flags) & ~DMALAB_SG_FLAGS_VALID) {
             c->fault_addr = c->table;
             return DMALAB_STS_BAD_FLAGS;
         }
@@ -350,9 +356,15 @@ static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
             c->table = le64_to_cpu(ent.addr);
             continue;
         }
+        if (le32_to_cpu(ent.len) == 0) {
+            /* A zero-length data entry ends the table: shorter than len. */
+            c->fault_addr = c->table;
+            return DMALAB_STS_SG_SHORT;
+        }
         c->table += sizeof(ent);
         c->addr = le64_to_cpu(ent.addr);
         c->seg_left = le32_to_cpu(ent.len);
+        c->ended = le32_to_cpu(ent.flags) & DMALAB_SG_END;
     }
     return DMALAB_STS_OK;
 }
@@ -403,7 +415,7 @@ static uint32_t dmalab_cursor_write(DmalabState *s, DmalabCursor *c,
 typedef struct DmalabResult {
     uint32_t status;
     uint32_t bytes;
-    uint32_t crc;        /* running CRC32C state, not yet inverted */
+    uint32_t crc;        /* CRC32C of the bytes so far (0 for none) */
     uint64_t err_addr;
 } DmalabResult;
 
@@ -551,7 +563,8 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
             trace_dmalab_corrupt(corrupt_at);
         }
         if (d->opcode == DMALAB_OP_CRC32C) {
-            r->crc = crc32c(r->crc, s->chunk, n);
+            /* crc32c() takes the raw state and returns it inverted. */
+            r->crc = crc32c(r->crc ^ 0xffffffff, s->chunk, n);
         }
         if (has_dst) {
             sts = dmalab_cursor_write(s, &dst, from, n);
@@ -640,7 +653,7 @@ static bool dmalab_write_cpl(DmalabQueue *q, uint32_t slot,
     uint32_t sts;
 
     if (d->opcode == DMALAB_OP_CRC32C && r->status == DMALAB_STS_OK) {
-        cpl.result = cpu_to_le32(r->crc ^ 0xffffffff);
+        cpl.result = cpu_to_le32(r->crc);
     }
     /*
      * The body first, then the word holding the phase bit: a driver that
@@ -730,7 +743,7 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
     if (!q->in_chain) {
         q->chain_failed = false;
         q->chain_len = 0;
-        q->chain_crc = 0xffffffff;
+        q->chain_crc = 0;
     }
     /* Links after a failed one are not run; a chain cannot outgrow the ring. */
     if (q->in_chain && q->chain_failed) {
@@ -753,9 +766,6 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
             dmalab_desc_run(s, &d, &r, corrupt_at);
             q->chain_crc = r.crc;
         }
-        if (r.status != DMALAB_STS_OK) {
-            dmalab_error(s, q->index, slot, r.status, r.err_addr);
-        }
     }
     q->chain_len++;
     if (r.status != DMALAB_STS_OK) {
@@ -768,6 +778,15 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
 
     if (!dmalab_write_cpl(q, slot, &d, &r)) {
         return -1;
+    }
+    /*
+     * Log and signal the error only now, so a driver woken by the error
+     * interrupt finds the failed descriptor's completion in place.
+     * Injected failures are reported like real ones; ABORTED links are a
+     * consequence of an error already reported.
+     */
+    if (r.status != DMALAB_STS_OK && r.status != DMALAB_STS_ABORTED) {
+        dmalab_error(s, q->index, slot, r.status, r.err_addr);
     }
     q->head = (q->head + 1) & (q->size - 1);
     if (q->head == 0) {
@@ -828,21 +847,27 @@ static void dmalab_work_timer(void *opaque)
     dmalab_bh(opaque);
 }
 
-static bool dmalab_ring_config_ok(DmalabState *s, DmalabQueue *q)
+/* Check a queue's ring registers; *bad gets the offending value. */
+static bool dmalab_ring_config_ok(DmalabState *s, DmalabQueue *q,
+                                  uint64_t *bad)
 {
     uint32_t max = 1u << DMALAB_RING_ORDER_MAX;
+    uint64_t ring_bytes = (uint64_t)q->size * sizeof(struct dmalab_desc);
+    uint64_t cpl_bytes = (uint64_t)q->size * sizeof(struct dmalab_cpl);
 
+    *bad = q->size;
     if (q->size < (1u << DMALAB_RING_ORDER_MIN) || q->size > max ||
         !is_power_of_2(q->size)) {
         return false;
     }
-    if ((q->ring_base | q->cpl_base) & (sizeof(struct dmalab_desc) - 1)) {
+    *bad = q->ring_base;
+    if ((q->ring_base & (sizeof(struct dmalab_desc) - 1)) ||
+        !dmalab_addr_fits(s, q->ring_base, ring_bytes)) {
         return false;
     }
-    return dmalab_addr_fits(s, q->ring_base,
-                            (uint64_t)q->size * sizeof(struct dmalab_desc)) &&
-           dmalab_addr_fits(s, q->cpl_base,
-                            (uint64_t)q->size * sizeof(struct dmalab_cpl));
+    *bad = q->cpl_base;
+    return !(q->cpl_base & (sizeof(struct dmalab_cpl) - 1)) &&
+           dmalab_addr_fits(s, q->cpl_base, cpl_bytes);
 }
 
 static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
@@ -855,14 +880,15 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
         return;
     }
     if ((val & DMALAB_QCTRL_ENABLE) && !q->enabled) {
-        if (!dmalab_ring_config_ok(s, q)) {
-            dmalab_error(s, q->index, 0, DMALAB_STS_RING_CONFIG, q->ring_base);
+        uint64_t bad;
+
+        if (!dmalab_ring_config_ok(s, q, &bad)) {
+            dmalab_error(s, q->index, 0, DMALAB_STS_RING_CONFIG, bad);
             return;
         }
+        /* Enabling starts from an empty ring, whatever came before. */
+        dmalab_queue_clear(q);
         q->enabled = true;
-        q->halted = false;
-        q->phase = true;
-        q->head = q->tail = 0;
         trace_dmalab_queue_enable(q->index, q->size, q->ring_base,
                                   q->cpl_base);
     } else if (!(val & DMALAB_QCTRL_ENABLE) && q->enabled) {
@@ -1028,6 +1054,12 @@ static void dmalab_ctrl_write(DmalabState *s, uint32_t val)
     }
 }
 
+static uint32_t dmalab_stat_lo(DmalabState *s, uint64_t counter)
+{
+    s->stat_hi_latch = extract64(counter, 32, 32);
+    return extract64(counter, 0, 32);
+}
+
 static uint32_t dmalab_global_read(DmalabState *s, hwaddr addr)
 {
     switch (addr) {
@@ -1065,22 +1097,23 @@ static uint32_t dmalab_global_read(DmalabState *s, hwaddr addr)
         return extract64(s->err_addr, 32, 32);
     case DMALAB_REG_ERR_COUNT:
         return s->err_count;
+    /*
+     * Reading a counter's LO half latches its HI half, so LO-then-HI reads
+     * give one consistent 64-bit value while the engine keeps counting.
+     */
     case DMALAB_REG_STAT_BYTES_LO:
-        return extract64(s->stat_bytes, 0, 32);
-    case DMALAB_REG_STAT_BYTES_HI:
-        return extract64(s->stat_bytes, 32, 32);
+        return dmalab_stat_lo(s, s->stat_bytes);
     case DMALAB_REG_STAT_DESCS_LO:
-        return extract64(s->stat_descs, 0, 32);
-    case DMALAB_REG_STAT_DESCS_HI:
-        return extract64(s->stat_descs, 32, 32);
+        return dmalab_stat_lo(s, s->stat_descs);
     case DMALAB_REG_STAT_ERRORS_LO:
-        return extract64(s->stat_errors, 0, 32);
-    case DMALAB_REG_STAT_ERRORS_HI:
-        return extract64(s->stat_errors, 32, 32);
+        return dmalab_stat_lo(s, s->stat_errors);
     case DMALAB_REG_STAT_IRQS_LO:
-        return extract64(s->stat_irqs, 0, 32);
+        return dmalab_stat_lo(s, s->stat_irqs);
+    case DMALAB_REG_STAT_BYTES_HI:
+    case DMALAB_REG_STAT_DESCS_HI:
+    case DMALAB_REG_STAT_ERRORS_HI:
     case DMALAB_REG_STAT_IRQS_HI:
-        return extract64(s->stat_irqs, 32, 32);
+        return s->stat_hi_latch;
     case DMALAB_REG_DBG_FAIL_NTH:
         return s->dbg_fail_nth;
     case DMALAB_REG_DBG_FAIL_STATUS:
@@ -1146,6 +1179,12 @@ static void dmalab_global_write(DmalabState *s, hwaddr addr, uint32_t val)
         s->dbg_fail_nth = val;
         break;
     case DMALAB_REG_DBG_FAIL_STATUS:
+        if (val == DMALAB_STS_OK || val > UINT16_MAX) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "dmalab: injected status 0x%x is not a failure\n",
+                          val);
+            break;
+        }
         s->dbg_fail_status = val;
         break;
     case DMALAB_REG_DBG_IRQ_MODE:
@@ -1256,6 +1295,12 @@ uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size)
     if (s->dbg_dead) {
         return UINT32_MAX;
     }
+    if (size != 4 || (addr & 3)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "dmalab: %u-byte port read at 0x%"
+                      HWADDR_PRIx " (ports are 32-bit)\n", size, addr);
+        trace_dmalab_ub_access(addr, size);
+        return UINT32_MAX;
+    }
     switch (addr) {
     case DMALAB_PIO_ID:
         return DMALAB_ID_MAGIC;
@@ -1277,13 +1322,20 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
     if (s->dbg_dead) {
         return;
     }
+    if (size != 4 || (addr & 3)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "dmalab: %u-byte port write at 0x%"
+                      HWADDR_PRIx " (ports are 32-bit)\n", size, addr);
+        trace_dmalab_ub_access(addr, size);
+        return;
+    }
     switch (addr) {
     case DMALAB_PIO_QSEL:
         s->pio_qsel = val;
         break;
     case DMALAB_PIO_TAIL:
         if (s->pio_qsel >= s->num_queues) {
-            dmalab_error(s, s->pio_qsel, val, DMALAB_STS_BAD_DOORBELL, 0);
+            dmalab_error(s, DMALAB_MAX_QUEUES, val, DMALAB_STS_BAD_DOORBELL,
+                         s->pio_qsel);
             break;
         }
         dmalab_doorbell(&s->queues[s->pio_qsel], val);
@@ -1364,6 +1416,7 @@ static void dmalab_core_reset_regs(DmalabState *s)
     s->err_queue = s->err_index = s->err_code = s->err_count = 0;
     s->err_addr = 0;
     s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;
+    s->stat_hi_latch = 0;
     dmalab_update_intx(s);
 }
 

@@ -67,6 +67,13 @@ static const MemoryRegionOps dmalab_mmio_ops = {
     .valid = {
         .min_access_size = 1,
         .max_access_size = 8,
+        .unaligned = true,
+    },
+    /* ...unsplit: an 8-byte access must not become two 4-byte ones. */
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
     },
 };
 
@@ -74,8 +81,13 @@ static const MemoryRegionOps dmalab_pio_ops = {
     .read = dmalab_pio_read,
     .write = dmalab_pio_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
+    /* Every width reaches the handlers, which accept only 32 bits. */
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+    },
     .impl = {
-        .min_access_size = 4,
+        .min_access_size = 1,
         .max_access_size = 4,
     },
 };
@@ -91,6 +103,11 @@ static bool dmalab_check_params(DmalabState *s, Error **errp)
         !is_power_of_2(s->devmem_size)) {
         error_setg(errp, "devmem-size must be a power of two between 4 KiB "
                    "and 1 GiB");
+        return false;
+    }
+    if (s->fault.fail_status == DMALAB_STS_OK ||
+        s->fault.fail_status > UINT16_MAX) {
+        error_setg(errp, "fail-status must be a non-zero 16-bit status");
         return false;
     }
     if (s->fault.irq_mode > DMALAB_DBG_IRQ_DUP) {
@@ -167,6 +184,32 @@ static void dmalab_init_pci_ids(PCIDevice *pdev)
     pci_set_word(conf + PCI_SUBSYSTEM_ID, DMALAB_PCI_SUBSYS_ID);
 }
 
+/* Config writes: the PCI core, plus the PCIe FLR bit that it leaves alone. */
+static void dmalab_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    if (pci_is_express(pdev)) {
+        pcie_cap_flr_write_config(pdev, addr, val, len);
+    }
+}
+
+static DeviceRealize dmalab_parent_dc_realize;
+
+/*
+ * A hybrid device must say it is PCI Express before the PCI core sizes its
+ * config space, i.e. before the PCI realize: do it when on a PCIe bus.
+ */
+static void dmalab_dc_realize(DeviceState *qdev, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(qdev);
+
+    if (pci_bus_is_express(pci_get_bus(pdev))) {
+        pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
+    }
+    dmalab_parent_dc_realize(qdev, errp);
+}
+
 static void dmalab_realize(PCIDevice *pdev, Error **errp)
 {
     ERRP_GUARD();
@@ -176,8 +219,11 @@ static void dmalab_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     dmalab_init_pci_ids(pdev);
-    if (pci_is_express(pdev)) {
-        pcie_endpoint_cap_init(pdev, DMALAB_PCIE_CAP_OFFSET);
+    if (pci_bus_is_express(pci_get_bus(pdev))) {
+        if (pcie_endpoint_cap_init(pdev, DMALAB_PCIE_CAP_OFFSET) < 0) {
+            error_setg(errp, "cannot add the PCIe capability");
+            return;
+        }
         pcie_cap_flr_init(pdev);
     }
     dmalab_init_bars(s, errp);
@@ -280,6 +326,7 @@ static const VMStateDescription vmstate_dmalab = {
         VMSTATE_UINT64(stat_descs, DmalabState),
         VMSTATE_UINT64(stat_errors, DmalabState),
         VMSTATE_UINT64(stat_irqs, DmalabState),
+        VMSTATE_UINT32(stat_hi_latch, DmalabState),
         VMSTATE_TIMER_PTR(work_timer, DmalabState),
         VMSTATE_TIMER_PTR(reset_timer, DmalabState),
         VMSTATE_TIMER_PTR(irq_delay_timer, DmalabState),
@@ -328,6 +375,7 @@ static void dmalab_class_init(ObjectClass *klass, void *data)
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
 
     pc->realize = dmalab_realize;
+    pc->config_write = dmalab_write_config;
     pc->exit = dmalab_exit;
     pc->vendor_id = DMALAB_PCI_VENDOR_ID;
     pc->device_id = DMALAB_PCI_DEVICE_ID;
@@ -336,6 +384,8 @@ static void dmalab_class_init(ObjectClass *klass, void *data)
 
     dc->desc = "dmalab PCI DMA engine for driver development";
     dc->reset = dmalab_reset;
+    device_class_set_parent_realize(dc, dmalab_dc_realize,
+                                    &dmalab_parent_dc_realize);
     dc->vmsd = &vmstate_dmalab;
     device_class_set_props(dc, dmalab_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);

@@ -95,6 +95,7 @@ struct DmalabState {
     uint64_t stat_descs;
     uint64_t stat_errors;
     uint64_t stat_irqs;
+    uint32_t stat_hi_latch;  /* HI half latched by the last *_LO read */
 
     /* Debug block (fault injection), loaded from the properties on reset */
     uint32_t dbg_fail_nth;

@@ -6,6 +6,7 @@
 #   VM_MEM         -m value
 #   VM_APPEND      extra kernel command line
 #   VM_QEMU_ARGS   extra QEMU arguments (the dmalab devices among them)
+#   VM_MODPARAMS   module parameters for the driver, comma-separated
 #   VM_TIMEOUT     seconds the boot may take under TCG
 
 DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled)
@@ -24,12 +25,15 @@ vm_config() {
     VM_MACHINE=q35
     VM_MEM=1G
     VM_APPEND=""
+    VM_MODPARAMS=""
     VM_TIMEOUT=$DEFAULT_TIMEOUT
     VM_QEMU_ARGS=()
     case "$1" in
     default)
-        # q35, PCIe, MSI-X: one vector per queue plus one for errors.
-        VM_QEMU_ARGS=(-device dmalab)
+        # q35, PCIe, MSI-X: one vector per queue plus one for errors.  The
+        # device sits behind a root port, so it can be hot-unplugged.
+        VM_QEMU_ARGS=(-device pcie-root-port,id=rp0,chassis=1
+                      -device dmalab,id=dmalab0,bus=rp0)
         ;;
     pc-intx)
         # i440FX: conventional PCI, and only the legacy INTx line.
@@ -58,7 +62,10 @@ vm_config() {
         VM_QEMU_ARGS=(-device dmalab,dma-bits=32)
         ;;
     two-devices)
-        VM_QEMU_ARGS=(-device dmalab,queues=2 -device dmalab,queues=8)
+        VM_QEMU_ARGS=(-device pcie-root-port,id=rp0,chassis=1
+                      -device dmalab,id=dmalab0,bus=rp0,queues=2
+                      -device pcie-root-port,id=rp1,chassis=2
+                      -device dmalab,id=dmalab1,bus=rp1,queues=8)
         ;;
     throttled)
         # Slow hardware: 50 MB/s and 20 us per descriptor, virtual time.

@@ -9,12 +9,14 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/wait.h>
 #include "qemu/bswap.h"
 #include "qemu/crc32c.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
 #include "hw/pci/pci_regs.h"
+#include "qapi/qmp/qdict.h"
 #include "hw/misc/dmalab_hw.h"
 
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
@@ -25,6 +27,24 @@ QEMU_BUILD_BUG_ON(sizeof(struct dmalab_sg_entry) != 16);
 #define GUARD_BYTE          0xa5
 #define GUARD_LEN           64
 #define TIMEOUT_US          (5 * 1000 * 1000)
+#define MIB                 (1024 * 1024)
+
+/*
+ * q35 routes INTA# of slot 4 to PIRQE, which the ICH9 wires to IOAPIC
+ * input 16 + 4.
+ */
+#define DMALAB_Q35_GSI      20
+
+/* Nothing is mapped here: DMA to it fails. */
+#define UNMAPPED_ADDR       0x7f0000000000ull
+
+typedef struct DmalabRing {
+    uint64_t ring;
+    uint64_t cpl;
+    uint32_t size;
+    uint32_t tail;
+    bool phase;          /* phase of the completion for slot tail */
+} DmalabRing;
 
 typedef struct Dmalab {
     QTestState *qts;
@@ -34,12 +54,17 @@ typedef struct Dmalab {
     QPCIBar devmem;
     QPCIBar pio;
     QGuestAllocator alloc;
-    uint64_t ring;
-    uint64_t cpl;
-    uint32_t ring_size;
-    uint32_t tail;
-    bool phase;
+    DmalabRing q[DMALAB_MAX_QUEUES];
+    uint64_t seq;
 } Dmalab;
+
+/* A posted descriptor: where its completion appears and what it holds. */
+typedef struct Ticket {
+    uint32_t queue;
+    uint32_t slot;
+    bool phase;
+    uint64_t cookie;
+} Ticket;
 
 static uint32_t rd(Dmalab *d, uint32_t reg)
 {
@@ -51,19 +76,49 @@ static void wr(Dmalab *d, uint32_t reg, uint32_t val)
     qpci_io_writel(d->dev, d->regs, reg, val);
 }
 
-static void dmalab_start(Dmalab *d, const char *extra)
+static uint32_t qrd(Dmalab *d, uint32_t q, uint32_t reg)
 {
-    d->qts = qtest_initf("-machine q35 -nodefaults "
-                         "-device dmalab,addr=04.0%s%s",
+    return rd(d, DMALAB_QREG(q, reg));
+}
+
+static void qwr(Dmalab *d, uint32_t q, uint32_t reg, uint32_t val)
+{
+    wr(d, DMALAB_QREG(q, reg), val);
+}
+
+static uint64_t rd64(Dmalab *d, uint32_t reg_lo)
+{
+    uint64_t lo = rd(d, reg_lo);
+
+    return lo | ((uint64_t)rd(d, reg_lo + 4) << 32);
+}
+
+/* Enable the device and map its BARs (again after a reset or an FLR). */
+static void dmalab_map(Dmalab *d)
+{
+    qpci_device_enable(d->dev);
+    d->regs = qpci_iomap(d->dev, DMALAB_BAR_REGS, NULL);
+    d->devmem = qpci_iomap(d->dev, DMALAB_BAR_DEVMEM, NULL);
+    d->pio = qpci_iomap(d->dev, DMALAB_BAR_PIO, NULL);
+}
+
+static void dmalab_start_machine(Dmalab *d, const char *machine,
+                                 const char *extra)
+{
+    memset(d, 0, sizeof(*d));
+    d->qts = qtest_initf("-machine %s -nodefaults "
+                         "-device dmalab,addr=04.0%s%s", machine,
                          extra ? "," : "", extra ? extra : "");
     pc_alloc_init(&d->alloc, d->qts, ALLOC_NO_FLAGS);
     d->bus = qpci_new_pc(d->qts, &d->alloc);
     d->dev = qpci_device_find(d->bus, DMALAB_DEVFN);
     g_assert(d->dev);
-    qpci_device_enable(d->dev);
-    d->regs = qpci_iomap(d->dev, DMALAB_BAR_REGS, NULL);
-    d->devmem = qpci_iomap(d->dev, DMALAB_BAR_DEVMEM, NULL);
-    d->pio = qpci_iomap(d->dev, DMALAB_BAR_PIO, NULL);
+    dmalab_map(d);
+}
+
+static void dmalab_start(Dmalab *d, const char *extra)
+{
+    dmalab_start_machine(d, "q35", extra);
 }
 
 static void dmalab_stop(Dmalab *d)
@@ -74,31 +129,77 @@ static void dmalab_stop(Dmalab *d)
     qtest_quit(d->qts);
 }
 
-/* Enable the device and queue 0 with a ring of @size entries. */
-static void dmalab_setup_queue(Dmalab *d, uint32_t size)
+/* The device and QEMU still answer. */
+static void check_alive(Dmalab *d)
 {
+    QDict *rsp;
+
+    g_assert_cmphex(rd(d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
+    rsp = qtest_qmp(d->qts, "{'execute': 'query-status'}");
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+/* Program queue @qi's registers for its (already allocated) rings. */
+static void queue_program(Dmalab *d, uint32_t qi)
+{
+    DmalabRing *r = &d->q[qi];
+
+    qtest_memset(d->qts, r->cpl, 0, r->size * sizeof(struct dmalab_cpl));
+    qwr(d, qi, DMALAB_Q_RING_LO, r->ring);
+    qwr(d, qi, DMALAB_Q_RING_HI, r->ring >> 32);
+    qwr(d, qi, DMALAB_Q_CPL_LO, r->cpl);
+    qwr(d, qi, DMALAB_Q_CPL_HI, r->cpl >> 32);
+    qwr(d, qi, DMALAB_Q_RING_SIZE, r->size);
+    qwr(d, qi, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    g_assert_cmphex(qrd(d, qi, DMALAB_Q_STATUS) & DMALAB_QSTS_ENABLED, ==,
+                    DMALAB_QSTS_ENABLED);
+    r->tail = 0;
+    r->phase = true;
+}
+
+/* Enable the device and queue @qi with a ring of @size entries. */
+static void setup_queue(Dmalab *d, uint32_t qi, uint32_t size)
+{
+    DmalabRing *r = &d->q[qi];
+
     wr(d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
     g_assert_cmphex(rd(d, DMALAB_REG_STATUS) & DMALAB_STATUS_READY, ==,
                     DMALAB_STATUS_READY);
-    d->ring_size = size;
-    d->ring = guest_alloc(&d->alloc, size * sizeof(struct dmalab_desc));
-    d->cpl = guest_alloc(&d->alloc, size * sizeof(struct dmalab_cpl));
-    qtest_memset(d->qts, d->cpl, 0, size * sizeof(struct dmalab_cpl));
-    wr(d, DMALAB_QREG(0, DMALAB_Q_RING_LO), d->ring);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_RING_HI), d->ring >> 32);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_CPL_LO), d->cpl);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_CPL_HI), d->cpl >> 32);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_RING_SIZE), size);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_CTRL), DMALAB_QCTRL_ENABLE);
-    g_assert_cmphex(rd(d, DMALAB_QREG(0, DMALAB_Q_STATUS)) &
-                    DMALAB_QSTS_ENABLED, ==, DMALAB_QSTS_ENABLED);
-    d->tail = 0;
-    d->phase = true;
+    r->size = size;
+    r->ring = guest_alloc(&d->alloc, size * sizeof(struct dmalab_desc));
+    r->cpl = guest_alloc(&d->alloc, size * sizeof(struct dmalab_cpl));
+    queue_program(d, qi);
 }
 
-/* Place one descriptor, ring the doorbell and wait for its completion. */
-static struct dmalab_cpl dmalab_run(Dmalab *d, uint8_t op, uint8_t flags,
-                                    uint32_t len, uint64_t src, uint64_t dst)
+static void dmalab_setup_queue(Dmalab *d, uint32_t size)
+{
+    setup_queue(d, 0, size);
+}
+
+/* Write a descriptor into the next free slot of queue @qi (no doorbell). */
+static Ticket post_desc(Dmalab *d, uint32_t qi, struct dmalab_desc *desc)
+{
+    DmalabRing *r = &d->q[qi];
+    Ticket t = {
+        .queue = qi,
+        .slot = r->tail,
+        .phase = r->phase,
+        .cookie = 0xc00c1e0000000000ull + d->seq++,
+    };
+
+    desc->cookie = cpu_to_le64(t.cookie);
+    qtest_memwrite(d->qts, r->ring + t.slot * sizeof(*desc), desc,
+                   sizeof(*desc));
+    r->tail = (r->tail + 1) & (r->size - 1);
+    if (r->tail == 0) {
+        r->phase = !r->phase;
+    }
+    return t;
+}
+
+static Ticket post(Dmalab *d, uint32_t qi, uint8_t op, uint8_t flags,
+                   uint32_t len, uint64_t src, uint64_t dst)
 {
     struct dmalab_desc desc = {
         .opcode = op,
@@ -106,31 +207,94 @@ static struct dmalab_cpl dmalab_run(Dmalab *d, uint8_t op, uint8_t flags,
         .len = cpu_to_le32(len),
         .src = cpu_to_le64(src),
         .dst = cpu_to_le64(dst),
-        .cookie = cpu_to_le64(0xc00c1e00 + d->tail),
     };
-    struct dmalab_cpl cpl;
-    uint32_t slot = d->tail;
-    uint64_t cpl_addr = d->cpl + slot * sizeof(cpl);
+
+    return post_desc(d, qi, &desc);
+}
+
+static void doorbell(Dmalab *d, uint32_t qi)
+{
+    qwr(d, qi, DMALAB_Q_TAIL, d->q[qi].tail);
+}
+
+/* Has the completion for @t been written?  Fills @cpl if so. */
+static bool cpl_ready(Dmalab *d, const Ticket *t, struct dmalab_cpl *cpl)
+{
+    uint64_t addr = d->q[t->queue].cpl + t->slot * sizeof(*cpl);
+
+    qtest_memread(d->qts, addr, cpl, sizeof(*cpl));
+    return !!(le16_to_cpu(cpl->flags) & DMALAB_CPL_PHASE) == t->phase;
+}
+
+static struct dmalab_cpl wait_cpl(Dmalab *d, const Ticket *t)
+{
     gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+    struct dmalab_cpl cpl;
 
-    qtest_memwrite(d->qts, d->ring + slot * sizeof(desc), &desc, sizeof(desc));
-    d->tail = (d->tail + 1) & (d->ring_size - 1);
-    wr(d, DMALAB_QREG(0, DMALAB_Q_TAIL), d->tail);
-
-    for (;;) {
-        qtest_memread(d->qts, cpl_addr, &cpl, sizeof(cpl));
-        if (!!(le16_to_cpu(cpl.flags) & DMALAB_CPL_PHASE) == d->phase) {
-            break;
-        }
+    while (!cpl_ready(d, t, &cpl)) {
         g_assert(g_get_monotonic_time() < deadline);
         qtest_clock_step(d->qts, 1000);
     }
-    if (d->tail == 0) {
-        d->phase = !d->phase;
-    }
-    g_assert_cmpuint(le64_to_cpu(cpl.cookie), ==, 0xc00c1e00 + slot);
-    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, slot);
+    g_assert_cmphex(le64_to_cpu(cpl.cookie), ==, t->cookie);
+    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, t->slot);
     return cpl;
+}
+
+/* Check that the completion for @t does not appear while time passes. */
+static void assert_no_cpl(Dmalab *d, const Ticket *t)
+{
+    struct dmalab_cpl cpl;
+
+    for (int i = 0; i < 10; i++) {
+        g_assert(!cpl_ready(d, t, &cpl));
+        qtest_clock_step(d->qts, 100 * 1000);
+    }
+}
+
+/* Place one descriptor, ring the doorbell and wait for its completion. */
+static struct dmalab_cpl run_q(Dmalab *d, uint32_t qi, uint8_t op,
+                               uint8_t flags, uint32_t len, uint64_t src,
+                               uint64_t dst)
+{
+    Ticket t = post(d, qi, op, flags, len, src, dst);
+
+    doorbell(d, qi);
+    return wait_cpl(d, &t);
+}
+
+static struct dmalab_cpl dmalab_run(Dmalab *d, uint8_t op, uint8_t flags,
+                                    uint32_t len, uint64_t src, uint64_t dst)
+{
+    return run_q(d, 0, op, flags, len, src, dst);
+}
+
+static void assert_ok(const struct dmalab_cpl *cpl, uint32_t len)
+{
+    g_assert_cmphex(le16_to_cpu(cpl->status), ==, DMALAB_STS_OK);
+    g_assert_cmpuint(le32_to_cpu(cpl->bytes), ==, len);
+}
+
+/*
+ * The last error was @sts: the error log shows it, the error cause is
+ * raised, and the device still answers.  Clears the log and the cause.
+ */
+static void expect_error_logged(Dmalab *d, uint32_t sts)
+{
+    g_assert_cmphex(rd(d, DMALAB_REG_ERR_CODE), ==, sts);
+    g_assert_cmpuint(rd(d, DMALAB_REG_ERR_COUNT), >=, 1);
+    g_assert_cmphex(rd(d, DMALAB_REG_STATUS) & DMALAB_STATUS_ERROR, ==,
+                    DMALAB_STATUS_ERROR);
+    g_assert_cmphex(rd(d, DMALAB_REG_INTR_CAUSE) & DMALAB_INTR_ERROR, ==,
+                    DMALAB_INTR_ERROR);
+    wr(d, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_ERROR);
+    wr(d, DMALAB_REG_ERR_CLEAR, 1);
+    check_alive(d);
+}
+
+static void expect_error(Dmalab *d, const struct dmalab_cpl *cpl, uint32_t sts)
+{
+    g_assert_cmphex(le16_to_cpu(cpl->status), ==, sts);
+    expect_error_logged(d, sts);
 }
 
 /* A guest buffer of @len bytes with guard bytes on both sides. */
@@ -159,6 +323,30 @@ static void check_guards(Dmalab *d, uint64_t addr, size_t len)
     }
 }
 
+/* The guest buffer at @addr holds exactly @expect. */
+static void check_mem(Dmalab *d, uint64_t addr, const uint8_t *expect,
+                      size_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    qtest_memread(d->qts, addr, buf, len);
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != expect[i]) {
+            g_test_message("byte %zu of %zu differs", i, len);
+            g_assert_cmphex(buf[i], ==, expect[i]);
+        }
+    }
+}
+
+/* The guest buffer at @addr still holds only guard bytes. */
+static void check_untouched(Dmalab *d, uint64_t addr, size_t len)
+{
+    g_autofree uint8_t *g = g_malloc(len);
+
+    memset(g, GUARD_BYTE, len);
+    check_mem(d, addr, g, len);
+}
+
 static uint8_t *random_bytes(size_t len)
 {
     uint8_t *buf = g_malloc(len);
@@ -167,6 +355,45 @@ static uint8_t *random_bytes(size_t len)
         buf[i] = g_test_rand_int();
     }
     return buf;
+}
+
+static uint32_t ref_crc32c(const uint8_t *buf, size_t len)
+{
+    /* QEMU's crc32c() applies the final inversion itself. */
+    return crc32c(0xffffffff, buf, len);
+}
+
+/* ---- Registers ---------------------------------------------------------- */
+
+static const uint32_t zero_after_reset[] = {
+    DMALAB_REG_CTRL, DMALAB_REG_STATUS, DMALAB_REG_INTR_CAUSE,
+    DMALAB_REG_INTR_MASK, DMALAB_REG_ERR_QUEUE, DMALAB_REG_ERR_INDEX,
+    DMALAB_REG_ERR_CODE, DMALAB_REG_ERR_ADDR_LO, DMALAB_REG_ERR_ADDR_HI,
+    DMALAB_REG_ERR_COUNT, DMALAB_REG_STAT_BYTES_LO, DMALAB_REG_STAT_BYTES_HI,
+    DMALAB_REG_STAT_DESCS_LO, DMALAB_REG_STAT_DESCS_HI,
+    DMALAB_REG_STAT_ERRORS_LO, DMALAB_REG_STAT_ERRORS_HI,
+    DMALAB_REG_STAT_IRQS_LO, DMALAB_REG_STAT_IRQS_HI,
+};
+
+static const uint32_t queue_regs[] = {
+    DMALAB_Q_RING_LO, DMALAB_Q_RING_HI, DMALAB_Q_RING_SIZE, DMALAB_Q_TAIL,
+    DMALAB_Q_HEAD, DMALAB_Q_CTRL, DMALAB_Q_CPL_LO, DMALAB_Q_CPL_HI,
+    DMALAB_Q_COAL_COUNT, DMALAB_Q_COAL_USEC, DMALAB_Q_STATUS, DMALAB_Q_ERROR,
+};
+
+/* Every resettable global and queue register holds its reset value. */
+static void check_reset_regs(Dmalab *d, unsigned nq)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(zero_after_reset); i++) {
+        g_test_message("register 0x%x", zero_after_reset[i]);
+        g_assert_cmphex(rd(d, zero_after_reset[i]), ==, 0);
+    }
+    for (unsigned q = 0; q < nq; q++) {
+        for (size_t i = 0; i < ARRAY_SIZE(queue_regs); i++) {
+            g_test_message("queue %u register 0x%x", q, queue_regs[i]);
+            g_assert_cmphex(qrd(d, q, queue_regs[i]), ==, 0);
+        }
+    }
 }
 
 static void test_id_registers(void)
@@ -181,6 +408,10 @@ static void test_id_registers(void)
                     DMALAB_PCI_DEVICE_ID);
     g_assert_cmphex(qpci_config_readw(d.dev, PCI_CLASS_DEVICE), ==,
                     DMALAB_PCI_CLASS);
+    g_assert_cmphex(qpci_config_readb(d.dev, PCI_REVISION_ID), ==,
+                    DMALAB_PCI_REVISION);
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_SUBSYSTEM_VENDOR_ID), ==,
+                    DMALAB_PCI_SUBSYS_VENDOR_ID);
     g_assert_cmphex(qpci_config_readw(d.dev, PCI_SUBSYSTEM_ID), ==,
                     DMALAB_PCI_SUBSYS_ID);
     g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
@@ -190,7 +421,7 @@ static void test_id_registers(void)
     g_assert_cmpuint(DMALAB_CAP_DMA_BITS(cap), ==, 40);
     g_assert_cmpuint(DMALAB_CAP_RING_ORDER_MAX(cap), ==,
                      DMALAB_RING_ORDER_MAX);
-    g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, 2 * 1024 * 1024);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, 2 * MIB);
     g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_HI), ==, 0);
     g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, 0);
     /* The port I/O mirror shows the same identity. */
@@ -198,6 +429,249 @@ static void test_id_registers(void)
                     DMALAB_ID_MAGIC);
     g_assert_cmphex(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_VERSION), ==,
                     DMALAB_VERSION);
+    dmalab_stop(&d);
+}
+
+/* Every global and queue register reads its reset value after power-on. */
+static void test_reset_values(void)
+{
+    Dmalab d;
+    uint32_t cap;
+
+    dmalab_start(&d, NULL);
+    cap = rd(&d, DMALAB_REG_CAP);
+    g_assert_cmpuint(DMALAB_CAP_NUM_QUEUES(cap), ==, 4);
+    g_assert_cmpuint(DMALAB_CAP_DMA_BITS(cap), ==, 64);
+    g_assert_cmphex(rd(&d, DMALAB_REG_FEATURES), ==,
+                    DMALAB_FEAT_MSIX | DMALAB_FEAT_MSI | DMALAB_FEAT_SG |
+                    DMALAB_FEAT_CRC32C | DMALAB_FEAT_FILL |
+                    DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, MIB);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_HI), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_MAX_XFER), ==, 64 * MIB);
+    check_reset_regs(&d, 4);
+    /* Queues beyond CAP.NUM_QUEUES read as zero. */
+    g_assert_cmphex(qrd(&d, 4, DMALAB_Q_STATUS), ==, 0);
+    g_assert_cmphex(qrd(&d, 31, DMALAB_Q_RING_SIZE), ==, 0);
+    /* The debug block starts disarmed (the property defaults). */
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_FAIL_NTH), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_FAIL_STATUS), ==,
+                    DMALAB_STS_INJECTED);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==,
+                    DMALAB_DBG_IRQ_NORMAL);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_IRQ_COUNT), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_IRQ_DELAY_US), ==, 1000);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_CORRUPT_NTH), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_CORRUPT_OFFSET), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_LAST_ADDR_HI), ==, 0);
+    /* Writes to read-only registers change nothing. */
+    wr(&d, DMALAB_REG_ID, 0);
+    wr(&d, DMALAB_REG_CAP, 0);
+    wr(&d, DMALAB_REG_STAT_BYTES_LO, 5);
+    qwr(&d, 0, DMALAB_Q_HEAD, 3);
+    qwr(&d, 0, DMALAB_Q_STATUS, 7);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
+    g_assert_cmphex(rd(&d, DMALAB_REG_CAP), ==, cap);
+    check_reset_regs(&d, 4);
+    dmalab_stop(&d);
+}
+
+/* Only 32-bit accesses reach the registers; other widths are rejected. */
+static void test_access_width(void)
+{
+    static const uint32_t probe[] = {
+        DMALAB_REG_ID, DMALAB_REG_VERSION, DMALAB_REG_CAP,
+        DMALAB_REG_INTR_MASK, DMALAB_QREG(0, DMALAB_Q_RING_LO),
+    };
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(probe); i++) {
+        g_test_message("register 0x%x", probe[i]);
+        g_assert_cmphex(qpci_io_readb(d.dev, d.regs, probe[i]), ==, 0xff);
+        g_assert_cmphex(qpci_io_readb(d.dev, d.regs, probe[i] + 1), ==, 0xff);
+        g_assert_cmphex(qpci_io_readw(d.dev, d.regs, probe[i]), ==, 0xffff);
+        g_assert_cmphex(qpci_io_readw(d.dev, d.regs, probe[i] + 2), ==,
+                        0xffff);
+        g_assert_cmphex(qpci_io_readq(d.dev, d.regs, probe[i]), ==,
+                        UINT64_MAX);
+    }
+
+    /* Writes of odd widths are ignored. */
+    qpci_io_writeb(d.dev, d.regs, DMALAB_REG_INTR_MASK, 0xff);
+    qpci_io_writew(d.dev, d.regs, DMALAB_REG_INTR_MASK, 0xffff);
+    qpci_io_writew(d.dev, d.regs, DMALAB_REG_INTR_MASK + 2, 0xffff);
+    qpci_io_writeq(d.dev, d.regs, DMALAB_REG_INTR_MASK, UINT64_MAX);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_MASK), ==, 0);
+    qpci_io_writeb(d.dev, d.regs, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    qpci_io_writeq(d.dev, d.regs, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    g_assert_cmphex(rd(&d, DMALAB_REG_CTRL), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, 0);
+    qpci_io_writeq(d.dev, d.regs, DMALAB_QREG(0, DMALAB_Q_RING_LO),
+                   0x0000001200001000ull);
+    qpci_io_writew(d.dev, d.regs, DMALAB_QREG(0, DMALAB_Q_RING_SIZE), 8);
+    qpci_io_writeb(d.dev, d.regs, DMALAB_QREG(0, DMALAB_Q_CTRL),
+                   DMALAB_QCTRL_ENABLE);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_RING_LO), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_RING_HI), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_RING_SIZE), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+
+    /* 32-bit accesses work as usual afterwards. */
+    wr(&d, DMALAB_REG_INTR_MASK, 0x80000003);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_MASK), ==, 0x80000003);
+    check_alive(&d);
+    dmalab_stop(&d);
+}
+
+/* ---- Opcodes ------------------------------------------------------------ */
+
+#define DEVMEM_OFF      (4096 + 3)
+#define OP_DEVMEM       "devmem-size=4M"
+
+/* Fill device memory around [off, off + len) with guard bytes. */
+static void devmem_guard(Dmalab *d, uint64_t off, size_t len)
+{
+    g_autofree uint8_t *g = g_malloc(len + 2 * GUARD_LEN);
+
+    memset(g, GUARD_BYTE, len + 2 * GUARD_LEN);
+    qpci_memwrite(d->dev, d->devmem, off - GUARD_LEN, g, len + 2 * GUARD_LEN);
+}
+
+static void devmem_check(Dmalab *d, uint64_t off, const uint8_t *expect,
+                         size_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len + 2 * GUARD_LEN);
+
+    qpci_memread(d->dev, d->devmem, off - GUARD_LEN, buf, len + 2 * GUARD_LEN);
+    for (size_t i = 0; i < GUARD_LEN; i++) {
+        g_assert_cmphex(buf[i], ==, GUARD_BYTE);
+        g_assert_cmphex(buf[GUARD_LEN + len + i], ==, GUARD_BYTE);
+    }
+    g_assert(memcmp(buf + GUARD_LEN, expect, len) == 0);
+}
+
+static void test_op_h2d(const void *opaque)
+{
+    size_t len = GPOINTER_TO_SIZE(opaque);
+    g_autofree uint8_t *data = random_bytes(len);
+    struct dmalab_cpl cpl;
+    uint64_t src;
+    Dmalab d;
+
+    dmalab_start(&d, OP_DEVMEM);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, len, data);
+    devmem_guard(&d, DEVMEM_OFF, len);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, len, src, DEVMEM_OFF);
+    assert_ok(&cpl, len);
+    devmem_check(&d, DEVMEM_OFF, data, len);
+    check_mem(&d, src, data, len);
+    check_guards(&d, src, len);
+    dmalab_stop(&d);
+}
+
+static void test_op_d2h(const void *opaque)
+{
+    size_t len = GPOINTER_TO_SIZE(opaque);
+    g_autofree uint8_t *data = random_bytes(len);
+    struct dmalab_cpl cpl;
+    uint64_t dst;
+    Dmalab d;
+
+    dmalab_start(&d, OP_DEVMEM);
+    dmalab_setup_queue(&d, 8);
+    dst = guarded_alloc(&d, len, NULL);
+    devmem_guard(&d, DEVMEM_OFF, len);
+    qpci_memwrite(d.dev, d.devmem, DEVMEM_OFF, data, len);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, len, DEVMEM_OFF, dst);
+    assert_ok(&cpl, len);
+    check_mem(&d, dst, data, len);
+    check_guards(&d, dst, len);
+    devmem_check(&d, DEVMEM_OFF, data, len);
+    dmalab_stop(&d);
+}
+
+static void test_op_copy(const void *opaque)
+{
+    size_t len = GPOINTER_TO_SIZE(opaque);
+    g_autofree uint8_t *data = random_bytes(len);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, len, data);
+    dst = guarded_alloc(&d, len, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, len, src, dst);
+    assert_ok(&cpl, len);
+    check_mem(&d, dst, data, len);
+    check_mem(&d, src, data, len);
+    check_guards(&d, src, len);
+    check_guards(&d, dst, len);
+    dmalab_stop(&d);
+}
+
+static void test_op_fill(const void *opaque)
+{
+    size_t len = GPOINTER_TO_SIZE(opaque);
+    const uint64_t pattern = 0x0123456789abcdefull;
+    g_autofree uint8_t *expect = g_malloc(len);
+    uint64_t le = cpu_to_le64(pattern);
+    struct dmalab_cpl cpl;
+    uint64_t dst;
+    Dmalab d;
+
+    for (size_t i = 0; i < len; i++) {
+        expect[i] = ((uint8_t *)&le)[i % 8];
+    }
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    dst = guarded_alloc(&d, len, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, len, pattern, dst);
+    assert_ok(&cpl, len);
+    check_mem(&d, dst, expect, len);
+    check_guards(&d, dst, len);
+    dmalab_stop(&d);
+}
+
+static void test_op_crc32c(const void *opaque)
+{
+    size_t len = GPOINTER_TO_SIZE(opaque);
+    g_autofree uint8_t *data = random_bytes(len);
+    struct dmalab_cpl cpl;
+    uint64_t src;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, len, data);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, len, src, 0);
+    assert_ok(&cpl, len);
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==, ref_crc32c(data, len));
+    check_mem(&d, src, data, len);
+    check_guards(&d, src, len);
+    dmalab_stop(&d);
+}
+
+/* The standard check value: CRC32C("123456789") = 0xe3069283. */
+static void test_op_crc32c_known(void)
+{
+    static const uint8_t digits[] = "123456789";
+    struct dmalab_cpl cpl;
+    uint64_t src;
+    Dmalab d;
+
+    g_assert_cmphex(ref_crc32c(digits, 9), ==, 0xe3069283);
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 9, digits);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 9, src, 0);
+    assert_ok(&cpl, 9);
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==, 0xe3069283);
     dmalab_stop(&d);
 }
 
@@ -248,27 +722,477 @@ static void test_roundtrip_1m1(void)
     roundtrip(1024 * 1024 + 1);
 }
 
-/* An unknown opcode completes with a status and raises the error cause. */
-static void test_bad_opcode(void)
+/* ---- Scatter-gather ----------------------------------------------------- */
+
+typedef struct Frag {
+    uint64_t addr;
+    uint32_t len;
+} Frag;
+
+typedef struct SgList {
+    Frag frag[128];
+    int n;
+    uint64_t table;      /* first table, what the descriptor points to */
+} SgList;
+
+/*
+ * Cut @len bytes into guarded fragments of odd sizes (derived from @seed)
+ * and describe them with two SG tables: the first holds @split entries and
+ * then a DMALAB_SG_LINK entry to the second, which holds the rest.
+ * @data (may be NULL) is scattered into the fragments.
+ */
+static void sg_build(Dmalab *d, SgList *sg, uint32_t len, uint32_t seed,
+                     int split, const uint8_t *data)
 {
-    Dmalab d;
+    struct dmalab_sg_entry ent[128];
+    uint32_t done = 0;
+    uint64_t t2;
+
+    sg->n = 0;
+    while (done < len) {
+        uint32_t n = ((seed + sg->n * 97) % 509) | 1;
+
+        n = MIN(n, len - done);
+        g_assert(sg->n < ARRAY_SIZE(sg->frag));
+        sg->frag[sg->n].len = n;
+        sg->frag[sg->n].addr = guarded_alloc(d, n, data ? data + done : NULL);
+        done += n;
+        sg->n++;
+    }
+    g_assert_cmpint(sg->n, >, split);
+    for (int i = 0; i < sg->n; i++) {
+        ent[i].addr = cpu_to_le64(sg->frag[i].addr);
+        ent[i].len = cpu_to_le32(sg->frag[i].len);
+        ent[i].flags = 0;
+    }
+    sg->table = guest_alloc(&d->alloc, (split + 1) * sizeof(ent[0]));
+    t2 = guest_alloc(&d->alloc, (sg->n - split) * sizeof(ent[0]));
+    qtest_memwrite(d->qts, sg->table, ent, split * sizeof(ent[0]));
+    qtest_memwrite(d->qts, t2, ent + split,
+                   (sg->n - split) * sizeof(ent[0]));
+    ent[0].addr = cpu_to_le64(t2);
+    ent[0].len = 0;
+    ent[0].flags = cpu_to_le32(DMALAB_SG_LINK);
+    qtest_memwrite(d->qts, sg->table + split * sizeof(ent[0]), ent,
+                   sizeof(ent[0]));
+}
+
+/* The fragments hold @expect (in order) and their guards are intact. */
+static void sg_check(Dmalab *d, const SgList *sg, const uint8_t *expect)
+{
+    size_t off = 0;
+
+    for (int i = 0; i < sg->n; i++) {
+        check_mem(d, sg->frag[i].addr, expect + off, sg->frag[i].len);
+        check_guards(d, sg->frag[i].addr, sg->frag[i].len);
+        off += sg->frag[i].len;
+    }
+}
+
+/* COPY from one linked SG list to another with different fragments. */
+static void test_sg_copy(void)
+{
+    const uint32_t len = 11111;
+    g_autofree uint8_t *data = random_bytes(len);
+    SgList *src = g_new0(SgList, 1);
+    SgList *dst = g_new0(SgList, 1);
     struct dmalab_cpl cpl;
+    Dmalab d;
 
     dmalab_start(&d, NULL);
-    dmalab_setup_queue(&d, 4);
-    cpl = dmalab_run(&d, 0x7f, 0, 16, 0, 0);
-    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
-    g_assert_cmpuint(le32_to_cpu(cpl.bytes), ==, 0);
-    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_CODE), ==, DMALAB_STS_BAD_OPCODE);
-    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 1);
-    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE) & DMALAB_INTR_ERROR, ==,
-                    DMALAB_INTR_ERROR);
-    /* The queue goes on working after the error. */
-    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0,
-                     guest_alloc(&d.alloc, 8));
-    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_OK);
+    dmalab_setup_queue(&d, 8);
+    sg_build(&d, src, len, 13, 17, data);
+    sg_build(&d, dst, len, 301, 29, NULL);
+    g_test_message("%d source and %d destination fragments", src->n, dst->n);
+    g_assert_cmpint(src->n, >=, 24);
+    g_assert_cmpint(dst->n, >=, 24);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY,
+                     DMALAB_DESC_SRC_SG | DMALAB_DESC_DST_SG, len,
+                     src->table, dst->table);
+    assert_ok(&cpl, len);
+    sg_check(&d, dst, data);
+    sg_check(&d, src, data);
+    g_free(src);
+    g_free(dst);
     dmalab_stop(&d);
 }
+
+/* SG lists with H2D, D2H, FILL, CRC32C and mixed with flat buffers. */
+static void test_sg_ops(void)
+{
+    const uint32_t len = 9000;
+    const uint64_t pattern = 0xfeedfacecafebeefull;
+    uint64_t le = cpu_to_le64(pattern);
+    g_autofree uint8_t *data = random_bytes(len);
+    g_autofree uint8_t *fill = g_malloc(len);
+    SgList *sa = g_new0(SgList, 1);
+    SgList *sb = g_new0(SgList, 1);
+    SgList *sc = g_new0(SgList, 1);
+    struct dmalab_cpl cpl;
+    uint64_t flat;
+    Dmalab d;
+
+    for (uint32_t i = 0; i < len; i++) {
+        fill[i] = ((uint8_t *)&le)[i % 8];
+    }
+    dmalab_start(&d, OP_DEVMEM);
+    dmalab_setup_queue(&d, 8);
+    sg_build(&d, sa, len, 7, 10, data);
+    sg_build(&d, sb, len, 55, 20, NULL);
+    sg_build(&d, sc, len, 123, 5, NULL);
+    flat = guarded_alloc(&d, len, NULL);
+
+    /* SG -> device memory -> SG */
+    devmem_guard(&d, DEVMEM_OFF, len);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, DMALAB_DESC_SRC_SG, len, sa->table,
+                     DEVMEM_OFF);
+    assert_ok(&cpl, len);
+    devmem_check(&d, DEVMEM_OFF, data, len);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, DMALAB_DESC_DST_SG, len, DEVMEM_OFF,
+                     sb->table);
+    assert_ok(&cpl, len);
+    sg_check(&d, sb, data);
+
+    /* CRC32C over an SG list */
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, DMALAB_DESC_SRC_SG, len,
+                     sa->table, 0);
+    assert_ok(&cpl, len);
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==, ref_crc32c(data, len));
+
+    /* FILL into an SG list: the pattern runs on across fragments. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_DST_SG, len, pattern,
+                     sc->table);
+    assert_ok(&cpl, len);
+    sg_check(&d, sc, fill);
+
+    /* SG -> flat and flat -> SG */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, len, sb->table,
+                     flat);
+    assert_ok(&cpl, len);
+    check_mem(&d, flat, data, len);
+    check_guards(&d, flat, len);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_DST_SG, len, flat,
+                     sc->table);
+    assert_ok(&cpl, len);
+    sg_check(&d, sc, data);
+    g_free(sa);
+    g_free(sb);
+    g_free(sc);
+    dmalab_stop(&d);
+}
+
+/* A table whose only entry links to itself ends with SG_LOOP. */
+static void test_sg_loop(void)
+{
+    struct dmalab_sg_entry ent[2];
+    struct dmalab_cpl cpl;
+    uint64_t table, buf, dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    dst = guarded_alloc(&d, 4096, NULL);
+    table = guest_alloc(&d.alloc, sizeof(ent));
+    ent[0].addr = cpu_to_le64(table);
+    ent[0].len = 0;
+    ent[0].flags = cpu_to_le32(DMALAB_SG_LINK);
+    qtest_memwrite(d.qts, table, ent, sizeof(ent[0]));
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, 4096, table,
+                     dst);
+    expect_error(&d, &cpl, DMALAB_STS_SG_LOOP);
+    check_untouched(&d, dst, 4096);
+
+    /* A loop through a data entry moves data, but still ends. */
+    buf = guarded_alloc(&d, 16, NULL);
+    ent[0].addr = cpu_to_le64(buf);
+    ent[0].len = cpu_to_le32(16);
+    ent[0].flags = 0;
+    ent[1].addr = cpu_to_le64(table);
+    ent[1].len = 0;
+    ent[1].flags = cpu_to_le32(DMALAB_SG_LINK);
+    qtest_memwrite(d.qts, table, ent, sizeof(ent));
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_DST_SG, 4 * MIB, 0,
+                     table);
+    expect_error(&d, &cpl, DMALAB_STS_SG_LOOP);
+    check_guards(&d, buf, 16);
+
+    /* The queue goes on working. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, dst);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* A table that ends before len is covered completes with SG_SHORT. */
+static void test_sg_short(void)
+{
+    struct dmalab_sg_entry ent[4];
+    g_autofree uint8_t *data = random_bytes(300);
+    struct dmalab_cpl cpl;
+    uint64_t table, dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    dst = guarded_alloc(&d, 400, NULL);
+    table = guest_alloc(&d.alloc, sizeof(ent));
+    for (int i = 0; i < 3; i++) {
+        ent[i].addr = cpu_to_le64(guarded_alloc(&d, 100, data + i * 100));
+        ent[i].len = cpu_to_le32(100);
+        ent[i].flags = 0;
+    }
+    /* The table ends here: a zero-length entry without DMALAB_SG_LINK. */
+    memset(&ent[3], 0, sizeof(ent[3]));
+    qtest_memwrite(d.qts, table, ent, sizeof(ent));
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, 400, table, dst);
+    expect_error(&d, &cpl, DMALAB_STS_SG_SHORT);
+    g_assert_cmpuint(le32_to_cpu(cpl.bytes), <=, 300);
+    check_guards(&d, dst, 400);
+
+    /* Exactly covered, the same table works. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, 300, table, dst);
+    assert_ok(&cpl, 300);
+    check_mem(&d, dst, data, 300);
+    dmalab_stop(&d);
+}
+
+/* An SG entry with undefined flag bits is rejected. */
+static void test_sg_bad_flags(void)
+{
+    struct dmalab_sg_entry ent;
+    struct dmalab_cpl cpl;
+    uint64_t table, src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 64, NULL);
+    dst = guarded_alloc(&d, 64, NULL);
+    table = guest_alloc(&d.alloc, sizeof(ent));
+    ent.addr = cpu_to_le64(src);
+    ent.len = cpu_to_le32(64);
+    ent.flags = cpu_to_le32(0x80);
+    qtest_memwrite(d.qts, table, &ent, sizeof(ent));
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, 64, table, dst);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_FLAGS);
+    check_untouched(&d, dst, 64);
+    dmalab_stop(&d);
+}
+
+/* ---- Chains --------------------------------------------------------------- */
+
+/* CRC32C and COPY spread over chained descriptors. */
+static void test_chain_ok(void)
+{
+    static const uint32_t part[] = { 1000, 2001, 3003, 1 };
+    const uint32_t total = 1000 + 2001 + 3003 + 1;
+    g_autofree uint8_t *data = random_bytes(total);
+    uint64_t src[ARRAY_SIZE(part)], dst[ARRAY_SIZE(part)];
+    Ticket t[ARRAY_SIZE(part)];
+    struct dmalab_cpl cpl;
+    uint32_t off = 0;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 16);
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        src[i] = guarded_alloc(&d, part[i], data + off);
+        dst[i] = guarded_alloc(&d, part[i], NULL);
+        off += part[i];
+    }
+
+    /* One CRC over all parts: the last link reports it. */
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        bool last = i == ARRAY_SIZE(part) - 1;
+
+        t[i] = post(&d, 0, DMALAB_OP_CRC32C, last ? 0 : DMALAB_DESC_CHAIN,
+                    part[i], src[i], 0);
+    }
+    doorbell(&d, 0);
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        assert_ok(&cpl, part[i]);
+    }
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==, ref_crc32c(data, total));
+
+    /* A COPY chain moves every part. */
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        bool last = i == ARRAY_SIZE(part) - 1;
+
+        t[i] = post(&d, 0, DMALAB_OP_COPY, last ? 0 : DMALAB_DESC_CHAIN,
+                    part[i], src[i], dst[i]);
+    }
+    doorbell(&d, 0);
+    off = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(part); i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        assert_ok(&cpl, part[i]);
+        check_mem(&d, dst[i], data + off, part[i]);
+        check_guards(&d, dst[i], part[i]);
+        off += part[i];
+    }
+
+    /* A new chain starts a new CRC. */
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, part[1], src[1], 0);
+    assert_ok(&cpl, part[1]);
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==,
+                    ref_crc32c(data + part[0], part[1]));
+    dmalab_stop(&d);
+}
+
+/* A failing link aborts the rest of its chain, and only that chain. */
+static void test_chain_abort(void)
+{
+    g_autofree uint8_t *data = random_bytes(512);
+    uint64_t src, dst[5];
+    Ticket t[5];
+    struct dmalab_cpl cpl;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 16);
+    src = guarded_alloc(&d, 512, data);
+    for (int i = 0; i < 5; i++) {
+        dst[i] = guarded_alloc(&d, 512, NULL);
+    }
+    t[0] = post(&d, 0, DMALAB_OP_COPY, DMALAB_DESC_CHAIN, 512, src, dst[0]);
+    t[1] = post(&d, 0, DMALAB_OP_COPY, DMALAB_DESC_CHAIN, 512, src,
+                UNMAPPED_ADDR);
+    t[2] = post(&d, 0, DMALAB_OP_COPY, DMALAB_DESC_CHAIN, 512, src, dst[2]);
+    t[3] = post(&d, 0, DMALAB_OP_COPY, 0, 512, src, dst[3]);
+    t[4] = post(&d, 0, DMALAB_OP_COPY, 0, 512, src, dst[4]);
+    doorbell(&d, 0);
+
+    cpl = wait_cpl(&d, &t[0]);
+    assert_ok(&cpl, 512);
+    check_mem(&d, dst[0], data, 512);
+    cpl = wait_cpl(&d, &t[1]);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_DMA_WRITE);
+    for (int i = 2; i < 4; i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_ABORTED);
+        g_assert_cmpuint(le32_to_cpu(cpl.bytes), ==, 0);
+        check_untouched(&d, dst[i], 512);
+    }
+    /* The descriptor after the chain runs normally. */
+    cpl = wait_cpl(&d, &t[4]);
+    assert_ok(&cpl, 512);
+    check_mem(&d, dst[4], data, 512);
+    expect_error_logged(&d, DMALAB_STS_DMA_WRITE);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 0);
+    dmalab_stop(&d);
+}
+
+/* ---- Queues --------------------------------------------------------------- */
+
+/* Four queues with work at once: every transfer lands where it should. */
+static void test_queues_parallel(void)
+{
+    enum { NQ = 4, PER = 6 };
+    uint8_t *data[NQ][PER];
+    uint64_t src[NQ][PER], dst[NQ][PER];
+    uint32_t len[NQ][PER];
+    Ticket t[NQ][PER];
+    struct dmalab_cpl cpl;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=4");
+    for (int q = 0; q < NQ; q++) {
+        setup_queue(&d, q, 8);
+    }
+    for (int q = 0; q < NQ; q++) {
+        for (int i = 0; i < PER; i++) {
+            len[q][i] = 1 + (q * 7919 + i * 104729) % 70000;
+            data[q][i] = random_bytes(len[q][i]);
+            src[q][i] = guarded_alloc(&d, len[q][i], data[q][i]);
+            dst[q][i] = guarded_alloc(&d, len[q][i], NULL);
+            t[q][i] = post(&d, q, DMALAB_OP_COPY, DMALAB_DESC_IRQ, len[q][i],
+                           src[q][i], dst[q][i]);
+        }
+    }
+    for (int q = 0; q < NQ; q++) {
+        doorbell(&d, q);
+    }
+    for (int q = 0; q < NQ; q++) {
+        for (int i = 0; i < PER; i++) {
+            cpl = wait_cpl(&d, &t[q][i]);
+            assert_ok(&cpl, len[q][i]);
+            check_mem(&d, dst[q][i], data[q][i], len[q][i]);
+            check_guards(&d, dst[q][i], len[q][i]);
+            g_free(data[q][i]);
+        }
+        g_assert_cmpuint(qrd(&d, q, DMALAB_Q_HEAD), ==, PER);
+        g_assert_cmphex(qrd(&d, q, DMALAB_Q_STATUS), ==, DMALAB_QSTS_ENABLED);
+    }
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, 0xf);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_DESCS_LO), ==, NQ * PER);
+    dmalab_stop(&d);
+}
+
+/* A ring of 2 entries wraps many times; the phase flips each time. */
+static void test_ring_size_2(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 2);
+    dst = guarded_alloc(&d, 8, NULL);
+    for (uint64_t i = 0; i < 9; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, i, dst);
+        assert_ok(&cpl, 8);
+        g_assert_cmpuint(le16_to_cpu(cpl.flags) & DMALAB_CPL_PHASE, ==,
+                         ((i / 2) & 1) ? 0 : DMALAB_CPL_PHASE);
+        g_assert_cmpuint(qtest_readq(d.qts, dst), ==, i);
+    }
+    dmalab_stop(&d);
+}
+
+/* The largest ring, filled to capacity (size - 1), then wrapped. */
+static void test_ring_size_max(void)
+{
+    const uint32_t size = 1u << DMALAB_RING_ORDER_MAX;
+    g_autofree uint64_t *out = g_new(uint64_t, size);
+    g_autofree struct dmalab_cpl *cpls = g_new(struct dmalab_cpl, size);
+    struct dmalab_cpl cpl;
+    Ticket t, first;
+    uint64_t dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, size);
+    dst = guarded_alloc(&d, size * 8, NULL);
+    first = post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x1000, dst);
+    t = first;
+    for (uint32_t i = 1; i < size - 1; i++) {
+        t = post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x1000 + i, dst + i * 8);
+    }
+    doorbell(&d, 0);
+    cpl = wait_cpl(&d, &t);
+    assert_ok(&cpl, 8);
+    cpl = wait_cpl(&d, &first);
+    assert_ok(&cpl, 8);
+    qtest_memread(d.qts, d.q[0].cpl, cpls, size * sizeof(*cpls));
+    qtest_memread(d.qts, dst, out, size * 8);
+    for (uint32_t i = 0; i < size - 1; i++) {
+        g_assert_cmphex(le16_to_cpu(cpls[i].status), ==, DMALAB_STS_OK);
+        g_assert_cmphex(le16_to_cpu(cpls[i].flags), ==, DMALAB_CPL_PHASE);
+        g_assert_cmpuint(le16_to_cpu(cpls[i].index), ==, i);
+        g_assert_cmphex(le64_to_cpu(out[i]), ==, 0x1000 + i);
+    }
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, size - 1);
+    /* Wrap: the last slot, then slot 0 again with the phase flipped. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x77, dst);
+    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, size - 1);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x78, dst);
+    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, 0);
+    g_assert_cmphex(le16_to_cpu(cpl.flags) & DMALAB_CPL_PHASE, ==, 0);
+    g_assert_cmpuint(qtest_readq(d.qts, dst), ==, 0x78);
+    check_guards(&d, dst, size * 8);
+    dmalab_stop(&d);
+}
+
+/* ---- Interrupts ----------------------------------------------------------- */
 
 /* A completion with DMALAB_DESC_IRQ signals queue 0's MSI-X vector. */
 static void test_msix_queue_vector(void)
@@ -292,14 +1216,1756 @@ static void test_msix_queue_vector(void)
     dmalab_stop(&d);
 }
 
+/* Point MSI-X vector @v at guest memory @addr and unmask it. */
+static void msix_route(Dmalab *d, unsigned v, uint64_t addr, uint32_t data)
+{
+    uint64_t off = d->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+    QPCIBar bar = d->dev->msix_table_bar;
+
+    qpci_io_writel(d->dev, bar, off + PCI_MSIX_ENTRY_LOWER_ADDR, addr);
+    qpci_io_writel(d->dev, bar, off + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    qpci_io_writel(d->dev, bar, off + PCI_MSIX_ENTRY_DATA, data);
+    qpci_io_writel(d->dev, bar, off + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+}
+
+/*
+ * Vector q for queue q, vector num_queues for errors: first seen as pending
+ * bits with the vectors masked, then as messages written to memory.
+ */
+static void test_msix_per_queue(void)
+{
+    enum { NQ = 4 };
+    uint32_t msg[NQ + 1];
+    struct dmalab_cpl cpl;
+    uint64_t buf, sink;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=4");
+    qpci_msix_enable(d.dev);
+    g_assert_cmpuint(qpci_msix_table_size(d.dev), ==, NQ + 1);
+    buf = guest_alloc(&d.alloc, 64);
+    for (int q = 0; q < NQ; q++) {
+        setup_queue(&d, q, 4);
+    }
+    for (int q = 0; q < NQ; q++) {
+        cpl = run_q(&d, q, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, q, buf);
+        assert_ok(&cpl, 8);
+        for (int v = 0; v <= NQ; v++) {
+            g_assert_cmpint(qpci_msix_pending(d.dev, v), ==, v <= q);
+        }
+        g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==,
+                        (1u << (q + 1)) - 1);
+    }
+    cpl = run_q(&d, 2, 0x66, 0, 8, 0, buf);
+    g_assert(qpci_msix_pending(d.dev, DMALAB_MSIX_ERR_VECTOR(NQ)));
+    expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
+    wr(&d, DMALAB_REG_INTR_CAUSE, UINT32_MAX);
+
+    /* Unmasked vectors: each message lands in its own word. */
+    sink = guest_alloc(&d.alloc, 4096);
+    for (int v = 0; v <= NQ; v++) {
+        /* Unmasking sends what is pending; each run clears the sink. */
+        msix_route(&d, v, sink + 64 * v, 0x100 + v);
+    }
+    for (int q = 0; q < NQ; q++) {
+        qtest_memset(d.qts, sink, 0, 4096);
+        cpl = run_q(&d, q, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, q, buf);
+        assert_ok(&cpl, 8);
+        for (int v = 0; v <= NQ; v++) {
+            msg[v] = qtest_readl(d.qts, sink + 64 * v);
+            g_assert_cmphex(msg[v], ==, v == q ? 0x100 + v : 0);
+        }
+        /* A descriptor without DMALAB_DESC_IRQ sends nothing. */
+        qtest_memset(d.qts, sink, 0, 4096);
+        cpl = run_q(&d, q, DMALAB_OP_FILL, 0, 8, q, buf);
+        assert_ok(&cpl, 8);
+        g_assert_cmphex(qtest_readl(d.qts, sink + 64 * q), ==, 0);
+    }
+    qtest_memset(d.qts, sink, 0, 4096);
+    cpl = run_q(&d, 1, DMALAB_OP_COPY, 0, 8, UNMAPPED_ADDR, buf);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+    for (int v = 0; v <= NQ; v++) {
+        g_assert_cmphex(qtest_readl(d.qts, sink + 64 * v), ==,
+                        v == NQ ? 0x100 + NQ : 0);
+    }
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* With msix=off the device signals through its single MSI vector. */
+static void test_msi(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf, sink;
+    uint16_t flags;
+    uint8_t cap;
+    Dmalab d;
+
+    dmalab_start(&d, "msix=off");
+    g_assert_cmphex(qpci_find_capability(d.dev, PCI_CAP_ID_MSIX, 0), ==, 0);
+    cap = qpci_find_capability(d.dev, PCI_CAP_ID_MSI, 0);
+    g_assert_cmphex(cap, !=, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_FEATURES) &
+                    (DMALAB_FEAT_MSI | DMALAB_FEAT_MSIX), ==, DMALAB_FEAT_MSI);
+    flags = qpci_config_readw(d.dev, cap + PCI_MSI_FLAGS);
+    g_assert(flags & PCI_MSI_FLAGS_64BIT);
+
+    sink = guest_alloc(&d.alloc, 4096);
+    buf = guest_alloc(&d.alloc, 64);
+    qtest_memset(d.qts, sink, 0, 4096);
+    qpci_config_writel(d.dev, cap + PCI_MSI_ADDRESS_LO, sink);
+    qpci_config_writel(d.dev, cap + PCI_MSI_ADDRESS_HI, sink >> 32);
+    qpci_config_writew(d.dev, cap + PCI_MSI_DATA_64, 0x4321);
+    qpci_config_writew(d.dev, cap + PCI_MSI_FLAGS,
+                       flags | PCI_MSI_FLAGS_ENABLE);
+
+    dmalab_setup_queue(&d, 4);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 1, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readl(d.qts, sink), ==, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 1, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readl(d.qts, sink), ==, 0x4321);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_QUEUE(0));
+    wr(&d, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_QUEUE(0));
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, 0);
+
+    /* Errors use the same vector; INTR_CAUSE tells them apart. */
+    qtest_writel(d.qts, sink, 0);
+    cpl = dmalab_run(&d, 0xee, 0, 8, 1, buf);
+    g_assert_cmphex(qtest_readl(d.qts, sink), ==, 0x4321);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_ERROR);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
+    dmalab_stop(&d);
+}
+
+static bool intx(Dmalab *d)
+{
+    return qtest_get_irq(d->qts, DMALAB_Q35_GSI);
+}
+
+/* With msix=off,msi=off the device uses INTA#, level triggered. */
+static void test_intx(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "msix=off,msi=off");
+    qtest_irq_intercept_in(d.qts, "ioapic");
+    g_assert_cmphex(qpci_find_capability(d.dev, PCI_CAP_ID_MSIX, 0), ==, 0);
+    g_assert_cmphex(qpci_find_capability(d.dev, PCI_CAP_ID_MSI, 0), ==, 0);
+    g_assert_cmphex(qpci_config_readb(d.dev, PCI_INTERRUPT_PIN), ==, 1);
+    g_assert_cmphex(rd(&d, DMALAB_REG_FEATURES) &
+                    (DMALAB_FEAT_MSI | DMALAB_FEAT_MSIX), ==, 0);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 4);
+    g_assert(!intx(&d));
+
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 1, buf);
+    assert_ok(&cpl, 8);
+    g_assert(!intx(&d));
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 1, buf);
+    assert_ok(&cpl, 8);
+    g_assert(intx(&d));
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_QUEUE(0));
+    /* Writing 0 clears nothing; writing 1 deasserts. */
+    wr(&d, DMALAB_REG_INTR_CAUSE, 0);
+    g_assert(intx(&d));
+    wr(&d, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_QUEUE(0));
+    g_assert(!intx(&d));
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, 0);
+
+    /* Masked: the cause is latched but the line stays low until unmasked. */
+    wr(&d, DMALAB_REG_INTR_MASK, DMALAB_INTR_QUEUE(0));
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 1, buf);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_QUEUE(0));
+    g_assert(!intx(&d));
+    wr(&d, DMALAB_REG_INTR_MASK, 0);
+    g_assert(intx(&d));
+    wr(&d, DMALAB_REG_INTR_MASK, DMALAB_INTR_QUEUE(0));
+    g_assert(!intx(&d));
+    wr(&d, DMALAB_REG_INTR_MASK, 0);
+    g_assert(intx(&d));
+    wr(&d, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_QUEUE(0));
+    g_assert(!intx(&d));
+
+    /* An error asserts the line too, until its cause is cleared. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 0, 1, buf);
+    g_assert(intx(&d));
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    g_assert(!intx(&d));
+    dmalab_stop(&d);
+}
+
+/* INTR_MASK holds back an MSI-X interrupt; unmasking delivers it. */
+static void test_intr_mask_msix(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=2");
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    setup_queue(&d, 0, 4);
+    setup_queue(&d, 1, 4);
+    wr(&d, DMALAB_REG_INTR_MASK, DMALAB_INTR_QUEUE(1) | DMALAB_INTR_ERROR);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_MASK), ==,
+                    DMALAB_INTR_QUEUE(1) | DMALAB_INTR_ERROR);
+    cpl = run_q(&d, 1, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    cpl = run_q(&d, 0, 0x42, 0, 8, 0, buf);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==,
+                    DMALAB_INTR_QUEUE(1) | DMALAB_INTR_ERROR);
+    g_assert(!qpci_msix_pending(d.dev, 1));
+    g_assert(!qpci_msix_pending(d.dev, 2));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    /* Queue 0 is not masked. */
+    cpl = run_q(&d, 0, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    g_assert(qpci_msix_pending(d.dev, 0));
+    /* Unmasking delivers what was held back. */
+    wr(&d, DMALAB_REG_INTR_MASK, DMALAB_INTR_ERROR);
+    g_assert(qpci_msix_pending(d.dev, 1));
+    g_assert(!qpci_msix_pending(d.dev, 2));
+    wr(&d, DMALAB_REG_INTR_MASK, 0);
+    g_assert(qpci_msix_pending(d.dev, 2));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 3);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* COAL_COUNT=N: one interrupt per N completions. */
+static void test_coalesce_count(void)
+{
+    const uint32_t n = 4;
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=1");
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 16);
+    qwr(&d, 0, DMALAB_Q_COAL_COUNT, n);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_COAL_COUNT), ==, n);
+    for (uint32_t i = 1; i <= 3 * n; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, i, buf);
+        assert_ok(&cpl, 8);
+        g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, i / n);
+        g_assert_cmpint(qpci_msix_pending(d.dev, 0), ==, i >= n);
+        g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==,
+                        i >= n ? DMALAB_INTR_QUEUE(0) : 0);
+    }
+    /* Completions without DMALAB_DESC_IRQ do not count. */
+    for (uint32_t i = 0; i < 2 * n; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, i, buf);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 3);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* COAL_USEC: the interrupt comes after the time even with fewer completions. */
+static void test_coalesce_usec(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=1");
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 16);
+    qwr(&d, 0, DMALAB_Q_COAL_COUNT, 8);
+    qwr(&d, 0, DMALAB_Q_COAL_USEC, 1000);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_COAL_USEC), ==, 1000);
+    for (int i = 0; i < 3; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, i, buf);
+        assert_ok(&cpl, 8);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    g_assert(!qpci_msix_pending(d.dev, 0));
+    qtest_clock_step(d.qts, 500 * 1000);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    qtest_clock_step(d.qts, 600 * 1000);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 1);
+    g_assert(qpci_msix_pending(d.dev, 0));
+    /* Nothing more without new completions. */
+    qtest_clock_step(d.qts, 5 * 1000 * 1000);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 1);
+    /* The count still fires early when reached. */
+    for (int i = 0; i < 8; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, i, buf);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 2);
+    qtest_clock_step(d.qts, 2 * 1000 * 1000);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 2);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* ---- Fault injection -------------------------------------------------------- */
+
+/* fail-nth: the Nth descriptor completes with the chosen status. */
+static void test_fault_fail_nth(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    g_autofree uint8_t *data = random_bytes(256);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "fail-nth=3,fail-status=5" : NULL);
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_FAIL_NTH, 3);
+        wr(&d, DMALAB_REG_DBG_FAIL_STATUS, DMALAB_STS_DMA_READ);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_FAIL_NTH), ==, 3);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_FAIL_STATUS), ==,
+                     DMALAB_STS_DMA_READ);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 256, data);
+    for (int i = 1; i <= 5; i++) {
+        dst = guarded_alloc(&d, 256, NULL);
+        cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 256, src, dst);
+        if (i == 3) {
+            expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+            check_untouched(&d, dst, 256);
+        } else {
+            assert_ok(&cpl, 256);
+            check_mem(&d, dst, data, 256);
+        }
+    }
+    /* It fires once: the counter is used up. */
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_FAIL_NTH), ==, 0);
+
+    /* The default status of an injected failure. */
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_FAIL_STATUS, DMALAB_STS_INJECTED);
+        wr(&d, DMALAB_REG_DBG_FAIL_NTH, 1);
+        cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 256, src, dst);
+        expect_error(&d, &cpl, DMALAB_STS_INJECTED);
+    }
+    dmalab_stop(&d);
+}
+
+/* Interrupt fault: the interrupt is lost, its cause still latched. */
+static void test_fault_irq_drop(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "queues=1,irq-fault=1,irq-fault-count=2"
+                          : "queues=1");
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_IRQ_MODE, DMALAB_DBG_IRQ_DROP);
+        wr(&d, DMALAB_REG_DBG_IRQ_COUNT, 2);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==, DMALAB_DBG_IRQ_DROP);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_COUNT), ==, 2);
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    for (int i = 0; i < 2; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+        assert_ok(&cpl, 8);
+        g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==,
+                        DMALAB_INTR_QUEUE(0));
+        g_assert(!qpci_msix_pending(d.dev, 0));
+        g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    }
+    /* After the count the fault is disarmed. */
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==,
+                     DMALAB_DBG_IRQ_NORMAL);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    g_assert(qpci_msix_pending(d.dev, 0));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 1);
+
+    /* Count 0: every interrupt, errors included, until disarmed. */
+    wr(&d, DMALAB_REG_DBG_IRQ_COUNT, 0);
+    wr(&d, DMALAB_REG_DBG_IRQ_MODE, DMALAB_DBG_IRQ_DROP);
+    for (int i = 0; i < 5; i++) {
+        cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    }
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 0, 0, buf);
+    g_assert(!qpci_msix_pending(d.dev, DMALAB_MSIX_ERR_VECTOR(1)));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 1);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==, DMALAB_DBG_IRQ_DROP);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* Interrupt fault: the interrupt arrives IRQ_DELAY_US late. */
+static void test_fault_irq_delay(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "queues=1,irq-fault=2,irq-fault-count=1,"
+                            "irq-delay-us=500" : "queues=1");
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_IRQ_MODE, DMALAB_DBG_IRQ_DELAY);
+        wr(&d, DMALAB_REG_DBG_IRQ_COUNT, 1);
+        wr(&d, DMALAB_REG_DBG_IRQ_DELAY_US, 500);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==,
+                     DMALAB_DBG_IRQ_DELAY);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_DELAY_US), ==, 500);
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    g_assert(!qpci_msix_pending(d.dev, 0));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    qtest_clock_step(d.qts, 400 * 1000);
+    g_assert(!qpci_msix_pending(d.dev, 0));
+    qtest_clock_step(d.qts, 200 * 1000);
+    g_assert(qpci_msix_pending(d.dev, 0));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 1);
+    /* Only one was delayed; the next is on time. */
+    wr(&d, DMALAB_REG_INTR_CAUSE, UINT32_MAX);
+    cpl = dmalab_run(&d, 0x99, 0, 8, 0, buf);
+    g_assert(qpci_msix_pending(d.dev, DMALAB_MSIX_ERR_VECTOR(1)));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 2);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* Interrupt fault: the interrupt is delivered twice. */
+static void test_fault_irq_dup(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "queues=1,irq-fault=3,irq-fault-count=1"
+                          : "queues=1");
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_IRQ_MODE, DMALAB_DBG_IRQ_DUP);
+        wr(&d, DMALAB_REG_DBG_IRQ_COUNT, 1);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_IRQ_MODE), ==, DMALAB_DBG_IRQ_DUP);
+    qpci_msix_enable(d.dev);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    g_assert(qpci_msix_pending(d.dev, 0));
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 2);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 0, buf);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_STAT_IRQS_LO), ==, 3);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* stall-queues: a stalled queue makes no progress until released. */
+static void test_fault_stall(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    g_autofree uint8_t *data = random_bytes(4096);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst0, dst1;
+    Ticket t0, t1;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "queues=2,stall-queues=1" : "queues=2");
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_STALL, 1);
+    }
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 1);
+    setup_queue(&d, 0, 8);
+    setup_queue(&d, 1, 8);
+    src = guarded_alloc(&d, 4096, data);
+    dst0 = guarded_alloc(&d, 4096, NULL);
+    dst1 = guarded_alloc(&d, 4096, NULL);
+    t0 = post(&d, 0, DMALAB_OP_COPY, 0, 4096, src, dst0);
+    t1 = post(&d, 1, DMALAB_OP_COPY, 0, 4096, src, dst1);
+    doorbell(&d, 0);
+    doorbell(&d, 1);
+    /* Queue 1 is served, queue 0 is not. */
+    cpl = wait_cpl(&d, &t1);
+    assert_ok(&cpl, 4096);
+    assert_no_cpl(&d, &t0);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==,
+                    DMALAB_QSTS_ENABLED | DMALAB_QSTS_BUSY);
+    check_untouched(&d, dst0, 4096);
+    /* Released, it catches up. */
+    wr(&d, DMALAB_REG_DBG_STALL, 0);
+    cpl = wait_cpl(&d, &t0);
+    assert_ok(&cpl, 4096);
+    check_mem(&d, dst0, data, 4096);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, DMALAB_QSTS_ENABLED);
+    dmalab_stop(&d);
+}
+
+/* QMP system_reset; waits until it has happened. */
+static void system_reset(Dmalab *d)
+{
+    qtest_qmp_assert_success(d->qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(d->qts, "RESET");
+}
+
+/* DBG_DEAD: the device reads as removed until a system reset. */
+static void test_fault_dead(void)
+{
+    static const uint32_t regs[] = {
+        DMALAB_REG_ID, DMALAB_REG_VERSION, DMALAB_REG_CAP, DMALAB_REG_CTRL,
+        DMALAB_REG_STATUS, DMALAB_REG_INTR_CAUSE, DMALAB_REG_ERR_CODE,
+        DMALAB_REG_STAT_DESCS_LO, DMALAB_REG_DBG_STALL,
+        DMALAB_QREG(0, DMALAB_Q_HEAD), DMALAB_QREG(0, DMALAB_Q_STATUS),
+        DMALAB_QREG(3, DMALAB_Q_RING_SIZE),
+    };
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    wr(&d, DMALAB_REG_DBG_DEAD, 0x1234);
+    check_alive(&d);
+    wr(&d, DMALAB_REG_DBG_DEAD, DMALAB_DBG_DEAD_MAGIC);
+    for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+        g_assert_cmphex(rd(&d, regs[i]), ==, UINT32_MAX);
+    }
+    g_assert_cmphex(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_ID), ==,
+                    UINT32_MAX);
+    /* The engine does nothing either. */
+    t = post(&d, 0, DMALAB_OP_FILL, 0, 8, 1, buf);
+    doorbell(&d, 0);
+    assert_no_cpl(&d, &t);
+    /* Writes are lost, and time alone does not bring it back. */
+    wr(&d, DMALAB_REG_DBG_DEAD, 0);
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+    qtest_clock_step(d.qts, 10 * 1000 * 1000);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, UINT32_MAX);
+    /* Config space still answers, as on a bus with the device gone... */
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_VENDOR_ID), ==,
+                    DMALAB_PCI_VENDOR_ID);
+    system_reset(&d);
+    dmalab_map(&d);
+    check_alive(&d);
+    check_reset_regs(&d, 4);
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x55, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x55);
+    dmalab_stop(&d);
+}
+
+/* corrupt-nth: exactly one byte of the Nth transfer differs. */
+static void test_fault_corrupt(const void *opaque)
+{
+    bool prop = GPOINTER_TO_INT(opaque);
+    const uint32_t len = 4096, off = 1000;
+    g_autofree uint8_t *data = random_bytes(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, prop ? "corrupt-nth=2,corrupt-offset=1000" : NULL);
+    if (!prop) {
+        wr(&d, DMALAB_REG_DBG_CORRUPT_NTH, 2);
+        wr(&d, DMALAB_REG_DBG_CORRUPT_OFFSET, off);
+    }
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_CORRUPT_NTH), ==, 2);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_CORRUPT_OFFSET), ==, off);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, len, data);
+    for (int i = 1; i <= 3; i++) {
+        dst = guarded_alloc(&d, len, NULL);
+        cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, len, src, dst);
+        /* The corruption is silent: the completion says OK. */
+        assert_ok(&cpl, len);
+        qtest_memread(d.qts, dst, got, len);
+        for (uint32_t b = 0; b < len; b++) {
+            if (i == 2 && b == off) {
+                g_assert_cmphex(got[b], !=, data[b]);
+            } else {
+                g_assert_cmphex(got[b], ==, data[b]);
+            }
+        }
+        check_guards(&d, dst, len);
+    }
+    check_mem(&d, src, data, len);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_DBG_CORRUPT_NTH), ==, 0);
+    dmalab_stop(&d);
+}
+
+/* DBG_LAST_ADDR follows the engine's host data accesses. */
+static void test_fault_last_addr(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 100, NULL);
+    dst = guarded_alloc(&d, 100, NULL);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 100, src, 0);
+    assert_ok(&cpl, 100);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==, src);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, 100, 0, dst);
+    assert_ok(&cpl, 100);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==, dst);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 92, src + 8, 0);
+    assert_ok(&cpl, 92);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==, src + 8);
+    /* A failed access shows where it went. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 100, src, UNMAPPED_ADDR + 0x40);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_WRITE);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_DBG_LAST_ADDR_LO), ==,
+                    UNMAPPED_ADDR + 0x40);
+    dmalab_stop(&d);
+}
+
+/* ---- Reset ------------------------------------------------------------------ */
+
+/* Make registers non-default so that a reset has something to undo. */
+static void dirty_registers(Dmalab *d)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf = guest_alloc(&d->alloc, 64);
+
+    setup_queue(d, 1, 4);
+    qwr(d, 1, DMALAB_Q_COAL_COUNT, 3);
+    qwr(d, 1, DMALAB_Q_COAL_USEC, 77);
+    wr(d, DMALAB_REG_INTR_MASK, 0x2);
+    cpl = run_q(d, 1, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 1, buf);
+    assert_ok(&cpl, 8);
+    cpl = run_q(d, 1, 0x55, 0, 8, 1, buf);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
+    g_assert_cmpuint(rd(d, DMALAB_REG_ERR_COUNT), ==, 1);
+    g_assert_cmpuint(rd(d, DMALAB_REG_STAT_DESCS_LO), !=, 0);
+}
+
+/* CTRL.RESET with a stalled queue: RESETTING for a while, then clean. */
+static void test_reset_ctrl_stalled(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    buf = guarded_alloc(&d, 64, NULL);
+    dmalab_setup_queue(&d, 8);
+    dirty_registers(&d);
+    wr(&d, DMALAB_REG_DBG_STALL, 1);
+    t = post(&d, 0, DMALAB_OP_FILL, 0, 64, 0, buf);
+    doorbell(&d, 0);
+    assert_no_cpl(&d, &t);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS) & DMALAB_QSTS_BUSY, ==,
+                    DMALAB_QSTS_BUSY);
+
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, DMALAB_STATUS_RESETTING);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, DMALAB_STATUS_RESETTING);
+    wr(&d, DMALAB_REG_DBG_STALL, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, DMALAB_STATUS_RESETTING);
+    qtest_clock_step(d.qts, 1000 * 1000);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, 0);
+    check_reset_regs(&d, 4);
+    /* The stalled descriptor was dropped, never run. */
+    g_assert(!cpl_ready(&d, &t, &cpl));
+    check_untouched(&d, buf, 64);
+
+    /* The device works again. */
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, buf);
+    assert_ok(&cpl, 64);
+    check_guards(&d, buf, 64);
+    dmalab_stop(&d);
+}
+
+/* CTRL.RESET while throttled work is in flight. */
+static void test_reset_ctrl_inflight(void)
+{
+    g_autofree uint8_t *data = random_bytes(4096);
+    uint64_t src, dst[4];
+    struct dmalab_cpl cpl;
+    Ticket t[4];
+    Dmalab d;
+
+    dmalab_start(&d, "bandwidth=1000000");
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 4096, data);
+    for (int i = 0; i < 4; i++) {
+        dst[i] = guarded_alloc(&d, 4096, NULL);
+        t[i] = post(&d, 0, DMALAB_OP_COPY, DMALAB_DESC_IRQ, 4096, src, dst[i]);
+    }
+    doorbell(&d, 0);
+    cpl = wait_cpl(&d, &t[0]);
+    assert_ok(&cpl, 4096);
+    g_assert(!cpl_ready(&d, &t[1], &cpl));
+
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, DMALAB_STATUS_RESETTING);
+    qtest_clock_step(d.qts, 100 * 1000 * 1000);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, 0);
+    check_reset_regs(&d, 4);
+    for (int i = 1; i < 4; i++) {
+        g_assert(!cpl_ready(&d, &t[i], &cpl));
+        check_untouched(&d, dst[i], 4096);
+    }
+    check_mem(&d, dst[0], data, 4096);
+
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 4096, src, dst[2]);
+    assert_ok(&cpl, 4096);
+    check_mem(&d, dst[2], data, 4096);
+    dmalab_stop(&d);
+}
+
+/* Q_CTRL.RESET resets one queue and leaves the others alone. */
+static void test_reset_queue(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=2");
+    buf = guest_alloc(&d.alloc, 64);
+    setup_queue(&d, 0, 8);
+    setup_queue(&d, 1, 8);
+    for (int i = 0; i < 3; i++) {
+        run_q(&d, 0, DMALAB_OP_FILL, 0, 8, i, buf);
+        run_q(&d, 1, DMALAB_OP_FILL, 0, 8, i, buf);
+    }
+    cpl = run_q(&d, 0, DMALAB_OP_FILL, 0x80, 8, 0, buf);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_FLAGS);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==, DMALAB_STS_BAD_FLAGS);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 4);
+
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_CTRL), ==, 0);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 0);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==, 0);
+    /* Queue 1 is untouched. */
+    g_assert_cmphex(qrd(&d, 1, DMALAB_Q_STATUS), ==, DMALAB_QSTS_ENABLED);
+    g_assert_cmpuint(qrd(&d, 1, DMALAB_Q_HEAD), ==, 3);
+    cpl = run_q(&d, 1, DMALAB_OP_FILL, 0, 8, 0x11, buf);
+    assert_ok(&cpl, 8);
+
+    /* Queue 0 starts over at slot 0. */
+    queue_program(&d, 0);
+    cpl = run_q(&d, 0, DMALAB_OP_FILL, 0, 8, 0x22, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, 0);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x22);
+    dmalab_stop(&d);
+}
+
+/* PCIe function-level reset: everything back to reset values. */
+static void test_reset_flr(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    uint16_t ctl;
+    uint8_t exp;
+    Dmalab d;
+
+    dmalab_start(&d, "stall-queues=4");
+    exp = qpci_find_capability(d.dev, PCI_CAP_ID_EXP, 0);
+    g_assert_cmphex(exp, !=, 0);
+    g_assert(qpci_config_readl(d.dev, exp + PCI_EXP_DEVCAP) &
+             PCI_EXP_DEVCAP_FLR);
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    dirty_registers(&d);
+    wr(&d, DMALAB_REG_DBG_STALL, 1);
+    wr(&d, DMALAB_REG_DBG_FAIL_NTH, 9);
+    wr(&d, DMALAB_REG_DBG_DEAD, DMALAB_DBG_DEAD_MAGIC);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, UINT32_MAX);
+
+    ctl = qpci_config_readw(d.dev, exp + PCI_EXP_DEVCTL);
+    qpci_config_writew(d.dev, exp + PCI_EXP_DEVCTL,
+                       ctl | PCI_EXP_DEVCTL_BCR_FLR);
+    /* FLR clears the command register and the BARs. */
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_COMMAND) &
+                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
+    dmalab_map(&d);
+    check_alive(&d);
+    check_reset_regs(&d, 4);
+    /* The debug block is armed again from the properties. */
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 4);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_FAIL_NTH), ==, 0);
+
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x33, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x33);
+    dmalab_stop(&d);
+}
+
+/* ---- Statistics and error log ----------------------------------------------- */
+
+static void test_stats(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=2");
+    qpci_msix_enable(d.dev);
+    setup_queue(&d, 0, 8);
+    setup_queue(&d, 1, 8);
+    src = guest_alloc(&d.alloc, 70000);
+    dst = guest_alloc(&d.alloc, 70000);
+    cpl = run_q(&d, 0, DMALAB_OP_COPY, DMALAB_DESC_IRQ, 70000, src, dst);
+    assert_ok(&cpl, 70000);
+    cpl = run_q(&d, 1, DMALAB_OP_FILL, 0, 333, 0, dst);
+    assert_ok(&cpl, 333);
+    cpl = run_q(&d, 1, DMALAB_OP_CRC32C, DMALAB_DESC_IRQ, 4097, src, 0);
+    assert_ok(&cpl, 4097);
+    cpl = run_q(&d, 0, DMALAB_OP_COPY, 0, 64, src, UNMAPPED_ADDR);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_DMA_WRITE);
+    cpl = run_q(&d, 0, DMALAB_OP_COPY, 0, 0, src, dst);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_LEN);
+
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_BYTES_LO), ==,
+                     70000 + 333 + 4097);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_DESCS_LO), ==, 5);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_ERRORS_LO), ==, 2);
+    /* Two completion interrupts and two error interrupts. */
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_IRQS_LO), ==, 4);
+
+    wr(&d, DMALAB_REG_STATS_CLEAR, 1);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_BYTES_LO), ==, 0);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_DESCS_LO), ==, 0);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_ERRORS_LO), ==, 0);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_IRQS_LO), ==, 0);
+    /* The error log is separate. */
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 2);
+
+    /* Counting resumes from zero. */
+    cpl = run_q(&d, 0, DMALAB_OP_FILL, 0, 10, 0, dst);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_BYTES_LO), ==, 10);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_DESCS_LO), ==, 1);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+static void test_error_log(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=3");
+    buf = guest_alloc(&d.alloc, 64);
+    setup_queue(&d, 0, 8);
+    setup_queue(&d, 2, 8);
+    run_q(&d, 2, DMALAB_OP_FILL, 0, 8, 0, buf);
+    run_q(&d, 2, DMALAB_OP_FILL, 0, 8, 0, buf);
+    /* An H2D beyond device memory: the log shows the devmem offset. */
+    cpl = run_q(&d, 2, DMALAB_OP_H2D, 0, 16, buf, MIB - 8);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_DEVMEM_RANGE);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 2);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_INDEX), ==, 2);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_CODE), ==, DMALAB_STS_DEVMEM_RANGE);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, MIB - 8);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 1);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS) & DMALAB_STATUS_ERROR, ==,
+                    DMALAB_STATUS_ERROR);
+    g_assert_cmphex(qrd(&d, 2, DMALAB_Q_ERROR), ==, DMALAB_STS_DEVMEM_RANGE);
+
+    /* The most recent error wins; the count goes on. */
+    cpl = run_q(&d, 0, DMALAB_OP_COPY, 0, 8, UNMAPPED_ADDR + 8, buf);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_DMA_READ);
+    g_assert_cmphex(le64_to_cpu(cpl.err_addr), ==, UNMAPPED_ADDR + 8);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_INDEX), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_CODE), ==, DMALAB_STS_DMA_READ);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_ADDR_LO), ==,
+                    (uint32_t)(UNMAPPED_ADDR + 8));
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_ADDR_HI), ==,
+                    (UNMAPPED_ADDR + 8) >> 32);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 2);
+
+    wr(&d, DMALAB_REG_ERR_CLEAR, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_INDEX), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_CODE), ==, 0);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_STATUS) & DMALAB_STATUS_ERROR, ==, 0);
+    /* ERR_CLEAR leaves the interrupt cause to INTR_CAUSE. */
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_ERROR);
+    dmalab_stop(&d);
+}
+
+/* ---- Bad input ---------------------------------------------------------------- */
+
+/* An unknown opcode completes with a status and raises the error cause. */
+static void test_bad_opcode(void)
+{
+    static const uint8_t ops[] = { 0x00, 0x06, 0x7f, 0xff };
+    Dmalab d;
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 4);
+    buf = guarded_alloc(&d, 16, NULL);
+    cpl = dmalab_run(&d, 0x7f, 0, 16, 0, 0);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
+    g_assert_cmpuint(le32_to_cpu(cpl.bytes), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ERR_CODE), ==, DMALAB_STS_BAD_OPCODE);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 1);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE) & DMALAB_INTR_ERROR, ==,
+                    DMALAB_INTR_ERROR);
+    expect_error_logged(&d, DMALAB_STS_BAD_OPCODE);
+    for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+        cpl = dmalab_run(&d, ops[i], 0, 16, 0, buf);
+        expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
+    }
+    check_untouched(&d, buf, 16);
+    /* The queue goes on working after the error. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0,
+                     guest_alloc(&d.alloc, 8));
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_OK);
+    dmalab_stop(&d);
+}
+
+/* Zero length and anything above MAX_XFER. */
+static void test_bad_len(void)
+{
+    struct dmalab_cpl cpl;
+    uint32_t max;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    max = rd(&d, DMALAB_REG_MAX_XFER);
+    buf = guarded_alloc(&d, 64, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 0, 0, buf);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, max + 1, 0, buf);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, UINT32_MAX, buf, buf);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 0, buf, 0);
+    expect_error(&d, &cpl, DMALAB_STS_BAD_LEN);
+    check_untouched(&d, buf, 64);
+    g_assert_cmpuint(rd64(&d, DMALAB_REG_STAT_BYTES_LO), ==, 0);
+    dmalab_stop(&d);
+}
+
+/* Undefined flags, reserved bits, and SG flags an opcode cannot use. */
+static void test_bad_flags(void)
+{
+    static const struct {
+        uint8_t op;
+        uint8_t flags;
+        uint16_t rsvd;
+    } bad[] = {
+        { DMALAB_OP_COPY, 0x20, 0 },
+        { DMALAB_OP_COPY, 0x80, 0 },
+        { DMALAB_OP_COPY, 0, 1 },
+        { DMALAB_OP_COPY, 0, 0x8000 },
+        { DMALAB_OP_H2D, DMALAB_DESC_DST_SG, 0 },
+        { DMALAB_OP_D2H, DMALAB_DESC_SRC_SG, 0 },
+        { DMALAB_OP_FILL, DMALAB_DESC_SRC_SG, 0 },
+        { DMALAB_OP_CRC32C, DMALAB_DESC_DST_SG, 0 },
+    };
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct dmalab_desc desc = {
+            .opcode = bad[i].op,
+            .flags = bad[i].flags,
+            .rsvd = cpu_to_le16(bad[i].rsvd),
+            .len = cpu_to_le32(64),
+            .src = cpu_to_le64(bad[i].op == DMALAB_OP_D2H ? 0 : buf),
+            .dst = cpu_to_le64(bad[i].op == DMALAB_OP_H2D ? 0 : buf),
+        };
+
+        g_test_message("case %zu", i);
+        t = post_desc(&d, 0, &desc);
+        doorbell(&d, 0);
+        cpl = wait_cpl(&d, &t);
+        expect_error(&d, &cpl, DMALAB_STS_BAD_FLAGS);
+    }
+    check_untouched(&d, buf, 64);
+    dmalab_stop(&d);
+}
+
+/* Device-memory offsets out of range, in either direction. */
+static void test_bad_devmem_range(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "devmem-size=64K");
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 64, buf, 64 * 1024 - 63);
+    expect_error(&d, &cpl, DMALAB_STS_DEVMEM_RANGE);
+    g_assert_cmphex(le64_to_cpu(cpl.err_addr), ==, 64 * 1024 - 63);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, 64, 64 * 1024, buf);
+    expect_error(&d, &cpl, DMALAB_STS_DEVMEM_RANGE);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, 64, UINT64_MAX - 8, buf);
+    expect_error(&d, &cpl, DMALAB_STS_DEVMEM_RANGE);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 64, buf, 1ull << 40);
+    expect_error(&d, &cpl, DMALAB_STS_DEVMEM_RANGE);
+    check_untouched(&d, buf, 64);
+    /* The last 64 bytes are in range. */
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 64, buf, 64 * 1024 - 64);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* Host addresses where nothing is mapped: DMA_READ / DMA_WRITE. */
+static void test_bad_dma(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "dma-bits=64");
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 64, UNMAPPED_ADDR, buf);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+    g_assert_cmphex(le64_to_cpu(cpl.err_addr), ==, UNMAPPED_ADDR);
+    check_untouched(&d, buf, 64);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 64, buf, UNMAPPED_ADDR);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_WRITE);
+    g_assert_cmphex(le64_to_cpu(cpl.err_addr), ==, UNMAPPED_ADDR);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 64, UNMAPPED_ADDR, 0);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, 64, 0, UNMAPPED_ADDR);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_WRITE);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, UNMAPPED_ADDR);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_WRITE);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 64, UNMAPPED_ADDR, 0);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, DMALAB_DESC_SRC_SG, 64,
+                     UNMAPPED_ADDR, buf);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_READ);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, buf);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* A ring or completion ring in unmapped space halts the queue. */
+static void test_bad_ring_dma(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=2");
+    buf = guest_alloc(&d.alloc, 64);
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    qwr(&d, 0, DMALAB_Q_RING_LO, (uint32_t)UNMAPPED_ADDR);
+    qwr(&d, 0, DMALAB_Q_RING_HI, UNMAPPED_ADDR >> 32);
+    qwr(&d, 0, DMALAB_Q_CPL_LO, buf);
+    qwr(&d, 0, DMALAB_Q_RING_SIZE, 4);
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    qwr(&d, 0, DMALAB_Q_TAIL, 1);
+    qtest_clock_step(d.qts, 1000);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS) & DMALAB_QSTS_HALTED, ==,
+                    DMALAB_QSTS_HALTED);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==, DMALAB_STS_DMA_READ);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, UNMAPPED_ADDR);
+    expect_error_logged(&d, DMALAB_STS_DMA_READ);
+
+    setup_queue(&d, 1, 4);
+    qwr(&d, 1, DMALAB_Q_CTRL, 0);
+    qwr(&d, 1, DMALAB_Q_CPL_LO, (uint32_t)UNMAPPED_ADDR);
+    qwr(&d, 1, DMALAB_Q_CPL_HI, UNMAPPED_ADDR >> 32);
+    qwr(&d, 1, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    post(&d, 1, DMALAB_OP_FILL, 0, 8, 0, buf);
+    doorbell(&d, 1);
+    qtest_clock_step(d.qts, 1000);
+    g_assert_cmphex(qrd(&d, 1, DMALAB_Q_STATUS) & DMALAB_QSTS_HALTED, ==,
+                    DMALAB_QSTS_HALTED);
+    g_assert_cmphex(qrd(&d, 1, DMALAB_Q_ERROR), ==, DMALAB_STS_DMA_WRITE);
+    expect_error_logged(&d, DMALAB_STS_DMA_WRITE);
+
+    /* A queue reset and a good ring bring it back. */
+    qwr(&d, 1, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    queue_program(&d, 1);
+    cpl = run_q(&d, 1, DMALAB_OP_FILL, 0, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    dmalab_stop(&d);
+}
+
+/* Ring configurations the device refuses: the queue stays disabled. */
+static void test_bad_ring_config(void)
+{
+    static const struct {
+        uint32_t size;
+        uint32_t ring_off;
+        uint32_t cpl_off;
+    } bad[] = {
+        { 0, 0, 0 },
+        { 1, 0, 0 },
+        { 3, 0, 0 },
+        { 24, 0, 0 },
+        { 8192, 0, 0 },
+        { 0x80000000u, 0, 0 },
+        { 8, 8, 0 },
+        { 8, 0, 16 },
+        { 8, 1, 0 },
+    };
+    struct dmalab_cpl cpl;
+    uint64_t ring, cpls;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    ring = guest_alloc(&d.alloc, 8 * 32 + 4096);
+    cpls = guest_alloc(&d.alloc, 8 * 32 + 4096);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_test_message("case %zu", i);
+        qwr(&d, 0, DMALAB_Q_RING_LO, ring + bad[i].ring_off);
+        qwr(&d, 0, DMALAB_Q_CPL_LO, cpls + bad[i].cpl_off);
+        qwr(&d, 0, DMALAB_Q_RING_SIZE, bad[i].size);
+        qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+        g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+        g_assert_cmphex(qrd(&d, 0, DMALAB_Q_CTRL), ==, 0);
+        g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==,
+                        DMALAB_STS_RING_CONFIG);
+        g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 0);
+        expect_error_logged(&d, DMALAB_STS_RING_CONFIG);
+        /* A doorbell on the disabled queue does nothing but complain. */
+        qwr(&d, 0, DMALAB_Q_TAIL, 1);
+        expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    }
+    /* The same queue with a good configuration works. */
+    d.q[0].ring = ring;
+    d.q[0].cpl = cpls;
+    d.q[0].size = 8;
+    queue_program(&d, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, ring + 1024);
+    assert_ok(&cpl, 8);
+    dmalab_stop(&d);
+}
+
+/* A doorbell beyond the ring is refused and changes nothing. */
+static void test_bad_doorbell(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    buf = guest_alloc(&d.alloc, 64);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    qwr(&d, 0, DMALAB_Q_TAIL, 8);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 1);
+    qwr(&d, 0, DMALAB_Q_TAIL, UINT32_MAX);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 1);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 1);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, DMALAB_QSTS_ENABLED);
+    /* A doorbell of an absent queue is ignored. */
+    qwr(&d, 9, DMALAB_Q_TAIL, 1);
+    check_alive(&d);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    dmalab_stop(&d);
+}
+
+/* Ring registers of an enabled queue are read-only: BUSY. */
+static void test_bad_busy(void)
+{
+    static const uint32_t cfg[] = {
+        DMALAB_Q_RING_LO, DMALAB_Q_RING_HI, DMALAB_Q_RING_SIZE,
+        DMALAB_Q_CPL_LO, DMALAB_Q_CPL_HI,
+    };
+    uint32_t before[ARRAY_SIZE(cfg)];
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    buf = guest_alloc(&d.alloc, 64);
+    for (size_t i = 0; i < ARRAY_SIZE(cfg); i++) {
+        before[i] = qrd(&d, 0, cfg[i]);
+        qwr(&d, 0, cfg[i], 0x40);
+        expect_error_logged(&d, DMALAB_STS_BUSY);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(cfg); i++) {
+        g_assert_cmphex(qrd(&d, 0, cfg[i]), ==, before[i]);
+    }
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==, DMALAB_STS_BUSY);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, buf);
+    assert_ok(&cpl, 8);
+    /* Disabled, the queue accepts them again. */
+    qwr(&d, 0, DMALAB_Q_CTRL, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+    qwr(&d, 0, DMALAB_Q_RING_SIZE, 4);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_RING_SIZE), ==, 4);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 0);
+    dmalab_stop(&d);
+}
+
+static uint64_t bar_addr(Dmalab *d, int bar)
+{
+    uint32_t lo = qpci_config_readl(d->dev, PCI_BASE_ADDRESS_0 + 4 * bar);
+    uint64_t addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
+
+    if ((lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64) {
+        addr |= (uint64_t)qpci_config_readl(d->dev,
+                                            PCI_BASE_ADDRESS_0 +
+                                            4 * (bar + 1)) << 32;
+    }
+    return addr;
+}
+
+/* DMA aimed at the device's own BARs is refused: SELF_DMA. */
+static void test_bad_self_dma(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t regs, msix, devmem, buf;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    qpci_iomap(d.dev, DMALAB_BAR_MSIX, NULL);
+    regs = bar_addr(&d, DMALAB_BAR_REGS);
+    msix = bar_addr(&d, DMALAB_BAR_MSIX);
+    devmem = bar_addr(&d, DMALAB_BAR_DEVMEM);
+    g_assert_cmphex(regs, ==, d.regs.addr);
+    g_assert_cmphex(devmem, ==, d.devmem.addr);
+
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 64, regs, buf);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 4, buf,
+                     regs + DMALAB_QREG(0, DMALAB_Q_TAIL));
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, devmem + 128);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 64, devmem, 0);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 16, msix, buf);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    /* Straddling the start of a BAR counts too. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 32, regs - 16, buf);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    check_untouched(&d, buf, 64);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, DMALAB_QSTS_ENABLED);
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_MASK), ==, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, buf);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* With dma-bits=32, addresses at or above 4 GiB are refused. */
+static void test_bad_addr_width(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "dma-bits=32");
+    g_assert_cmpuint(DMALAB_CAP_DMA_BITS(rd(&d, DMALAB_REG_CAP)), ==, 32);
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 64, 1ull << 32, buf);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 64, buf, UNMAPPED_ADDR);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+    /* The last byte counts: a range crossing 4 GiB is refused. */
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, 0xffffffe0);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, 0, 64, UINT64_MAX - 63, 0);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+    check_untouched(&d, buf, 64);
+
+    /* A ring beyond dma-bits cannot be enabled. */
+    qwr(&d, 1, DMALAB_Q_RING_LO, 0);
+    qwr(&d, 1, DMALAB_Q_RING_HI, 1);
+    qwr(&d, 1, DMALAB_Q_CPL_LO, buf & ~0xfffull);
+    qwr(&d, 1, DMALAB_Q_RING_SIZE, 4);
+    qwr(&d, 1, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    g_assert_cmphex(qrd(&d, 1, DMALAB_Q_STATUS), ==, 0);
+    expect_error_logged(&d, DMALAB_STS_RING_CONFIG);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, buf);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* Bus mastering off: the queue halts with BUS_MASTER. */
+static void test_bad_bus_master(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    uint16_t cmd;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    dmalab_setup_queue(&d, 8);
+    buf = guarded_alloc(&d, 64, NULL);
+    cmd = qpci_config_readw(d.dev, PCI_COMMAND);
+    qpci_config_writew(d.dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+    t = post(&d, 0, DMALAB_OP_FILL, 0, 64, 0, buf);
+    doorbell(&d, 0);
+    qtest_clock_step(d.qts, 1000);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==,
+                    DMALAB_QSTS_ENABLED | DMALAB_QSTS_BUSY |
+                    DMALAB_QSTS_HALTED);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_ERROR), ==, DMALAB_STS_BUS_MASTER);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 0);
+    expect_error_logged(&d, DMALAB_STS_BUS_MASTER);
+    check_untouched(&d, buf, 64);
+
+    /* Mastering back on: the halted queue still waits for a reset. */
+    qpci_config_writew(d.dev, PCI_COMMAND, cmd);
+    qtest_clock_step(d.qts, 100 * 1000);
+    g_assert(!cpl_ready(&d, &t, &cpl));
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    queue_program(&d, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0, buf);
+    assert_ok(&cpl, 64);
+    dmalab_stop(&d);
+}
+
+/* ---- Throttled model, port I/O ------------------------------------------------ */
+
+/* bandwidth=1000000: 4096 bytes take 4.096 ms of virtual time. */
+static void test_throttle(void)
+{
+    g_autofree uint8_t *data = random_bytes(4096);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, "bandwidth=1000000");
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, 4096, data);
+    dst = guarded_alloc(&d, 4096, NULL);
+    t = post(&d, 0, DMALAB_OP_COPY, 0, 4096, src, dst);
+    doorbell(&d, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
+    for (int i = 0; i < 40; i++) {
+        g_assert(!cpl_ready(&d, &t, &cpl));
+        qtest_clock_step(d.qts, 100 * 1000);
+    }
+    g_assert(!cpl_ready(&d, &t, &cpl));
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==,
+                    DMALAB_QSTS_ENABLED | DMALAB_QSTS_BUSY);
+    check_untouched(&d, dst, 4096);
+    qtest_clock_step(d.qts, 200 * 1000);
+    g_assert(cpl_ready(&d, &t, &cpl));
+    assert_ok(&cpl, 4096);
+    check_mem(&d, dst, data, 4096);
+    dmalab_stop(&d);
+}
+
+/* The port I/O doorbell works like the MMIO one. */
+static void test_pio_doorbell(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=3");
+    buf = guest_alloc(&d.alloc, 64);
+    setup_queue(&d, 0, 8);
+    setup_queue(&d, 2, 8);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_QSEL, 2);
+    g_assert_cmpuint(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_QSEL), ==, 2);
+    for (uint64_t i = 0; i < 10; i++) {
+        t = post(&d, 2, DMALAB_OP_FILL, 0, 8, 0x100 + i, buf);
+        qpci_io_writel(d.dev, d.pio, DMALAB_PIO_TAIL, d.q[2].tail);
+        g_assert_cmpuint(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_TAIL), ==,
+                         d.q[2].tail);
+        g_assert_cmpuint(qrd(&d, 2, DMALAB_Q_TAIL), ==, d.q[2].tail);
+        cpl = wait_cpl(&d, &t);
+        assert_ok(&cpl, 8);
+        g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x100 + i);
+    }
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 0);
+    /* Beyond the ring, and a queue that does not exist. */
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_TAIL, 8);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_QSEL, 3);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_TAIL, 1);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    /* MMIO and port doorbells mix. */
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_QSEL, 0);
+    t = post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x55, buf);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_TAIL, d.q[0].tail);
+    cpl = wait_cpl(&d, &t);
+    assert_ok(&cpl, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x56, buf);
+    assert_ok(&cpl, 8);
+    dmalab_stop(&d);
+}
+
+/* ---- Machines and properties --------------------------------------------------- */
+
+/* On -M pc the device is a conventional PCI device and works the same. */
+static void test_machine_pc(void)
+{
+    const uint32_t len = 4097;
+    g_autofree uint8_t *data = random_bytes(len);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start_machine(&d, "pc", "devmem-size=64K");
+    g_assert_cmphex(qpci_find_capability(d.dev, PCI_CAP_ID_EXP, 0), ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
+    dmalab_setup_queue(&d, 8);
+    src = guarded_alloc(&d, len, data);
+    dst = guarded_alloc(&d, len, NULL);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, len, src, 100);
+    assert_ok(&cpl, len);
+    cpl = dmalab_run(&d, DMALAB_OP_D2H, 0, len, 100, dst);
+    assert_ok(&cpl, len);
+    check_mem(&d, dst, data, len);
+    check_guards(&d, dst, len);
+    qpci_msix_enable(d.dev);
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, DMALAB_DESC_IRQ, len, src, 0);
+    g_assert_cmphex(le32_to_cpu(cpl.result), ==, ref_crc32c(data, len));
+    g_assert(qpci_msix_pending(d.dev, 0));
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* The largest number of queues: all usable, one vector each. */
+static void test_props_max_queues(void)
+{
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start(&d, "queues=32,devmem-size=4K,dma-bits=12");
+    g_assert_cmpuint(DMALAB_CAP_NUM_QUEUES(rd(&d, DMALAB_REG_CAP)), ==, 32);
+    g_assert_cmpuint(DMALAB_CAP_DMA_BITS(rd(&d, DMALAB_REG_CAP)), ==, 12);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, 4096);
+    qpci_msix_enable(d.dev);
+    g_assert_cmpuint(qpci_msix_table_size(d.dev), ==, 33);
+    check_reset_regs(&d, 32);
+    /* With 12 address bits a ring in RAM above 4 KiB is out of reach. */
+    buf = guest_alloc(&d.alloc, 4096);
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    qwr(&d, 31, DMALAB_Q_RING_LO, buf);
+    qwr(&d, 31, DMALAB_Q_CPL_LO, buf + 2048);
+    qwr(&d, 31, DMALAB_Q_RING_SIZE, 2);
+    qwr(&d, 31, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    g_assert_cmphex(qrd(&d, 31, DMALAB_Q_STATUS), ==, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 31);
+    expect_error_logged(&d, DMALAB_STS_RING_CONFIG);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+
+    dmalab_start(&d, "queues=32");
+    buf = guest_alloc(&d.alloc, 64);
+    qpci_msix_enable(d.dev);
+    setup_queue(&d, 31, 2);
+    cpl = run_q(&d, 31, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 31, buf);
+    assert_ok(&cpl, 8);
+    g_assert(qpci_msix_pending(d.dev, 31));
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_QUEUE(31));
+    cpl = run_q(&d, 31, 0, 0, 8, 31, buf);
+    g_assert(qpci_msix_pending(d.dev, 32));
+    expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
+    qpci_msix_disable(d.dev);
+    dmalab_stop(&d);
+}
+
+/* QEMU refuses to start with an out-of-range property. */
+static void test_props_invalid(void)
+{
+    static const struct {
+        const char *prop;
+        const char *msg;
+    } bad[] = {
+        { "queues=0", "queues must be between" },
+        { "queues=33", "queues must be between" },
+        { "devmem-size=3000", "devmem-size must be a power of two" },
+        { "devmem-size=2K", "devmem-size must be a power of two" },
+        { "devmem-size=2G", "devmem-size must be a power of two" },
+        { "dma-bits=8", "dma-bits must be between" },
+        { "dma-bits=65", "dma-bits must be between" },
+        { "irq-fault=4", "irq-fault must be" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+
+    g_assert(qemu);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_autofree char *dev = g_strdup_printf("dmalab,%s", bad[i].prop);
+        g_autofree char *out = NULL;
+        g_autofree char *err = NULL;
+        g_autoptr(GError) gerr = NULL;
+        /* timeout: should QEMU start after all, the test fails, not hangs */
+        const char *argv[] = {
+            "timeout", "-s", "KILL", "30", qemu, "-machine", "q35",
+            "-nodefaults", "-display", "none", "-accel", "qtest",
+            "-device", dev, NULL,
+        };
+        int status;
+
+        g_test_message("-device %s", dev);
+        g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                              NULL, NULL, &out, &err, &status, &gerr));
+        g_assert(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+        g_assert(strstr(err, bad[i].msg));
+    }
+}
+
+/* ---- Migration ------------------------------------------------------------------ */
+
+static void wait_migration(QTestState *qts)
+{
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+        bool done = !strcmp(st, "completed");
+
+        g_assert_cmpstr(st, !=, "failed");
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(10 * 1000);
+    }
+}
+
+/* Live migration carries the registers, queue state and device memory. */
+static void test_migration(void)
+{
+    static const uint32_t regs[] = {
+        DMALAB_REG_CTRL, DMALAB_REG_STATUS, DMALAB_REG_INTR_CAUSE,
+        DMALAB_REG_INTR_MASK, DMALAB_REG_ERR_QUEUE, DMALAB_REG_ERR_INDEX,
+        DMALAB_REG_ERR_CODE, DMALAB_REG_ERR_ADDR_LO, DMALAB_REG_ERR_COUNT,
+        DMALAB_REG_STAT_BYTES_LO, DMALAB_REG_STAT_DESCS_LO,
+        DMALAB_REG_STAT_ERRORS_LO, DMALAB_REG_STAT_IRQS_LO,
+        DMALAB_REG_DBG_FAIL_NTH, DMALAB_REG_DBG_STALL,
+        DMALAB_REG_DBG_LAST_ADDR_LO,
+    };
+    g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    g_autofree uint8_t *data = random_bytes(5000);
+    uint32_t before[ARRAY_SIZE(regs)], qbefore[2][ARRAY_SIZE(queue_regs)];
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab s, t;
+
+    dmalab_start(&s, "queues=2");
+    src = guarded_alloc(&s, 5000, data);
+    dst = guarded_alloc(&s, 5000, NULL);
+    setup_queue(&s, 0, 8);
+    setup_queue(&s, 1, 4);
+    qwr(&s, 1, DMALAB_Q_COAL_COUNT, 3);
+    qwr(&s, 1, DMALAB_Q_COAL_USEC, 50);
+    wr(&s, DMALAB_REG_INTR_MASK, 0x1);
+    cpl = run_q(&s, 0, DMALAB_OP_H2D, DMALAB_DESC_IRQ, 5000, src, 777);
+    assert_ok(&cpl, 5000);
+    for (int i = 0; i < 5; i++) {
+        run_q(&s, 1, DMALAB_OP_FILL, 0, 8, i, dst);
+    }
+    cpl = run_q(&s, 0, 0x33, 0, 8, 0, dst);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
+    wr(&s, DMALAB_REG_DBG_FAIL_NTH, 7);
+    wr(&s, DMALAB_REG_DBG_STALL, 2);
+    for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+        before[i] = rd(&s, regs[i]);
+    }
+    for (int q = 0; q < 2; q++) {
+        for (size_t i = 0; i < ARRAY_SIZE(queue_regs); i++) {
+            qbefore[q][i] = qrd(&s, q, queue_regs[i]);
+        }
+    }
+
+    t = s;
+    t.qts = qtest_initf("-machine q35 -nodefaults "
+                        "-device dmalab,addr=04.0,queues=2 -incoming %s", uri);
+    qtest_qmp_assert_success(s.qts, "{'execute': 'migrate-set-parameters',"
+                             "'arguments': {'max-bandwidth': 1000000000}}");
+    qtest_qmp_assert_success(s.qts, "{'execute': 'migrate',"
+                             "'arguments': {'uri': %s}}", uri);
+    wait_migration(s.qts);
+    wait_migration(t.qts);
+
+    /* The target: same BAR addresses (config space migrated). */
+    t.bus = qpci_new_pc(t.qts, NULL);
+    t.dev = qpci_device_find(t.bus, DMALAB_DEVFN);
+    g_assert(t.dev);
+    t.regs.addr = bar_addr(&t, DMALAB_BAR_REGS);
+    t.devmem.addr = bar_addr(&t, DMALAB_BAR_DEVMEM);
+    g_assert_cmphex(t.regs.addr, ==, s.regs.addr);
+    for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+        g_test_message("register 0x%x", regs[i]);
+        g_assert_cmphex(rd(&t, regs[i]), ==, before[i]);
+    }
+    for (int q = 0; q < 2; q++) {
+        for (size_t i = 0; i < ARRAY_SIZE(queue_regs); i++) {
+            g_assert_cmphex(qrd(&t, q, queue_regs[i]), ==, qbefore[q][i]);
+        }
+    }
+    /* Device memory came along, and queue 0 carries on where it was. */
+    cpl = run_q(&t, 0, DMALAB_OP_D2H, 0, 5000, 777, dst);
+    assert_ok(&cpl, 5000);
+    check_mem(&t, dst, data, 5000);
+    check_guards(&t, dst, 5000);
+    g_assert_cmpuint(le16_to_cpu(cpl.index), ==, 2);
+    /* Queue 1 is still stalled. */
+    t.seq = 1000;
+    {
+        Ticket tk = post(&t, 1, DMALAB_OP_FILL, 0, 8, 9, dst);
+
+        doorbell(&t, 1);
+        assert_no_cpl(&t, &tk);
+        wr(&t, DMALAB_REG_DBG_STALL, 0);
+        cpl = wait_cpl(&t, &tk);
+        assert_ok(&cpl, 8);
+    }
+
+    g_free(t.dev);
+    qpci_free_pc(t.bus);
+    qtest_quit(t.qts);
+    dmalab_stop(&s);
+}
+
 int main(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        void (*fn)(const void *);
+    } ops[] = {
+        { "h2d", test_op_h2d },
+        { "d2h", test_op_d2h },
+        { "copy", test_op_copy },
+        { "fill", test_op_fill },
+        { "crc32c", test_op_crc32c },
+    };
+    static const struct {
+        const char *name;
+        size_t len;
+    } sizes[] = {
+        { "1", 1 }, { "4095", 4095 }, { "4096", 4096 }, { "4097", 4097 },
+        { "1M+1", 1024 * 1024 + 1 },
+    };
+    static const struct {
+        const char *name;
+        void (*fn)(const void *);
+    } faults[] = {
+        { "fail-nth", test_fault_fail_nth },
+        { "irq-drop", test_fault_irq_drop },
+        { "irq-delay", test_fault_irq_delay },
+        { "irq-dup", test_fault_irq_dup },
+        { "stall", test_fault_stall },
+        { "corrupt-nth", test_fault_corrupt },
+    };
+
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/dmalab/id-registers", test_id_registers);
+    qtest_add_func("/dmalab/regs/reset-values", test_reset_values);
+    qtest_add_func("/dmalab/regs/access-width", test_access_width);
+    for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+        for (size_t j = 0; j < ARRAY_SIZE(sizes); j++) {
+            g_autofree char *path = g_strdup_printf("/dmalab/op/%s/%s",
+                                                    ops[i].name,
+                                                    sizes[j].name);
+
+            qtest_add_data_func(path, GSIZE_TO_POINTER(sizes[j].len),
+                                ops[i].fn);
+        }
+    }
+    qtest_add_func("/dmalab/op/crc32c/check-value", test_op_crc32c_known);
     qtest_add_func("/dmalab/roundtrip/1", test_roundtrip_1);
     qtest_add_func("/dmalab/roundtrip/4097", test_roundtrip_4097);
     qtest_add_func("/dmalab/roundtrip/1M+1", test_roundtrip_1m1);
-    qtest_add_func("/dmalab/error/bad-opcode", test_bad_opcode);
+    qtest_add_func("/dmalab/sg/copy", test_sg_copy);
+    qtest_add_func("/dmalab/sg/ops", test_sg_ops);
+    qtest_add_func("/dmalab/sg/loop", test_sg_loop);
+    qtest_add_func("/dmalab/sg/short", test_sg_short);
+    qtest_add_func("/dmalab/sg/bad-flags", test_sg_bad_flags);
+    qtest_add_func("/dmalab/chain/ok", test_chain_ok);
+    qtest_add_func("/dmalab/chain/abort", test_chain_abort);
+    qtest_add_func("/dmalab/queues/parallel", test_queues_parallel);
+    qtest_add_func("/dmalab/ring/size-2", test_ring_size_2);
+    qtest_add_func("/dmalab/ring/size-max", test_ring_size_max);
     qtest_add_func("/dmalab/msix/queue-vector", test_msix_queue_vector);
+    qtest_add_func("/dmalab/msix/per-queue", test_msix_per_queue);
+    qtest_add_func("/dmalab/intr/msi", test_msi);
+    qtest_add_func("/dmalab/intr/intx", test_intx);
+    qtest_add_func("/dmalab/intr/mask-msix", test_intr_mask_msix);
+    qtest_add_func("/dmalab/coalesce/count", test_coalesce_count);
+    qtest_add_func("/dmalab/coalesce/usec", test_coalesce_usec);
+    for (size_t i = 0; i < ARRAY_SIZE(faults); i++) {
+        g_autofree char *reg = g_strdup_printf("/dmalab/fault/%s/reg",
+                                               faults[i].name);
+        g_autofree char *prop = g_strdup_printf("/dmalab/fault/%s/prop",
+                                                faults[i].name);
+
+        qtest_add_data_func(reg, GINT_TO_POINTER(0), faults[i].fn);
+        qtest_add_data_func(prop, GINT_TO_POINTER(1), faults[i].fn);
+    }
+    qtest_add_func("/dmalab/fault/dead", test_fault_dead);
+    qtest_add_func("/dmalab/fault/last-addr", test_fault_last_addr);
+    qtest_add_func("/dmalab/reset/ctrl-stalled", test_reset_ctrl_stalled);
+    qtest_add_func("/dmalab/reset/ctrl-inflight", test_reset_ctrl_inflight);
+    qtest_add_func("/dmalab/reset/queue", test_reset_queue);
+    qtest_add_func("/dmalab/reset/flr", test_reset_flr);
+    qtest_add_func("/dmalab/stats/counters", test_stats);
+    qtest_add_func("/dmalab/stats/error-log", test_error_log);
+    qtest_add_func("/dmalab/error/bad-opcode", test_bad_opcode);
+    qtest_add_func("/dmalab/error/bad-len", test_bad_len);
+    qtest_add_func("/dmalab/error/bad-flags", test_bad_flags);
+    qtest_add_func("/dmalab/error/devmem-range", test_bad_devmem_range);
+    qtest_add_func("/dmalab/error/dma", test_bad_dma);
+    qtest_add_func("/dmalab/error/ring-dma", test_bad_ring_dma);
+    qtest_add_func("/dmalab/error/ring-config", test_bad_ring_config);
+    qtest_add_func("/dmalab/error/doorbell", test_bad_doorbell);
+    qtest_add_func("/dmalab/error/busy", test_bad_busy);
+    qtest_add_func("/dmalab/error/self-dma", test_bad_self_dma);
+    qtest_add_func("/dmalab/error/addr-width", test_bad_addr_width);
+    qtest_add_func("/dmalab/error/bus-master", test_bad_bus_master);
+    qtest_add_func("/dmalab/throttle/bandwidth", test_throttle);
+    qtest_add_func("/dmalab/pio/doorbell", test_pio_doorbell);
+    qtest_add_func("/dmalab/machine/pc", test_machine_pc);
+    qtest_add_func("/dmalab/props/max-queues", test_props_max_queues);
+    qtest_add_func("/dmalab/props/invalid", test_props_invalid);
+    qtest_add_func("/dmalab/migration", test_migration);
     return g_test_run();
 }

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab benchmarks.  Each measurement is printed next to a baseline taken
+ * in the same run, as a ratio, so results stay meaningful across machines
+ * and accelerators (TCG is slow in absolute terms, not in proportion):
+ *
+ *   - DMA into device memory (zero-copy ioctl) vs the CPU copying through a
+ *     write-combining mmap of the same memory;
+ *   - one batch ioctl of N ops vs N single-op ioctls (syscall and doorbell
+ *     cost);
+ *   - pwrite (the driver's read/write path) vs the zero-copy ioctl;
+ *   - a register read through the port-I/O BAR vs through the MMIO BAR.
+ *
+ * Nothing here is asserted about speed.  The TAP cases only check that the
+ * data each benchmark moved arrived intact, so a benchmark cannot report
+ * numbers for a transfer that did not happen.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmalab_hw.h"
+#include "dmalab_uapi.h"
+
+#define DEV		"/dev/dmalab0"
+#define BATCH		64
+#define REG_READS	20000
+
+static int test_no, failures;
+
+static void tap(int ok, const char *name)
+{
+	printf("%sok %d - %s\n", ok ? "" : "not ", ++test_no, name);
+	if (!ok)
+		failures++;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void report(const char *what, double secs, double bytes,
+		   const char *base, double base_secs)
+{
+	if (bytes > 0)
+		printf("# bench: %-34s %9.1f MB/s", what, bytes / secs / 1e6);
+	else
+		printf("# bench: %-34s %9.2f us/op", what, secs * 1e6);
+	if (base)
+		printf("   %.2fx %s\n", base_secs / secs, base);
+	else
+		printf("   (baseline)\n");
+}
+
+static int submit(int fd, struct dmalab_op *op)
+{
+	return ioctl(fd, DMALAB_IOC_SUBMIT, op);
+}
+
+static void h2d_op(struct dmalab_op *op, const void *buf, uint32_t len,
+		   uint64_t off)
+{
+	memset(op, 0, sizeof(*op));
+	op->opcode = DMALAB_UOP_H2D;
+	op->queue = DMALAB_QUEUE_ANY;
+	op->len = len;
+	op->src.kind = DMALAB_BUF_USER;
+	op->src.addr = (uintptr_t)buf;
+	op->dst.kind = DMALAB_BUF_DEVMEM;
+	op->dst.addr = off;
+}
+
+static void fill_random(uint8_t *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		seed = seed * 1103515245 + 12345;
+		p[i] = seed >> 16;
+	}
+}
+
+/* DMA vs CPU copies into device memory, for one transfer size. */
+static void bench_copy(int fd, volatile uint8_t *devmem, size_t len,
+		       int reps)
+{
+	uint8_t *buf = aligned_alloc(4096, len), *check = malloc(len);
+	struct dmalab_op op;
+	double t0, cpu, dma;
+	char name[96];
+	int ok = 1;
+
+	fill_random(buf, len, len);
+	t0 = now();
+	for (int i = 0; i < reps; i++)
+		memcpy((void *)devmem, buf, len);
+	cpu = now() - t0;
+
+	fill_random(buf, len, len + 1);
+	t0 = now();
+	for (int i = 0; i < reps && ok; i++) {
+		h2d_op(&op, buf, len, 0);
+		ok = !submit(fd, &op) && op.status == DMALAB_STS_OK;
+	}
+	dma = now() - t0;
+	memcpy(check, (const void *)devmem, len);
+	ok = ok && !memcmp(check, buf, len);
+
+	snprintf(name, sizeof(name), "CPU copy to WC devmem, %zu B", len);
+	report(name, cpu, (double)len * reps, NULL, 0);
+	snprintf(name, sizeof(name), "DMA H2D ioctl, %zu B", len);
+	report(name, dma, (double)len * reps, "of the CPU copy", cpu);
+	snprintf(name, sizeof(name), "DMA of %zu bytes arrived intact", len);
+	tap(ok, name);
+	free(buf);
+	free(check);
+}
+
+/* One batch ioctl against the same ops submitted one by one. */
+static void bench_batch(int fd, volatile uint8_t *devmem)
+{
+	const uint32_t len = 4096;
+	uint8_t *buf = aligned_alloc(4096, (size_t)len * BATCH);
+	struct dmalab_op ops[BATCH];
+	struct dmalab_batch b = { .size = sizeof(b), .count = BATCH };
+	double t0, single, batch;
+	int ok = 1;
+
+	fill_random(buf, (size_t)len * BATCH, 7);
+	t0 = now();
+	for (int i = 0; i < BATCH && ok; i++) {
+		h2d_op(&ops[i], buf + (size_t)i * len, len, (uint64_t)i * len);
+		ok = !submit(fd, &ops[i]) && ops[i].status == DMALAB_STS_OK;
+	}
+	single = now() - t0;
+
+	fill_random(buf, (size_t)len * BATCH, 8);
+	for (int i = 0; i < BATCH; i++)
+		h2d_op(&ops[i], buf + (size_t)i * len, len, (uint64_t)i * len);
+	b.ops = (uintptr_t)ops;
+	t0 = now();
+	ok = ok && !ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) &&
+	     b.completed == BATCH;
+	batch = now() - t0;
+	for (int i = 0; i < BATCH && ok; i++)
+		ok = !memcmp((const void *)(devmem + (size_t)i * len),
+			     buf + (size_t)i * len, len);
+
+	report("64 x 4 KiB, one ioctl each", single / BATCH, 0, NULL, 0);
+	report("64 x 4 KiB, one batch ioctl", batch / BATCH, 0,
+	       "faster per op than single ioctls", single / BATCH);
+	tap(ok, "batched DMA arrived intact");
+	free(buf);
+}
+
+/* The driver's pwrite path against the zero-copy ioctl. */
+static void bench_pwrite(int fd, volatile uint8_t *devmem)
+{
+	const size_t len = 256 * 1024;
+	const int reps = 16;
+	uint8_t *buf = aligned_alloc(4096, len);
+	struct dmalab_op op;
+	double t0, zc, pw;
+	int ok = 1;
+
+	fill_random(buf, len, 9);
+	t0 = now();
+	for (int i = 0; i < reps && ok; i++) {
+		h2d_op(&op, buf, len, 0);
+		ok = !submit(fd, &op) && op.status == DMALAB_STS_OK;
+	}
+	zc = now() - t0;
+	fill_random(buf, len, 10);
+	t0 = now();
+	for (int i = 0; i < reps && ok; i++)
+		ok = pwrite(fd, buf, len, 0) == (ssize_t)len;
+	pw = now() - t0;
+	ok = ok && !memcmp((const void *)devmem, buf, len);
+
+	report("zero-copy ioctl, 256 KiB", zc, (double)len * reps, NULL, 0);
+	report("pwrite, 256 KiB", pw, (double)len * reps,
+	       "of the zero-copy ioctl", zc);
+	tap(ok, "pwrite data arrived intact");
+	free(buf);
+}
+
+/* A register read through the I/O-port BAR vs through MMIO, from sysfs. */
+static void bench_pio_mmio(void)
+{
+	const char *base = "/sys/class/misc/dmalab0/device/";
+	char path[256];
+	volatile uint32_t *regs;
+	uint32_t v = 0, ok = 1;
+	double t0, mmio, pio;
+	int rfd, pfd;
+
+	snprintf(path, sizeof(path), "%sresource%d", base, DMALAB_BAR_REGS);
+	rfd = open(path, O_RDWR | O_SYNC);
+	snprintf(path, sizeof(path), "%sresource%d", base, DMALAB_BAR_PIO);
+	pfd = open(path, O_RDWR);
+	if (rfd < 0 || pfd < 0) {
+		printf("ok %d # SKIP BAR files not found under %s\n", ++test_no,
+		       base);
+		goto out;
+	}
+	regs = mmap(NULL, DMALAB_REGS_SIZE, PROT_READ, MAP_SHARED, rfd, 0);
+	if (regs == MAP_FAILED) {
+		printf("ok %d # SKIP cannot mmap BAR0: %s\n", ++test_no,
+		       strerror(errno));
+		goto out;
+	}
+	t0 = now();
+	for (int i = 0; i < REG_READS; i++)
+		ok &= regs[DMALAB_REG_ID / 4] == DMALAB_ID_MAGIC;
+	mmio = now() - t0;
+	t0 = now();
+	for (int i = 0; i < REG_READS; i++) {
+		ok &= pread(pfd, &v, 4, DMALAB_PIO_ID) == 4;
+		ok &= v == DMALAB_ID_MAGIC;
+	}
+	pio = now() - t0;
+	munmap((void *)regs, DMALAB_REGS_SIZE);
+	report("ID register read, MMIO (mmap)", mmio / REG_READS, 0, NULL, 0);
+	report("ID register read, port I/O (sysfs)", pio / REG_READS, 0,
+	       "faster than MMIO", mmio / REG_READS);
+	tap(ok, "every ID read returned the magic over MMIO and port I/O");
+out:
+	if (rfd >= 0)
+		close(rfd);
+	if (pfd >= 0)
+		close(pfd);
+}
+
+int main(void)
+{
+	struct dmalab_info info = { .size = sizeof(info) };
+	volatile uint8_t *devmem;
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("1..7\n");
+	fd = open(DEV, O_RDWR);
+	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
+		printf("Bail out! cannot open %s: %s\n", DEV, strerror(errno));
+		return 1;
+	}
+	devmem = mmap(NULL, info.devmem_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, fd, 0);
+	if (devmem == MAP_FAILED) {
+		printf("Bail out! cannot mmap device memory: %s\n",
+		       strerror(errno));
+		return 1;
+	}
+	bench_copy(fd, devmem, 4096, 64);
+	bench_copy(fd, devmem, 65536, 32);
+	bench_copy(fd, devmem, 1 << 20 < info.devmem_size ? 1 << 20 :
+		   info.devmem_size, 8);
+	bench_batch(fd, devmem);
+	bench_pwrite(fd, devmem);
+	bench_pio_mmio();
+	munmap((void *)devmem, info.devmem_size);
+	close(fd);
+	return failures ? 1 : 0;
+}

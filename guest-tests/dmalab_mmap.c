@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab_mmap: mmap of device memory (BAR2, write-combining) and of the
+ * file's DMA-coherent buffer, checked against DMA through the device.
+ * Output is TAP.
+ *
+ * Usage: dmalab_mmap [seed] [device]   (as root)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmalab_hw.h"
+#include "dmalab_uapi.h"
+
+_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
+_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
+_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
+
+#define CBUF_SIZE	(256 * 1024)
+#define NTESTS		14
+
+static int test_no;
+static int failed;
+
+static void tap(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_no++;
+	if (!ok)
+		failed++;
+	printf("%sok %d - ", ok ? "" : "not ", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void fill_random(uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(i & 7))
+			rng();
+		p[i] = (uint8_t)(rng_state >> (8 * (i & 7)));
+	}
+}
+
+/* Compare with volatile reads (device memory must be read byte by byte). */
+static int same(const volatile uint8_t *got, const uint8_t *want, size_t n,
+		const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (got[i] != want[i]) {
+			diag("%s: first difference at byte %zu: got %#x want %#x",
+			     what, i, got[i], want[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int fd;
+static struct dmalab_info info;
+
+static int submit_ok(struct dmalab_op *op)
+{
+	if (ioctl(fd, DMALAB_IOC_SUBMIT, op)) {
+		diag("SUBMIT opcode %u: %s", op->opcode, strerror(errno));
+		return 0;
+	}
+	if (op->status != DMALAB_STS_OK || op->bytes != op->len) {
+		diag("opcode %u: status %#x bytes %u/%u", op->opcode,
+		     op->status, op->bytes, op->len);
+		return 0;
+	}
+	return 1;
+}
+
+static void op_init(struct dmalab_op *op, uint32_t opcode, uint32_t len,
+		    uint32_t skind, uint64_t saddr, uint32_t dkind,
+		    uint64_t daddr)
+{
+	memset(op, 0, sizeof(*op));
+	op->opcode = opcode;
+	op->queue = DMALAB_QUEUE_ANY;
+	op->len = len;
+	op->src.kind = skind;
+	op->src.addr = saddr;
+	op->dst.kind = dkind;
+	op->dst.addr = daddr;
+}
+
+static void test_devmem(void)
+{
+	size_t sz = info.devmem_size;
+	volatile uint8_t *m;
+	uint8_t *buf, *back;
+	size_t off, n = sz < 65536 ? sz : 65536, i;
+	int ok;
+
+	m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	tap(m != MAP_FAILED, "mmap all of device memory (%zu bytes)", sz);
+	if (m == MAP_FAILED) {
+		diag("mmap: %s", strerror(errno));
+		for (i = 0; i < 3; i++)
+			tap(0, "device memory mapping unavailable");
+		return;
+	}
+	buf = malloc(n);
+	back = malloc(n);
+	if (!buf || !back) {
+		printf("Bail out! no memory\n");
+		exit(1);
+	}
+
+	/* DMA in, CPU reads the mapping */
+	off = sz - n - 5;
+	fill_random(buf, n);
+	ok = pwrite(fd, buf, n, (off_t)off) == (ssize_t)n &&
+	     same(m + off, buf, n, "mapping after pwrite");
+	tap(ok, "data written by DMA (pwrite) is seen through the mapping");
+
+	/* CPU writes the mapping, DMA out */
+	off = 3;
+	fill_random(buf, n);
+	for (i = 0; i < n; i++)
+		m[off + i] = buf[i];
+	__sync_synchronize();	/* drain write-combining buffers */
+	memset(back, 0, n);
+	ok = pread(fd, back, n, (off_t)off) == (ssize_t)n &&
+	     same(back, buf, n, "pread after mapping writes");
+	tap(ok, "data written through the mapping is read by DMA (pread)");
+
+	/* a mapping at a page offset sees the same bytes */
+	{
+		volatile uint8_t *m2 = mmap(NULL, 4096, PROT_READ,
+					     MAP_SHARED, fd, 4096);
+
+		ok = m2 != MAP_FAILED && same(m2, (uint8_t *)m + 4096, 4096,
+					      "mapping at offset 4096");
+		if (m2 != MAP_FAILED)
+			munmap((void *)m2, 4096);
+		tap(ok, "mapping at page offset 4096 aliases the same memory");
+	}
+	munmap((void *)m, sz);
+	free(buf);
+	free(back);
+}
+
+static void test_bad_mmaps(void)
+{
+	size_t sz = info.devmem_size;
+	void *p1, *p2, *p3;
+	int e1, e2, e3;
+
+	p1 = mmap(NULL, sz + 4096, PROT_READ, MAP_SHARED, fd, 0);
+	e1 = errno;
+	p2 = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	e2 = errno;
+	p3 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+		  (off_t)(DMALAB_MMAP_COHERENT + 4096));
+	e3 = errno;
+	tap(p1 == MAP_FAILED && p2 == MAP_FAILED && p3 == MAP_FAILED &&
+	    e2 == EINVAL && e3 == EINVAL,
+	    "mmap beyond device memory, MAP_PRIVATE and a bad offset fail (%s, %s, %s)",
+	    strerror(e1), strerror(e2), strerror(e3));
+	if (p1 != MAP_FAILED)
+		munmap(p1, sz + 4096);
+	if (p2 != MAP_FAILED)
+		munmap(p2, 4096);
+	if (p3 != MAP_FAILED)
+		munmap(p3, 4096);
+}
+
+static void test_coherent(void)
+{
+	const uint32_t n = 64 * 1024;
+	uint8_t *cb, *cb2, *user, *want;
+	struct dmalab_op op;
+	uint64_t pat = 0xfeedfacecafebeefULL;
+	uint32_t i;
+	int ok;
+	void *big;
+
+	cb = mmap(NULL, CBUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_COHERENT);
+	tap(cb != MAP_FAILED, "mmap a %d KiB coherent buffer",
+	    CBUF_SIZE / 1024);
+	if (cb == MAP_FAILED) {
+		diag("mmap coherent: %s", strerror(errno));
+		for (i = 0; i < 7; i++)
+			tap(0, "coherent buffer unavailable");
+		return;
+	}
+	user = malloc(n);
+	want = malloc(n);
+	if (!user || !want) {
+		printf("Bail out! no memory\n");
+		exit(1);
+	}
+
+	/* CPU fills the coherent buffer; H2D from it; D2H to user memory */
+	fill_random(cb + 100, n);
+	memcpy(want, cb + 100, n);
+	op_init(&op, DMALAB_UOP_H2D, n, DMALAB_BUF_COHERENT, 100,
+		DMALAB_BUF_DEVMEM, 8192);
+	ok = submit_ok(&op);
+	memset(user, 0, n);
+	ok = ok && pread(fd, user, n, 8192) == (ssize_t)n &&
+	     same(user, want, n, "devmem after H2D from coherent");
+	tap(ok, "H2D from the coherent buffer");
+
+	/* D2H into the coherent buffer, CPU reads it */
+	memset(cb, 0, CBUF_SIZE);
+	op_init(&op, DMALAB_UOP_D2H, n, DMALAB_BUF_DEVMEM, 8192,
+		DMALAB_BUF_COHERENT, CBUF_SIZE - n);
+	ok = submit_ok(&op) && same(cb + CBUF_SIZE - n, want, n,
+				    "coherent after D2H");
+	for (i = 0; ok && i < CBUF_SIZE - n; i++)
+		if (cb[i]) {
+			diag("coherent byte %u written outside the op", i);
+			ok = 0;
+		}
+	tap(ok, "D2H into the coherent buffer, nothing else touched");
+
+	/* COPY user -> coherent and coherent -> user */
+	fill_random(user, n);
+	op_init(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_USER, (uintptr_t)user,
+		DMALAB_BUF_COHERENT, 1);
+	ok = submit_ok(&op) && same(cb + 1, user, n, "coherent after COPY");
+	memcpy(want, user, n);
+	memset(user, 0, n);
+	op_init(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_COHERENT, 1,
+		DMALAB_BUF_USER, (uintptr_t)user);
+	ok = ok && submit_ok(&op) && same(user, want, n, "user after COPY");
+	tap(ok, "COPY between user memory and the coherent buffer");
+
+	/* FILL the coherent buffer */
+	op_init(&op, DMALAB_UOP_FILL, 1000, DMALAB_BUF_NONE, 0,
+		DMALAB_BUF_COHERENT, 4096);
+	op.pattern = pat;
+	ok = submit_ok(&op);
+	for (i = 0; ok && i < 1000; i++)
+		if (cb[4096 + i] != (uint8_t)(pat >> (8 * (i % 8)))) {
+			diag("FILL byte %u is %#x", i, cb[4096 + i]);
+			ok = 0;
+		}
+	tap(ok, "FILL into the coherent buffer");
+
+	/* range checks and a second mapping of the same buffer */
+	op_init(&op, DMALAB_UOP_H2D, 4096, DMALAB_BUF_COHERENT,
+		CBUF_SIZE - 4095, DMALAB_BUF_DEVMEM, 0);
+	ok = ioctl(fd, DMALAB_IOC_SUBMIT, &op) == -1 && errno == EINVAL;
+	cb2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+		   (off_t)DMALAB_MMAP_COHERENT);
+	ok = ok && cb2 != MAP_FAILED && cb2[0] == cb[0] && cb2[1] == cb[1];
+	if (cb2 != MAP_FAILED)
+		munmap(cb2, 4096);
+	big = mmap(NULL, CBUF_SIZE + 4096, PROT_READ, MAP_SHARED, fd,
+		   (off_t)DMALAB_MMAP_COHERENT);
+	ok = ok && big == MAP_FAILED;
+	tap(ok, "coherent range is checked; a second mapping shares it");
+
+	/* a new file has no coherent buffer yet; too large is refused */
+	{
+		char path[64];
+		int g;
+		void *p;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		g = open(path, O_RDWR);
+		op_init(&op, DMALAB_UOP_H2D, 16, DMALAB_BUF_COHERENT, 0,
+			DMALAB_BUF_DEVMEM, 0);
+		ok = g >= 0 && ioctl(g, DMALAB_IOC_SUBMIT, &op) == -1 &&
+		     errno == EINVAL;
+		p = g >= 0 ? mmap(NULL, (size_t)info.coherent_max + 4096,
+				  PROT_READ, MAP_SHARED, g,
+				  (off_t)DMALAB_MMAP_COHERENT) : MAP_FAILED;
+		ok = ok && p == MAP_FAILED;
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)info.coherent_max + 4096);
+		if (g >= 0)
+			close(g);
+	}
+	tap(ok, "another open file has no coherent buffer; oversize refused");
+
+	/* unmapped and mapped again, the buffer keeps its contents */
+	munmap(cb, CBUF_SIZE);
+	cb = mmap(NULL, CBUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_COHERENT);
+	ok = cb != MAP_FAILED;
+	for (i = 0; ok && i < 1000; i++)
+		if (cb[4096 + i] != (uint8_t)(pat >> (8 * (i % 8))))
+			ok = 0;
+	tap(ok, "the coherent buffer keeps its contents while the file is open");
+	if (cb != MAP_FAILED)
+		munmap(cb, CBUF_SIZE);
+	free(user);
+	free(want);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = "/dev/dmalab0";
+	uint64_t seed;
+
+	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
+			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	if (argc > 2)
+		dev = argv[2];
+	rng_state = seed;
+
+	printf("1..%d\n", NTESTS);
+	diag("dmalab_mmap seed %" PRIu64 " device %s", seed, dev);
+
+	fd = open(dev, O_RDWR);
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	tap(fd >= 0 && ioctl(fd, DMALAB_IOC_INFO, &info) == 0 &&
+	    info.devmem_size >= 2 * 65536 && info.max_xfer >= 65536,
+	    "open %s and DMALAB_IOC_INFO", dev);
+	if (fd < 0 || info.devmem_size < 2 * 65536 || info.max_xfer < 65536) {
+		printf("Bail out! cannot use %s\n", dev);
+		return 1;
+	}
+
+	test_devmem();		/* 4 */
+	test_bad_mmaps();	/* 1 */
+	test_coherent();	/* 8 */
+	close(fd);
+
+	if (test_no != NTESTS)
+		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
+	printf("# %d passed, %d failed\n", test_no - failed, failed);
+	return failed || test_no != NTESTS ? 1 : 0;
+}
