@@ -255,6 +255,14 @@ print_summary() {
 
 # ---- Main ------------------------------------------------------------------
 
+# One run at a time per build directory: runs share the build and results.
+mkdir -p "$build"
+exec 9>"$build/.run-vm.lock"
+if ! flock -n 9; then
+    echo "run-vm.sh: another run is using $build; waiting for it"
+    flock 9
+fi
+
 build_all
 choose_accel
 
