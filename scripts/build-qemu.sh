@@ -79,6 +79,11 @@ WRAPPER
     mv "$out/bin/qemu-system-x86_64.tmp" "$out/bin/qemu-system-x86_64"
 }
 
+# Concurrent builds in one tree would corrupt ninja's state: take turns.
+mkdir -p "$out"
+exec 8>"$out/.build.lock"
+flock 8
+
 fetch_source
 apply_overlay
 configure
