@@ -219,17 +219,22 @@ run_guest() {
 }
 
 run_qtests() {
-    local dir=$build/results/qtest rc=0
+    local dir=$build/results/qtest rc t
     step "host tests: qtest"
     rm -rf "$dir"
     mkdir -p "$dir"
-    (cd "$build/qemu/build" &&
-        QTEST_QEMU_BINARY=$build/qemu/bin/qemu-system-x86_64 timeout -k 5 300 \
-            ./tests/qtest/dmalab-test --tap) >"$dir/results.tap" 2>"$dir/stderr.log" || rc=$?
-    if [ "$rc" != 0 ]; then
-        echo "not ok - dmalab-test exited with status $rc" >>"$dir/results.tap"
-        tail -n 20 "$dir/stderr.log" >&2
-    fi
+    for t in "$build"/qemu/build/tests/qtest/dmalab-*test; do
+        rc=0
+        t=$(basename "$t")
+        (cd "$build/qemu/build" &&
+            QTEST_QEMU_BINARY=$build/qemu/bin/qemu-system-x86_64 timeout -k 5 300 \
+                "./tests/qtest/$t" --tap) >"$dir/$t.tap" 2>"$dir/$t.stderr" || rc=$?
+        if [ "$rc" != 0 ]; then
+            echo "not ok - $t exited with status $rc" >>"$dir/$t.tap"
+            tail -n 20 "$dir/$t.stderr" >&2
+        fi
+        cat "$dir/$t.tap" >>"$dir/results.tap"
+    done
     grep -E '^(ok|not ok)' "$dir/results.tap" || true
     tally qtest "$dir/results.tap" 0
 }

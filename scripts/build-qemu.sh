@@ -9,6 +9,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The device's qtests: qemu-device/tests/<name>.c
+QTESTS="dmalab-test dmalab-migration-test"
 out=${DMALAB_BUILD:-$top/build}/qemu
 src=$out/src
 bld=$out/build
@@ -37,14 +39,21 @@ add_line_after() {
 apply_overlay() {
     ln -sfn "$top/qemu-device" "$src/hw/misc/dmalab"
     ln -sfn "$top/include/dmalab_hw.h" "$src/include/hw/misc/dmalab_hw.h"
-    ln -sfn "$top/qemu-device/tests/dmalab-test.c" "$src/tests/qtest/dmalab-test.c"
+    local t
+    for t in $QTESTS; do
+        ln -sfn "$top/qemu-device/tests/$t.c" "$src/tests/qtest/$t.c"
+    done
     grep -qxF "subdir('dmalab')" "$src/hw/misc/meson.build" ||
         echo "subdir('dmalab')" >>"$src/hw/misc/meson.build"
     grep -qxF "source dmalab/Kconfig" "$src/hw/misc/Kconfig" ||
         echo "source dmalab/Kconfig" >>"$src/hw/misc/Kconfig"
     add_line_after "$src/meson.build" "^    'hw/misc/macio',$" "    'hw/misc/dmalab',"
+    local list
+    list=$(printf "'%s', " $QTESTS)
+    # Drop a list written by an older overlay, then add the current one.
+    sed -i "/^qtests_x86_64 += \['dmalab-/d" "$src/tests/qtest/meson.build"
     add_line_after "$src/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386$" \
-        "qtests_x86_64 += ['dmalab-test']"
+        "qtests_x86_64 += [${list%, }]"
 }
 
 configure() {
@@ -87,8 +96,9 @@ flock 8
 fetch_source
 apply_overlay
 configure
-echo "build-qemu: building qemu-system-x86_64 and the dmalab qtest"
-ninja -C "$bld" qemu-system-x86_64 tests/qtest/dmalab-test >"$out/ninja.log" 2>&1 || {
+echo "build-qemu: building qemu-system-x86_64 and the dmalab qtests"
+# shellcheck disable=SC2086 # one target per qtest
+ninja -C "$bld" qemu-system-x86_64 ${QTESTS//dmalab-/tests/qtest/dmalab-} >"$out/ninja.log" 2>&1 || {
     grep -E 'error|Error|FAILED' "$out/ninja.log" | head -n 40 >&2
     echo "build-qemu: build failed; full log in $out/ninja.log" >&2
     exit 1
