@@ -363,7 +363,7 @@ static uint32_t ref_crc32c(const uint8_t *buf, size_t len)
     return crc32c(0xffffffff, buf, len);
 }
 
-/* ---- Registers ---------------------------------------------------------- */
+/* ---- Registers -------------------------------------------------------- */
 
 static const uint32_t zero_after_reset[] = {
     DMALAB_REG_CTRL, DMALAB_REG_STATUS, DMALAB_REG_INTR_CAUSE,
@@ -526,7 +526,7 @@ static void test_access_width(void)
     dmalab_stop(&d);
 }
 
-/* ---- Opcodes ------------------------------------------------------------ */
+/* ---- Opcodes ---------------------------------------------------------- */
 
 #define DEVMEM_OFF      (4096 + 3)
 #define OP_DEVMEM       "devmem-size=4M"
@@ -722,7 +722,7 @@ static void test_roundtrip_1m1(void)
     roundtrip(1024 * 1024 + 1);
 }
 
-/* ---- Scatter-gather ----------------------------------------------------- */
+/* ---- Scatter-gather --------------------------------------------------- */
 
 typedef struct Frag {
     uint64_t addr;
@@ -978,7 +978,7 @@ static void test_sg_bad_flags(void)
     dmalab_stop(&d);
 }
 
-/* ---- Chains --------------------------------------------------------------- */
+/* ---- Chains ----------------------------------------------------------- */
 
 /* CRC32C and COPY spread over chained descriptors. */
 static void test_chain_ok(void)
@@ -1082,7 +1082,7 @@ static void test_chain_abort(void)
     dmalab_stop(&d);
 }
 
-/* ---- Queues --------------------------------------------------------------- */
+/* ---- Queues ----------------------------------------------------------- */
 
 /* Four queues with work at once: every transfer lands where it should. */
 static void test_queues_parallel(void)
@@ -1192,7 +1192,7 @@ static void test_ring_size_max(void)
     dmalab_stop(&d);
 }
 
-/* ---- Interrupts ----------------------------------------------------------- */
+/* ---- Interrupts ------------------------------------------------------- */
 
 /* A completion with DMALAB_DESC_IRQ signals queue 0's MSI-X vector. */
 static void test_msix_queue_vector(void)
@@ -1506,7 +1506,7 @@ static void test_coalesce_usec(void)
     dmalab_stop(&d);
 }
 
-/* ---- Fault injection -------------------------------------------------------- */
+/* ---- Fault injection -------------------------------------------------- */
 
 /* fail-nth: the Nth descriptor completes with the chosen status. */
 static void test_fault_fail_nth(const void *opaque)
@@ -1836,7 +1836,7 @@ static void test_fault_last_addr(void)
     dmalab_stop(&d);
 }
 
-/* ---- Reset ------------------------------------------------------------------ */
+/* ---- Reset ------------------------------------------------------------ */
 
 /* Make registers non-default so that a reset has something to undo. */
 static void dirty_registers(Dmalab *d)
@@ -2017,7 +2017,7 @@ static void test_reset_flr(void)
     dmalab_stop(&d);
 }
 
-/* ---- Statistics and error log ----------------------------------------------- */
+/* ---- Statistics and error log ----------------------------------------- */
 
 static void test_stats(void)
 {
@@ -2114,7 +2114,7 @@ static void test_error_log(void)
     dmalab_stop(&d);
 }
 
-/* ---- Bad input ---------------------------------------------------------------- */
+/* ---- Bad input -------------------------------------------------------- */
 
 /* An unknown opcode completes with a status and raises the error cause. */
 static void test_bad_opcode(void)
@@ -2558,7 +2558,7 @@ static void test_bad_bus_master(void)
     dmalab_stop(&d);
 }
 
-/* ---- Throttled model, port I/O ------------------------------------------------ */
+/* ---- Throttled model, port I/O ---------------------------------------- */
 
 /* bandwidth=1000000: 4096 bytes take 4.096 ms of virtual time. */
 static void test_throttle(void)
@@ -2633,7 +2633,7 @@ static void test_pio_doorbell(void)
     dmalab_stop(&d);
 }
 
-/* ---- Machines and properties --------------------------------------------------- */
+/* ---- Machines and properties ------------------------------------------ */
 
 /* On -M pc the device is a conventional PCI device and works the same. */
 static void test_machine_pc(void)
@@ -2747,7 +2747,7 @@ static void test_props_invalid(void)
     }
 }
 
-/* ---- Migration ------------------------------------------------------------------ */
+/* ---- Migration -------------------------------------------------------- */
 
 static void wait_migration(QTestState *qts)
 {
@@ -2782,8 +2782,9 @@ static void test_migration(void)
         DMALAB_REG_DBG_FAIL_NTH, DMALAB_REG_DBG_STALL,
         DMALAB_REG_DBG_LAST_ADDR_LO,
     };
-    g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
-                                           g_get_tmp_dir(), getpid());
+    g_autofree char *sock = g_strdup_printf("%s/dmalab-mig-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     g_autofree uint8_t *data = random_bytes(5000);
     uint32_t before[ARRAY_SIZE(regs)], qbefore[2][ARRAY_SIZE(queue_regs)];
     struct dmalab_cpl cpl;
@@ -2864,6 +2865,7 @@ static void test_migration(void)
     qpci_free_pc(t.bus);
     qtest_quit(t.qts);
     dmalab_stop(&s);
+    unlink(sock);
 }
 
 int main(int argc, char **argv)
