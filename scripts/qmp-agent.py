@@ -39,20 +39,19 @@ def main():
     sock = connect(path, deadline)
     if sock is None:
         return 1
+    # Raw recv with a short timeout: a buffered file object cannot be read
+    # again after a timeout, so it would end the agent at the first pause.
     sock.settimeout(0.2)
-    stream = sock.makefile("rw")
-    stream.readline()  # greeting
-    stream.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
-    stream.flush()
+    sock.sendall((json.dumps({"execute": "qmp_capabilities"}) + "\n").encode())
     offset = 0
     pending = ""
     while time.monotonic() < deadline:
         try:
-            line = stream.readline()
-            if line == "":
+            data = sock.recv(65536)
+            if not data:
                 return 0  # QEMU has gone
-            print("qmp <- " + line.strip(), flush=True)
-            continue
+            for line in data.decode(errors="replace").splitlines():
+                print("qmp <- " + line.strip(), flush=True)
         except (socket.timeout, TimeoutError):
             pass
         except OSError:
@@ -68,16 +67,16 @@ def main():
         *lines, pending = pending.split("\n")
         for raw in lines:
             raw = raw.strip("\r")
-            if raw.startswith(MARKER):
-                command = raw[len(MARKER):]
-                try:
-                    json.loads(command)
-                except ValueError:
-                    print("qmp: not JSON: " + command, flush=True)
-                    continue
-                print("qmp -> " + command, flush=True)
-                stream.write(command + "\n")
-                stream.flush()
+            if not raw.startswith(MARKER):
+                continue
+            command = raw[len(MARKER):]
+            try:
+                json.loads(command)
+            except ValueError:
+                print("qmp: not JSON: " + command, flush=True)
+                continue
+            print("qmp -> " + command, flush=True)
+            sock.sendall((command + "\n").encode())
     return 0
 
 
