@@ -150,7 +150,10 @@ typedef uint64_t dmalab_le64;
 
 #define DMALAB_QUEUE_BASE               0x1000
 #define DMALAB_QUEUE_STRIDE             0x40
-#define DMALAB_MAX_QUEUES               32
+/* Bit 31 of INTR_CAUSE is the error cause, so queues 0..30 at most. */
+#define DMALAB_MAX_QUEUES               31
+/* ERR_QUEUE of an error that belongs to no queue (device level). */
+#define DMALAB_ERR_QUEUE_DEVICE         0xff
 #define DMALAB_QREG(q, reg)             (DMALAB_QUEUE_BASE + \
                                          (q) * DMALAB_QUEUE_STRIDE + (reg))
 

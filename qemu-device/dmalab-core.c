@@ -1042,7 +1042,8 @@ static void dmalab_ctrl_write(DmalabState *s, uint32_t val)
         return;
     }
     if (s->status & DMALAB_STATUS_RESETTING) {
-        dmalab_error(s, DMALAB_MAX_QUEUES, 0, DMALAB_STS_BUSY, DMALAB_REG_CTRL);
+        dmalab_error(s, DMALAB_ERR_QUEUE_DEVICE, 0, DMALAB_STS_BUSY,
+                     DMALAB_REG_CTRL);
         return;
     }
     s->ctrl = val & DMALAB_CTRL_ENABLE;
@@ -1334,7 +1335,7 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
         break;
     case DMALAB_PIO_TAIL:
         if (s->pio_qsel >= s->num_queues) {
-            dmalab_error(s, DMALAB_MAX_QUEUES, val, DMALAB_STS_BAD_DOORBELL,
+            dmalab_error(s, DMALAB_ERR_QUEUE_DEVICE, val, DMALAB_STS_BAD_DOORBELL,
                          s->pio_qsel);
             break;
         }
@@ -1405,6 +1406,9 @@ static void dmalab_core_reset_regs(DmalabState *s)
     qemu_bh_cancel(s->bh);
     timer_del(s->work_timer);
     timer_del(s->reset_timer);
+    /* Interrupts held back by a delay fault belong to the old state. */
+    timer_del(s->irq_delay_timer);
+    s->dbg_delayed_causes = 0;
     for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
         dmalab_queue_reset(&s->queues[i]);
     }

@@ -6,18 +6,18 @@
  *
  * Usage:
  *
- *   -device dmalab[,queues=<1..32>][,devmem-size=<bytes>][,dma-bits=<n>]
+ *   -device dmalab[,queues=<1..31>][,devmem-size=<bytes>][,dma-bits=<n>]
  *                 [,msix=on|off][,msi=on|off]
  *                 [,bandwidth=<bytes/s>][,latency=<ns>]
  *
- *   queues       number of DMA queues (default 4, at most 32)
+ *   queues       number of DMA queues (default 4, at most 31)
  *   devmem-size  size of the device-memory BAR, a power of two from 4 KiB
  *                to 1 GiB (default 1 MiB)
- *   dma-bits     addresses the engine can emit, 12..64 (default 64); a
+ *   dma-bits     addresses the engine can emit, 24..64 (default 64); a
  *                descriptor beyond that completes with DMALAB_STS_ADDR_WIDTH
  *   msix, msi    offer MSI-X / MSI (default on); turn off to test a
  *                driver's fallback to MSI or INTx
- *   bandwidth    throttle the engine to this many bytes per second of
+ *   bandwidth    throttle each queue to this many bytes per second of
  *                virtual time (default 0: unthrottled)
  *   latency      add this many nanoseconds per descriptor (default 0)
  *
@@ -63,7 +63,10 @@ static const MemoryRegionOps dmalab_mmio_ops = {
     .read = dmalab_mmio_read,
     .write = dmalab_mmio_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
-    /* Odd widths reach the handlers, which reject them like hardware. */
+    /*
+     * Odd widths reach the handlers, which reject them like hardware.
+     * (TCG itself splits a misaligned load into aligned ones first.)
+     */
     .valid = {
         .min_access_size = 1,
         .max_access_size = 8,
@@ -115,8 +118,9 @@ static bool dmalab_check_params(DmalabState *s, Error **errp)
                    "2 (delay) or 3 (duplicate)");
         return false;
     }
-    if (s->dma_bits < 12 || s->dma_bits > 64) {
-        error_setg(errp, "dma-bits must be between 12 and 64");
+    /* Below 24 bits no kernel could give the device a usable DMA mask. */
+    if (s->dma_bits < 24 || s->dma_bits > 64) {
+        error_setg(errp, "dma-bits must be between 24 and 64");
         return false;
     }
     return true;
@@ -391,17 +395,17 @@ static void dmalab_class_init(ObjectClass *klass, void *data)
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 
     object_class_property_set_description(klass, "queues",
-        "number of DMA queues (1-32)");
+        "number of DMA queues (1-31)");
     object_class_property_set_description(klass, "devmem-size",
         "device-memory BAR size, power of two, 4 KiB-1 GiB");
     object_class_property_set_description(klass, "dma-bits",
-        "DMA address width in bits (12-64)");
+        "DMA address width in bits (24-64)");
     object_class_property_set_description(klass, "msix",
         "offer MSI-X (one vector per queue plus one for errors)");
     object_class_property_set_description(klass, "msi",
         "offer MSI (a single vector)");
     object_class_property_set_description(klass, "bandwidth",
-        "throttle to this many bytes per second (0 = unthrottled)");
+        "throttle each queue to this many bytes per second (0 = off)");
     object_class_property_set_description(klass, "latency",
         "extra nanoseconds per descriptor (throttled model)");
     object_class_property_set_description(klass, "fail-nth",

@@ -2667,40 +2667,42 @@ static void test_machine_pc(void)
 /* The largest number of queues: all usable, one vector each. */
 static void test_props_max_queues(void)
 {
+    const unsigned last = DMALAB_MAX_QUEUES - 1;
     struct dmalab_cpl cpl;
     uint64_t buf;
     Dmalab d;
 
-    dmalab_start(&d, "queues=32,devmem-size=4K,dma-bits=12");
-    g_assert_cmpuint(DMALAB_CAP_NUM_QUEUES(rd(&d, DMALAB_REG_CAP)), ==, 32);
-    g_assert_cmpuint(DMALAB_CAP_DMA_BITS(rd(&d, DMALAB_REG_CAP)), ==, 12);
+    dmalab_start(&d, "queues=31,devmem-size=4K,dma-bits=24");
+    g_assert_cmpuint(DMALAB_CAP_NUM_QUEUES(rd(&d, DMALAB_REG_CAP)), ==,
+                     DMALAB_MAX_QUEUES);
+    g_assert_cmpuint(DMALAB_CAP_DMA_BITS(rd(&d, DMALAB_REG_CAP)), ==, 24);
     g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, 4096);
     qpci_msix_enable(d.dev);
-    g_assert_cmpuint(qpci_msix_table_size(d.dev), ==, 33);
-    check_reset_regs(&d, 32);
-    /* With 12 address bits a ring in RAM above 4 KiB is out of reach. */
-    buf = guest_alloc(&d.alloc, 4096);
+    g_assert_cmpuint(qpci_msix_table_size(d.dev), ==, DMALAB_MAX_QUEUES + 1);
+    check_reset_regs(&d, DMALAB_MAX_QUEUES);
+    /* With 24 address bits a ring at 32 MiB is out of reach. */
     wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
-    qwr(&d, 31, DMALAB_Q_RING_LO, buf);
-    qwr(&d, 31, DMALAB_Q_CPL_LO, buf + 2048);
-    qwr(&d, 31, DMALAB_Q_RING_SIZE, 2);
-    qwr(&d, 31, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
-    g_assert_cmphex(qrd(&d, 31, DMALAB_Q_STATUS), ==, 0);
-    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, 31);
+    qwr(&d, last, DMALAB_Q_RING_LO, 32 * 1024 * 1024);
+    qwr(&d, last, DMALAB_Q_CPL_LO, 0x100000);
+    qwr(&d, last, DMALAB_Q_RING_SIZE, 2);
+    qwr(&d, last, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    g_assert_cmphex(qrd(&d, last, DMALAB_Q_STATUS), ==, 0);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_QUEUE), ==, last);
     expect_error_logged(&d, DMALAB_STS_RING_CONFIG);
     qpci_msix_disable(d.dev);
     dmalab_stop(&d);
 
-    dmalab_start(&d, "queues=32");
+    dmalab_start(&d, "queues=31");
     buf = guest_alloc(&d.alloc, 64);
     qpci_msix_enable(d.dev);
-    setup_queue(&d, 31, 2);
-    cpl = run_q(&d, 31, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 31, buf);
+    setup_queue(&d, last, 2);
+    cpl = run_q(&d, last, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 8, 31, buf);
     assert_ok(&cpl, 8);
-    g_assert(qpci_msix_pending(d.dev, 31));
-    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==, DMALAB_INTR_QUEUE(31));
-    cpl = run_q(&d, 31, 0, 0, 8, 31, buf);
-    g_assert(qpci_msix_pending(d.dev, 32));
+    g_assert(qpci_msix_pending(d.dev, last));
+    g_assert_cmphex(rd(&d, DMALAB_REG_INTR_CAUSE), ==,
+                    DMALAB_INTR_QUEUE(last));
+    cpl = run_q(&d, last, 0, 0, 8, 31, buf);
+    g_assert(qpci_msix_pending(d.dev, DMALAB_MSIX_ERR_VECTOR(31)));
     expect_error(&d, &cpl, DMALAB_STS_BAD_OPCODE);
     qpci_msix_disable(d.dev);
     dmalab_stop(&d);
@@ -2714,11 +2716,11 @@ static void test_props_invalid(void)
         const char *msg;
     } bad[] = {
         { "queues=0", "queues must be between" },
-        { "queues=33", "queues must be between" },
+        { "queues=32", "queues must be between" },
         { "devmem-size=3000", "devmem-size must be a power of two" },
         { "devmem-size=2K", "devmem-size must be a power of two" },
         { "devmem-size=2G", "devmem-size must be a power of two" },
-        { "dma-bits=8", "dma-bits must be between" },
+        { "dma-bits=23", "dma-bits must be between" },
         { "dma-bits=65", "dma-bits must be between" },
         { "irq-fault=4", "irq-fault must be" },
     };
