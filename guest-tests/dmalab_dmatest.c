@@ -142,18 +142,38 @@ int main(void)
 	if (n)
 		return 1;
 
-	/* Reading "wait" blocks until every thread has finished. */
-	fd = open(PARAMS "wait", O_RDONLY);
-	if (fd >= 0) {
-		char buf[8];
-
-		n = read(fd, buf, sizeof(buf));
-		close(fd);
-	}
-
 	klog = calloc(1, KLOG_SIZE);
 	if (!klog)
 		return 1;
+	/*
+	 * Reading "wait" blocks until every thread has finished -- but returns
+	 * at once while the threads have not started running yet (dmatest
+	 * counts a thread woken but not yet scheduled as not running), so
+	 * read it again until every thread printed its summary (120 s).
+	 */
+	for (int tries = 0; tries < 120; tries++) {
+		char buf[8];
+
+		fd = open(PARAMS "wait", O_RDONLY);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf));
+			close(fd);
+		}
+		n = klogctl(3, klog, KLOG_SIZE - 1);
+		klog[n > 0 ? n : 0] = '\0';
+		summaries = 0;
+		for (line = klog; (line = strstr(line, "dmatest: ")); line++) {
+			char *eol = strchr(line, '\n');
+			char *sum = strstr(line, "summary");
+
+			if (sum && (!eol || sum < eol))
+				summaries++;
+		}
+		if (summaries >= nchan * atoi(THREADS))
+			break;
+		sleep(1);
+	}
+	summaries = 0;
 	n = klogctl(3, klog, KLOG_SIZE - 1);
 	if (n < 0)
 		n = 0;

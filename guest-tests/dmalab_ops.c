@@ -28,6 +28,20 @@
 _Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
 _Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
 _Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
+/* The uapi layout (the driver checks the same with BUILD_BUG_ON). */
+_Static_assert(sizeof(struct dmalab_info) == 88, "dmalab_info size");
+_Static_assert(sizeof(struct dmalab_buf) == 16, "dmalab_buf size");
+_Static_assert(sizeof(struct dmalab_op) == 80, "dmalab_op size");
+_Static_assert(sizeof(struct dmalab_batch) == 40, "dmalab_batch size");
+_Static_assert(sizeof(struct dmalab_stats) == 136, "dmalab_stats size");
+_Static_assert(sizeof(struct dmalab_queue_reset) == 8, "queue_reset size");
+_Static_assert(sizeof(struct dmalab_async) == 96, "dmalab_async size");
+_Static_assert(sizeof(struct dmalab_completion) == 40, "completion size");
+_Static_assert(sizeof(struct dmalab_wait) == 48, "dmalab_wait size");
+_Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
+_Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
+_Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");
+_Static_assert(sizeof(struct dmalab_test_stream) == 32, "test_stream size");
 
 #define GUARD		64
 #define GUARD_BYTE	0xa5

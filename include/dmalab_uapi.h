@@ -22,6 +22,23 @@
  *                                      info.coherent_max bytes); later ones
  *                                      may map at most that length.  Ops
  *                                      refer to it with DMALAB_BUF_COHERENT.
+ *   offset DMALAB_MMAP_PAGEBUF + off   the file's page buffer of
+ *                                      info.pagebuf_size bytes, built page
+ *                                      by page: each page is allocated
+ *                                      (zeroed) when first touched, by the
+ *                                      CPU (page fault) or by a DMA.  off
+ *                                      is a multiple of the page size and
+ *                                      off + length <= info.pagebuf_size
+ *                                      (EINVAL otherwise).  Ops refer to it
+ *                                      with DMALAB_BUF_PAGEBUF.  sysfs
+ *                                      pagebuf_mappings counts the VMAs
+ *                                      mapping page buffers of the device.
+ *
+ * Asynchronous I/O: DMALAB_IOC_SUBMIT_ASYNC and DMALAB_IOC_WAIT (poll()
+ * reports POLLIN while completions wait to be collected), and read/write
+ * through aio or io_uring, which complete asynchronously (several may be in
+ * flight at once).  At most info.async_max async ops per file are in flight
+ * (EAGAIN beyond).  io_uring's fixed buffers are not supported (EINVAL).
  *
  * All structures have explicit sizes, no implicit padding, and the same
  * layout on 32- and 64-bit user space.  Reserved fields must be zero on
@@ -39,17 +56,16 @@
 #include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
-#ifdef __KERNEL__
-#include <linux/build_bug.h>
-#endif
 
 /* Version of this interface; bumped on every addition. */
-#define DMALAB_UAPI_VERSION		1
+#define DMALAB_UAPI_VERSION		2
 
 #define DMALAB_IOC_MAGIC		0xda
 
 /* Byte offset of the coherent buffer in the mmap offset space. */
 #define DMALAB_MMAP_COHERENT		_BITULL(40)
+/* Byte offset of the page buffer (mmap region 3) in the mmap offset space. */
+#define DMALAB_MMAP_PAGEBUF		_BITULL(41)
 
 /* struct dmalab_info.irq_mode */
 #define DMALAB_IRQ_NONE			0
@@ -68,10 +84,13 @@
  * @irq_mode:		DMALAB_IRQ_*
  * @num_vectors:	interrupt vectors allocated
  * @ring_size:		descriptors per queue ring
- * @max_xfer:		maximum len of one op (device MAX_XFER register)
+ * @max_xfer:		maximum len of one op (device MAX_XFER register; at
+ *			most 4 MiB where streaming DMA is bounced by swiotlb)
  * @max_batch:		maximum count of DMALAB_IOC_SUBMIT_BATCH
  * @coherent_max:	maximum size of the mmap-able coherent buffer
  * @devmem_size:	bytes of device memory (BAR2)
+ * @pagebuf_size:	bytes of the page buffer (DMALAB_MMAP_PAGEBUF)
+ * @async_max:		async ops one file may have in flight
  * @rsvd:		zero
  */
 struct dmalab_info {
@@ -88,7 +107,9 @@ struct dmalab_info {
 	__u32 max_batch;
 	__u32 coherent_max;
 	__u64 devmem_size;
-	__u64 rsvd[4];
+	__u32 pagebuf_size;
+	__u32 async_max;
+	__u64 rsvd[3];
 };
 
 /* struct dmalab_buf.kind */
@@ -96,6 +117,7 @@ struct dmalab_info {
 #define DMALAB_BUF_USER		1 /* addr = user virtual address */
 #define DMALAB_BUF_DEVMEM	2 /* addr = device-memory byte offset */
 #define DMALAB_BUF_COHERENT	3 /* addr = offset in the coherent buffer */
+#define DMALAB_BUF_PAGEBUF	4 /* addr = offset in the page buffer */
 
 /**
  * struct dmalab_buf - one side (source or destination) of an op
@@ -204,6 +226,10 @@ struct dmalab_batch {
  * @err_irqs:		error interrupts handled
  * @timeouts:		requests that timed out
  * @queue_resets:	queue resets (timeouts and DMALAB_IOC_QUEUE_RESET)
+ * @mappings:		streaming DMA mappings the driver made
+ * @remapped:		of those, mappings whose bus address differs from the
+ *			CPU physical address of the memory: bounced by
+ *			swiotlb or translated by an IOMMU
  * @rsvd:		zero
  */
 struct dmalab_stats {
@@ -221,7 +247,9 @@ struct dmalab_stats {
 	__u64 err_irqs;
 	__u64 timeouts;
 	__u64 queue_resets;
-	__u64 rsvd[4];
+	__u64 mappings;
+	__u64 remapped;
+	__u64 rsvd[2];
 };
 
 /**
@@ -237,6 +265,160 @@ struct dmalab_queue_reset {
 	__u32 rsvd;
 };
 
+/**
+ * struct dmalab_async - DMALAB_IOC_SUBMIT_ASYNC: start an op, do not wait
+ * @op:		the op, as for DMALAB_IOC_SUBMIT; its outputs are not written
+ *		back (they come with the completion)
+ * @user_data:	returned unchanged in the completion
+ * @cookie:	out: the driver's id of the op, also in the completion
+ *
+ * USER buffers stay pinned until the op is collected by DMALAB_IOC_WAIT (or
+ * the file is closed).  EAGAIN: info.async_max ops already in flight.
+ */
+struct dmalab_async {
+	struct dmalab_op op;
+	__u64 user_data;
+	__u64 cookie;
+};
+
+/**
+ * struct dmalab_completion - one finished async op
+ * @cookie:	dmalab_async.cookie
+ * @user_data:	dmalab_async.user_data
+ * @error:	0 if the device completed the op (check @status), or a
+ *		negative errno: -ETIMEDOUT, -ECANCELED, -ENODEV, -EIO
+ * @status:	device status, DMALAB_STS_*
+ * @bytes:	bytes the device transferred
+ * @result:	CRC32C for DMALAB_UOP_CRC32C
+ * @queue_used:	the queue that ran the op
+ * @rsvd:	zero
+ */
+struct dmalab_completion {
+	__u64 cookie;
+	__u64 user_data;
+	__s32 error;
+	__u32 status;
+	__u32 bytes;
+	__u32 result;
+	__u32 queue_used;
+	__u32 rsvd;
+};
+
+#define DMALAB_WAIT_MAX		1024
+
+/**
+ * struct dmalab_wait - DMALAB_IOC_WAIT: collect completions of async ops
+ * @size:	sizeof(struct dmalab_wait)
+ * @max:	room in @cpls, 1 .. DMALAB_WAIT_MAX (E2BIG above)
+ * @cpls:	user pointer to an array of @max struct dmalab_completion
+ * @min:	wait until at least this many completions are ready (at most
+ *		@max; 0: do not wait)
+ * @timeout_ms:	wait at most this long (at most 600000)
+ * @count:	out: completions written to @cpls, oldest first
+ * @inflight:	out: async ops of the file still not collected
+ * @rsvd:	zero
+ *
+ * Returns 0 with @count possibly below @min when the timeout expired;
+ * ETIMEDOUT if it expired with no completion at all and @min > 0.
+ */
+struct dmalab_wait {
+	__u32 size;
+	__u32 max;
+	__u64 cpls;
+	__u32 min;
+	__u32 timeout_ms;
+	__u32 count;
+	__u32 inflight;
+	__u64 rsvd[2];
+};
+
+/*
+ * Teaching and TEST-ONLY interface: needs CAP_SYS_ADMIN (EPERM otherwise).
+ */
+
+/**
+ * struct dmalab_dma_seg - one DMA-mapped segment of a buffer
+ * @bus:	bus address the device uses (an IOVA behind an IOMMU, a
+ *		swiotlb slot when bounced)
+ * @phys:	CPU physical address of the memory at its start
+ * @len:	bytes
+ */
+struct dmalab_dma_seg {
+	__u64 bus;
+	__u64 phys;
+	__u64 len;
+};
+
+/**
+ * struct dmalab_dma_addrs - DMALAB_IOC_DMA_ADDRS: how a user buffer maps
+ * @size:	sizeof(struct dmalab_dma_addrs)
+ * @max:	room in @segs, 1 .. 4096
+ * @uaddr:	user buffer
+ * @len:	its length, 1 .. info.max_xfer
+ * @segs:	user pointer to an array of @max struct dmalab_dma_seg
+ * @count:	out: segments written (EOVERFLOW if more than @max)
+ * @write:	1: mapped as the device writes it (DMA_FROM_DEVICE), 0: reads
+ * @rsvd:	zero
+ *
+ * Pins and maps the buffer as a transfer would, reports the mapping and
+ * unmaps it again.
+ */
+struct dmalab_dma_addrs {
+	__u32 size;
+	__u32 max;
+	__u64 uaddr;
+	__u64 len;
+	__u64 segs;
+	__u32 count;
+	__u32 write;
+	__u64 rsvd;
+};
+
+/**
+ * struct dmalab_test_stale - DMALAB_IOC_TEST_STALE (TEST ONLY)
+ * @len:	bytes, 1 .. page size
+ * @write:	1: D2H into the stale address, 0: H2D from it
+ * @status:	out: completion status (DMALAB_STS_DMA_WRITE/READ behind
+ *		an IOMMU)
+ * @bus:	out: the stale bus address used
+ * @rsvd:	zero
+ *
+ * Maps a kernel page, unmaps it and submits a descriptor that still uses
+ * its bus address.  Refused with EOPNOTSUPP where the address is a swiotlb
+ * slot that could be in use by someone else.
+ */
+struct dmalab_test_stale {
+	__u32 len;
+	__u32 write;
+	__u32 status;
+	__u32 rsvd;
+	__u64 bus;
+};
+
+/**
+ * struct dmalab_test_stream - DMALAB_IOC_TEST_STREAM (TEST ONLY)
+ * @uaddr:	user buffer
+ * @devmem:	device memory offset
+ * @len:	bytes, 1 .. 65536
+ * @write:	1: user -> streaming buffer -> device memory (H2D);
+ *		0: device memory -> streaming buffer -> user (D2H)
+ * @status:	out: completion status
+ * @rsvd:	zero
+ *
+ * Moves data through one kernel buffer that stays DMA-mapped (streaming,
+ * bidirectional) for the device's lifetime, handing it between CPU and
+ * device with dma_sync_single_for_device/for_cpu -- unless debugfs
+ * test_skip_sync is 1, which shows what the syncs are for.
+ */
+struct dmalab_test_stream {
+	__u64 uaddr;
+	__u64 devmem;
+	__u32 len;
+	__u32 write;
+	__u32 status;
+	__u32 rsvd;
+};
+
 #define DMALAB_IOC_INFO		_IOWR(DMALAB_IOC_MAGIC, 0x00, \
 				      struct dmalab_info)
 #define DMALAB_IOC_SUBMIT	_IOWR(DMALAB_IOC_MAGIC, 0x01, struct dmalab_op)
@@ -246,19 +428,22 @@ struct dmalab_queue_reset {
 				      struct dmalab_stats)
 #define DMALAB_IOC_QUEUE_RESET	_IOW(DMALAB_IOC_MAGIC, 0x04, \
 				     struct dmalab_queue_reset)
+#define DMALAB_IOC_SUBMIT_ASYNC	_IOWR(DMALAB_IOC_MAGIC, 0x05, \
+				      struct dmalab_async)
+#define DMALAB_IOC_WAIT		_IOWR(DMALAB_IOC_MAGIC, 0x06, \
+				      struct dmalab_wait)
+#define DMALAB_IOC_DMA_ADDRS	_IOWR(DMALAB_IOC_MAGIC, 0x10, \
+				      struct dmalab_dma_addrs)
+#define DMALAB_IOC_TEST_STALE	_IOWR(DMALAB_IOC_MAGIC, 0x11, \
+				      struct dmalab_test_stale)
+#define DMALAB_IOC_TEST_STREAM	_IOWR(DMALAB_IOC_MAGIC, 0x12, \
+				      struct dmalab_test_stream)
 
-#ifdef __KERNEL__
-#define DMALAB_UAPI_ASSERT(c, m)	static_assert(c, m)
-#else
-#define DMALAB_UAPI_ASSERT(c, m)	_Static_assert(c, m)
-#endif
-
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_info) == 88, "dmalab_info size");
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_buf) == 16, "dmalab_buf size");
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_op) == 80, "dmalab_op size");
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_batch) == 40, "dmalab_batch size");
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_stats) == 136, "dmalab_stats size");
-DMALAB_UAPI_ASSERT(sizeof(struct dmalab_queue_reset) == 8,
-		   "dmalab_queue_reset size");
+/*
+ * Structure sizes (checked by the driver with BUILD_BUG_ON and by the
+ * tests): info 88, buf 16, op 80, batch 40, stats 136, queue_reset 8,
+ * async 96, completion 40, wait 48, dma_seg 24, dma_addrs 48,
+ * test_stale 24, test_stream 32.
+ */
 
 #endif /* DMALAB_UAPI_H */

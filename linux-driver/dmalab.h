@@ -8,16 +8,21 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/poll.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -36,13 +41,26 @@
 /* Bounce buffer size for read/write with use_bounce=1. */
 #define DMALAB_BOUNCE_CHUNK	SZ_64K
 #define DMALAB_COHERENT_MAX	SZ_4M
+/* Largest op where streaming DMA is bounced (swiotlb's pool is shared). */
+#define DMALAB_BOUNCED_MAX_XFER	SZ_4M
+
+/* Async ops (ioctl or aio) one file may have in flight. */
+#define DMALAB_ASYNC_MAX	1024
+/* Size of the page-by-page buffer of mmap region 3. */
+#define DMALAB_PAGEBUF_SIZE	SZ_2M
+#define DMALAB_PAGEBUF_PGOFF	(DMALAB_MMAP_PAGEBUF >> PAGE_SHIFT)
+/* Streaming buffer of DMALAB_IOC_TEST_STREAM (test only). */
+#define DMALAB_TEST_BUF_SIZE	SZ_64K
 
 /* Module parameters (dmalab_main.c). */
 extern unsigned int dmalab_timeout_ms;
 extern bool dmalab_use_bounce;
+extern unsigned int dmalab_poll_us;
+extern struct kmem_cache *dmalab_req_cache;
 
 struct dmalab_dev;
 struct dmalab_queue;
+struct dmalab_dchan;
 
 /* Software counters, updated with atomics. */
 struct dmalab_swstats {
@@ -53,6 +71,8 @@ struct dmalab_swstats {
 	atomic64_t err_irqs;
 	atomic64_t timeouts;
 	atomic64_t queue_resets;
+	atomic64_t mappings;
+	atomic64_t remapped;
 };
 
 /*
@@ -62,6 +82,7 @@ struct dmalab_swstats {
 struct dmalab_cbuf {
 	struct kref ref;
 	struct dmalab_dev *dd;
+	struct list_head node;		/* in dd->cbufs until freed */
 	void *cpu;
 	dma_addr_t dma;
 	size_t size;
@@ -72,6 +93,21 @@ enum dmalab_hbuf_kind {
 	DMALAB_HB_USER,		/* pinned user pages, SG mapped */
 	DMALAB_HB_COHERENT,	/* part of a dmalab_cbuf */
 	DMALAB_HB_BOUNCE,	/* kernel buffer, dma_map_single */
+	DMALAB_HB_PAGEBUF,	/* pages of a dmalab_pbuf, SG mapped */
+	DMALAB_HB_DMA,		/* bus address of a dmaengine client */
+};
+
+/*
+ * Page-by-page buffer of one open file (mmap region 3): pages are allocated
+ * on first touch, by the .fault handler or by a DMA that uses them.
+ * Refcounted: the file, each VMA and each request using it hold a reference.
+ */
+struct dmalab_pbuf {
+	struct kref ref;
+	struct dmalab_dev *dd;
+	struct mutex lock;		/* pages[] */
+	unsigned long npages;
+	struct page **pages;
 };
 
 /* One host-memory side of a request, as the device sees it. */
@@ -91,6 +127,8 @@ struct dmalab_hbuf {
 	unsigned int nblk;
 	/* DMALAB_HB_COHERENT */
 	struct dmalab_cbuf *cbuf;
+	/* DMALAB_HB_PAGEBUF (also uses pages, sgt and the SG blocks) */
+	struct dmalab_pbuf *pbuf;
 	/* DMALAB_HB_BOUNCE */
 	void *bounce;
 	size_t bounce_len;
@@ -101,10 +139,22 @@ struct dmalab_hbuf {
 	bool hw_sg;
 };
 
+struct dmalab_file;
+struct dmalab_req;
+struct dmalab_aio;
+
+/*
+ * Called when the device completed a request, or it was cancelled, with
+ * q->lock held, possibly in hard interrupt context.
+ */
+typedef void (*dmalab_end_io_t)(struct dmalab_req *req);
+
 /*
  * One descriptor in flight.  Ownership: the submitter owns the request until
  * it is finished.  If the submitter gives up waiting (signal), it marks the
  * request abandoned and the completion path releases it from a work item.
+ * A request with @end_io set (async ioctl, aio, dmaengine) is handed to
+ * @end_io instead of waking a waiter.
  */
 struct dmalab_req {
 	struct dmalab_dev *dd;
@@ -118,7 +168,17 @@ struct dmalab_req {
 	struct dmalab_hbuf hdst;
 
 	struct completion done;
-	struct list_head orphan_node;
+	struct list_head orphan_node;	/* orphans, async_done, file lists */
+	dmalab_end_io_t end_io;
+	void *end_io_data;
+	unsigned long deadline;		/* jiffies, for the watchdog */
+	/* async ops: the file that collects it, the user's cookie */
+	struct dmalab_file *file;
+	u64 ucookie;
+	u64 user_data;
+	/* aio: the kiocb the request is a piece of, its offset in it */
+	struct dmalab_aio *aio;
+	size_t aio_off;
 	bool finished;		/* under q->lock */
 	bool abandoned;		/* under q->lock */
 	u16 slot;
@@ -133,7 +193,6 @@ struct dmalab_queue {
 	struct dmalab_dev *dd;
 	unsigned int idx;
 	spinlock_t lock;		/* ring state, reqs[] */
-	struct mutex recover_lock;	/* serializes queue resets */
 	struct dmalab_desc *ring;
 	dma_addr_t ring_dma;
 	struct dmalab_cpl *cpl;
@@ -148,6 +207,33 @@ struct dmalab_queue {
 	u64 seq;			/* cookie counter */
 	wait_queue_head_t space_wq;
 	char irq_name[32];
+	struct dmalab_dchan *dchan;	/* dmaengine channel on it, if any */
+};
+
+/* A dmaengine descriptor: one device descriptor or a software interrupt. */
+struct dmalab_ddesc {
+	struct dma_async_tx_descriptor tx;
+	struct list_head node;		/* in one of the channel's lists */
+	struct dmalab_dchan *dc;
+	struct dmalab_req *req;		/* NULL for DMA_INTERRUPT */
+	bool done;			/* under dc->lock */
+	enum dmaengine_tx_result result;
+};
+
+/*
+ * A dmaengine channel on top of one queue.  Descriptors move from
+ * @submitted (tx_submit) to @issued (issue_pending) to @active (on the
+ * ring) and are completed, in cookie order, by the tasklet.
+ */
+struct dmalab_dchan {
+	struct dma_chan chan;
+	struct dmalab_queue *q;
+	spinlock_t lock;		/* lists, cookies, done flags */
+	struct list_head allocated;	/* prepared, not submitted */
+	struct list_head submitted;
+	struct list_head issued;
+	struct list_head active;
+	struct tasklet_struct tasklet;
 };
 
 /* A debugfs file backed by one register of the device's debug block. */
@@ -200,18 +286,70 @@ struct dmalab_dev {
 	struct list_head orphans;
 	struct work_struct orphan_work;
 
+	/* async completions waiting for process context (unpinning) */
+	spinlock_t async_lock;		/* async_done */
+	struct list_head async_done;
+	struct work_struct async_work;
+
+	/* reaps in polling mode; restarts stuck queues */
+	struct hrtimer poll_timer;
+	struct delayed_work watchdog;
+
+	/* dmaengine provider */
+	struct dma_device dma;
+	struct dmalab_dchan *dchans;
+	unsigned int nr_dchans;
+	bool dma_registered;
+
+	/* coherent buffers: their memory is freed at remove at the latest */
+	struct mutex cbufs_lock;	/* cbufs, cbuf->cpu */
+	struct list_head cbufs;
+
+	/* mappings of mmap region 3 of all files */
+	atomic_t pbuf_maps;
+
+	/* TEST-ONLY: DMALAB_IOC_TEST_STREAM's buffer and sync knob */
+	struct mutex test_lock;		/* test_buf */
+	void *test_buf;
+	dma_addr_t test_dma;
+	bool test_skip_sync;
+
 	struct dmalab_swstats stats;
 	struct dentry *debugfs;
 	struct dmalab_dbgreg dbgregs[DMALAB_NR_DBGREGS];
+	unsigned int max_seg;		/* largest streaming mapping */
 };
 
-/* An open file. */
+/*
+ * An open file.  Refcounted: the open file and each async op in flight hold
+ * a reference.
+ */
 struct dmalab_file {
+	struct kref ref;
 	struct dmalab_dev *dd;
 	struct file *file;
 	struct list_head node;		/* in dd->files */
-	struct mutex lock;		/* cbuf */
+	struct mutex lock;		/* cbuf, pbuf */
 	struct dmalab_cbuf *cbuf;
+	struct dmalab_pbuf *pbuf;
+	/* async ops */
+	spinlock_t alock;		/* everything below */
+	struct list_head done;		/* completed, not collected */
+	unsigned int inflight;		/* submitted, not collected */
+	unsigned int ndone;
+	bool closed;
+	u64 next_cookie;
+	wait_queue_head_t wq;
+};
+
+/* An asynchronous read/write (aio, io_uring): one or more requests. */
+struct dmalab_aio {
+	struct kiocb *iocb;
+	atomic_t pending;
+	size_t len;
+	size_t bad_off;		/* offset of the first failed piece */
+	int err;
+	spinlock_t lock;	/* bad_off, err */
 };
 
 static inline u32 dmalab_rd(struct dmalab_dev *dd, u32 reg)
@@ -248,6 +386,10 @@ void dmalab_queue_reap(struct dmalab_queue *q);
 int dmalab_queue_recover(struct dmalab_queue *q, int err);
 struct dmalab_queue *dmalab_pick_queue(struct dmalab_dev *dd);
 int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline);
+int dmalab_req_submit_nowait(struct dmalab_req *req);
+void dmalab_poll_kick(struct dmalab_dev *dd);
+enum hrtimer_restart dmalab_poll_timer_fn(struct hrtimer *t);
+void dmalab_watchdog_fn(struct work_struct *work);
 int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline);
 bool dmalab_req_abandon(struct dmalab_req *req);
 void dmalab_orphan_work(struct work_struct *work);
@@ -257,6 +399,9 @@ irqreturn_t dmalab_shared_irq(int irq, void *data);
 
 /* dmalab_mem.c */
 struct dmalab_req *dmalab_req_alloc(struct dmalab_dev *dd);
+struct dmalab_req *dmalab_req_alloc_gfp(struct dmalab_dev *dd, gfp_t gfp);
+void dmalab_count_mapping(struct dmalab_dev *dd, dma_addr_t dma,
+			  phys_addr_t phys);
 void dmalab_req_free(struct dmalab_req *req);
 int dmalab_hbuf_user(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 		     unsigned long uaddr, size_t len, bool dev_writes);
@@ -270,8 +415,46 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
 struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size);
 void dmalab_cbuf_get(struct dmalab_cbuf *cb);
 void dmalab_cbuf_put(struct dmalab_cbuf *cb);
+void dmalab_cbufs_free_dma(struct dmalab_dev *dd);
+int dmalab_hbuf_pagebuf(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			struct dmalab_pbuf *pb, u64 off, size_t len,
+			bool dev_writes);
+struct dmalab_pbuf *dmalab_pbuf_alloc(struct dmalab_dev *dd);
+void dmalab_pbuf_get(struct dmalab_pbuf *pb);
+void dmalab_pbuf_put(struct dmalab_pbuf *pb);
+struct page *dmalab_pbuf_page(struct dmalab_pbuf *pb, unsigned long idx);
+
+/* dmalab_async.c */
+int dmalab_ioc_submit_async(struct dmalab_file *f, void __user *arg);
+int dmalab_ioc_wait(struct dmalab_file *f, void __user *arg);
+__poll_t dmalab_async_poll(struct dmalab_file *f, struct file *file,
+			   poll_table *wait);
+void dmalab_async_release(struct dmalab_file *f);
+void dmalab_async_work(struct work_struct *work);
+void dmalab_file_put(struct dmalab_file *f);
+ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
+		      struct iov_iter *it, bool write);
+
+/* dmalab_dma.c */
+int dmalab_dma_register(struct dmalab_dev *dd, unsigned int nr);
+void dmalab_dma_unregister(struct dmalab_dev *dd);
+void dmalab_dma_queue_kick(struct dmalab_dchan *dc);
+
+/* dmalab_debug.c: teaching and TEST-ONLY interfaces, CAP_SYS_ADMIN */
+int dmalab_ioc_dma_addrs(struct dmalab_dev *dd, void __user *arg);
+int dmalab_ioc_test_stale(struct dmalab_dev *dd, void __user *arg);
+int dmalab_ioc_test_stream(struct dmalab_dev *dd, void __user *arg);
+void dmalab_test_buf_free(struct dmalab_dev *dd);
 
 /* dmalab_chardev.c */
+unsigned long dmalab_deadline(void);
+bool dmalab_enter(struct dmalab_dev *dd);
+void dmalab_leave(struct dmalab_dev *dd);
+int dmalab_run(struct dmalab_req *req);
+int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
+		      struct dmalab_req **reqp);
+void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req);
+int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len);
 int dmalab_chardev_register(struct dmalab_dev *dd);
 void dmalab_chardev_unregister(struct dmalab_dev *dd);
 void dmalab_chardev_zap(struct dmalab_dev *dd);

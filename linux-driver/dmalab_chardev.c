@@ -7,13 +7,15 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "dmalab.h"
 
-static unsigned long dmalab_deadline(void)
+unsigned long dmalab_deadline(void)
 {
 	return jiffies + msecs_to_jiffies(READ_ONCE(dmalab_timeout_ms));
 }
@@ -22,7 +24,7 @@ static unsigned long dmalab_deadline(void)
  * Take the device for one file operation: returns false (and the caller
  * fails with -ENODEV) once the device is being removed.
  */
-static bool dmalab_enter(struct dmalab_dev *dd)
+bool dmalab_enter(struct dmalab_dev *dd)
 {
 	down_read(&dd->lifetime);
 	if (dd->dead) {
@@ -32,7 +34,7 @@ static bool dmalab_enter(struct dmalab_dev *dd)
 	return true;
 }
 
-static void dmalab_leave(struct dmalab_dev *dd)
+void dmalab_leave(struct dmalab_dev *dd)
 {
 	up_read(&dd->lifetime);
 }
@@ -43,7 +45,7 @@ static void dmalab_leave(struct dmalab_dev *dd)
  * negative errno: -ERESTARTSYS means the request was abandoned and must not
  * be touched; otherwise the caller frees it.
  */
-static int dmalab_run(struct dmalab_req *req)
+int dmalab_run(struct dmalab_req *req)
 {
 	unsigned long deadline = dmalab_deadline();
 	int ret;
@@ -120,41 +122,64 @@ out:
 	return ret;
 }
 
-static ssize_t dmalab_rw(struct file *file, char __user *buf, size_t count,
+/**
+ * dmalab_iter_seg() - the user address and length of an iterator's segment
+ * @it:		the iterator
+ * @ubuf:	out: the user address of the current segment
+ * @len:	out: bytes of the current segment
+ *
+ * Return: 0, or -EINVAL for iterators over kernel memory (io_uring fixed
+ * buffers, splice), which the driver does not support.
+ */
+int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
+{
+	if (iter_is_ubuf(it)) {
+		*len = iov_iter_count(it);
+		*ubuf = it->ubuf + it->iov_offset;
+		return 0;
+	}
+	if (iter_is_iovec(it)) {
+		*len = min(iov_iter_count(it),
+			   it->iov->iov_len - it->iov_offset);
+		*ubuf = it->iov->iov_base + it->iov_offset;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Synchronous read/write: one descriptor per chunk, waiting for each. */
+static ssize_t dmalab_rw(struct dmalab_dev *dd, struct iov_iter *it,
 			 loff_t *ppos, bool write)
 {
-	struct dmalab_file *f = file->private_data;
-	struct dmalab_dev *dd = f->dd;
 	loff_t pos = *ppos;
-	size_t done = 0;
+	size_t count, done = 0;
 	int ret = 0;
 
-	if (pos < 0)
-		return -EINVAL;
-	if (!count)
-		return 0;
-	if (!dmalab_enter(dd))
-		return -ENODEV;
-
-	if ((u64)pos >= dd->devmem_size) {
-		ret = write ? -ENOSPC : 0;
-		goto out;
-	}
+	count = iov_iter_count(it);
+	if ((u64)pos >= dd->devmem_size)
+		return write ? -ENOSPC : 0;
 	count = min_t(u64, count, dd->devmem_size - pos);
 
 	while (done < count) {
-		size_t chunk = min_t(size_t, count - done, dd->rw_chunk);
+		char __user *ubuf;
+		size_t seg, chunk;
 
-		if (done && signal_pending(current))
-			break;
-		ret = dmalab_rw_chunk(dd, write, buf + done, pos + done,
-				      chunk);
+		ret = dmalab_iter_seg(it, &ubuf, &seg);
 		if (ret)
 			break;
+		chunk = min3(count - done, seg, (size_t)dd->rw_chunk);
+		if (!chunk) {
+			iov_iter_advance(it, 0);
+			continue;
+		}
+		if (done && signal_pending(current))
+			break;
+		ret = dmalab_rw_chunk(dd, write, ubuf, pos + done, chunk);
+		if (ret)
+			break;
+		iov_iter_advance(it, chunk);
 		done += chunk;
 	}
-out:
-	dmalab_leave(dd);
 	if (done) {
 		*ppos = pos + done;
 		return done;
@@ -162,16 +187,38 @@ out:
 	return ret;
 }
 
-static ssize_t dmalab_read(struct file *file, char __user *buf, size_t count,
-			   loff_t *ppos)
+static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
+			      bool write)
 {
-	return dmalab_rw(file, buf, count, ppos, false);
+	struct dmalab_file *f = iocb->ki_filp->private_data;
+	struct dmalab_dev *dd = f->dd;
+	ssize_t ret;
+
+	if (iocb->ki_pos < 0)
+		return -EINVAL;
+	if (!iov_iter_count(it))
+		return 0;
+	/* a synchronous transfer always waits for the device */
+	if (is_sync_kiocb(iocb) && (iocb->ki_flags & IOCB_NOWAIT))
+		return -EAGAIN;
+	if (!dmalab_enter(dd))
+		return -ENODEV;
+	if (is_sync_kiocb(iocb) || dmalab_use_bounce)
+		ret = dmalab_rw(dd, it, &iocb->ki_pos, write);
+	else
+		ret = dmalab_aio_rw(f, iocb, it, write);
+	dmalab_leave(dd);
+	return ret;
 }
 
-static ssize_t dmalab_write(struct file *file, const char __user *buf,
-			    size_t count, loff_t *ppos)
+static ssize_t dmalab_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	return dmalab_rw(file, (char __user *)buf, count, ppos, true);
+	return dmalab_rw_iter(iocb, to, false);
+}
+
+static ssize_t dmalab_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	return dmalab_rw_iter(iocb, from, true);
 }
 
 static loff_t dmalab_llseek(struct file *file, loff_t offset, int whence)
@@ -189,7 +236,8 @@ static int dmalab_ioc_info(struct dmalab_dev *dd, void __user *arg)
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (info.size != sizeof(info))
+	if (info.size != sizeof(info) || memchr_inv(info.rsvd, 0,
+						    sizeof(info.rsvd)))
 		return -EINVAL;
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
@@ -205,12 +253,30 @@ static int dmalab_ioc_info(struct dmalab_dev *dd, void __user *arg)
 	info.max_batch = DMALAB_MAX_BATCH;
 	info.coherent_max = DMALAB_COHERENT_MAX;
 	info.devmem_size = dd->devmem_size;
+	info.pagebuf_size = DMALAB_PAGEBUF_SIZE;
+	info.async_max = DMALAB_ASYNC_MAX;
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
 static bool dmalab_kind_is_host(u32 kind)
 {
-	return kind == DMALAB_BUF_USER || kind == DMALAB_BUF_COHERENT;
+	return kind == DMALAB_BUF_USER || kind == DMALAB_BUF_COHERENT ||
+	       kind == DMALAB_BUF_PAGEBUF;
+}
+
+/* The file's page buffer, created on first use; NULL without memory. */
+static struct dmalab_pbuf *dmalab_file_pbuf(struct dmalab_file *f)
+{
+	struct dmalab_pbuf *pb;
+
+	mutex_lock(&f->lock);
+	if (!f->pbuf)
+		f->pbuf = dmalab_pbuf_alloc(f->dd);
+	pb = f->pbuf;
+	if (pb)
+		dmalab_pbuf_get(pb);
+	mutex_unlock(&f->lock);
+	return pb;
 }
 
 /*
@@ -248,6 +314,16 @@ static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
 		ret = dmalab_hbuf_coherent(hb, f->cbuf, b->addr, op->len);
 		mutex_unlock(&f->lock);
 		break;
+	case DMALAB_BUF_PAGEBUF: {
+		struct dmalab_pbuf *pb = dmalab_file_pbuf(f);
+
+		if (!pb)
+			return -ENOMEM;
+		ret = dmalab_hbuf_pagebuf(dd, hb, pb, b->addr, op->len,
+					  dev_writes);
+		dmalab_pbuf_put(pb);
+		break;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -259,8 +335,8 @@ static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
 }
 
 /* Check an op from user space and turn it into a request. */
-static int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
-			     struct dmalab_req **reqp)
+int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
+		      struct dmalab_req **reqp)
 {
 	struct dmalab_dev *dd = f->dd;
 	u32 want_src, want_dst;
@@ -341,7 +417,7 @@ fail:
 	return ret;
 }
 
-static void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req)
+void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req)
 {
 	op->status = req->status;
 	op->bytes = req->bytes;
@@ -460,7 +536,8 @@ static int dmalab_ioc_stats(struct dmalab_dev *dd, void __user *arg)
 
 	if (copy_from_user(&st, arg, sizeof(st)))
 		return -EFAULT;
-	if (st.size != sizeof(st))
+	if (st.size != sizeof(st) || st.rsvd0 ||
+	    memchr_inv(st.rsvd, 0, sizeof(st.rsvd)))
 		return -EINVAL;
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
@@ -480,6 +557,8 @@ static int dmalab_ioc_stats(struct dmalab_dev *dd, void __user *arg)
 	st.err_irqs = atomic64_read(&s->err_irqs);
 	st.timeouts = atomic64_read(&s->timeouts);
 	st.queue_resets = atomic64_read(&s->queue_resets);
+	st.mappings = atomic64_read(&s->mappings);
+	st.remapped = atomic64_read(&s->remapped);
 	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -519,6 +598,21 @@ static long dmalab_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case DMALAB_IOC_QUEUE_RESET:
 		ret = dmalab_ioc_queue_reset(dd, uarg);
+		break;
+	case DMALAB_IOC_SUBMIT_ASYNC:
+		ret = dmalab_ioc_submit_async(f, uarg);
+		break;
+	case DMALAB_IOC_WAIT:
+		ret = dmalab_ioc_wait(f, uarg);
+		break;
+	case DMALAB_IOC_DMA_ADDRS:
+		ret = dmalab_ioc_dma_addrs(dd, uarg);
+		break;
+	case DMALAB_IOC_TEST_STALE:
+		ret = dmalab_ioc_test_stale(dd, uarg);
+		break;
+	case DMALAB_IOC_TEST_STREAM:
+		ret = dmalab_ioc_test_stream(dd, uarg);
 		break;
 	default:
 		ret = -ENOTTY;
@@ -571,6 +665,8 @@ static int dmalab_mmap_coherent(struct dmalab_file *f,
 	cb = f->cbuf;
 	/* dma_mmap_coherent() takes vm_pgoff as the offset in the buffer */
 	vma->vm_pgoff = 0;
+	/* behind an IOMMU it maps pages, not a PFN range: no mremap growth */
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
 	ret = dma_mmap_coherent(&dd->pdev->dev, vma, cb->cpu, cb->dma,
 				cb->size);
 	if (ret)
@@ -583,6 +679,68 @@ out:
 	return ret;
 }
 
+static void dmalab_pbuf_vm_open(struct vm_area_struct *vma)
+{
+	struct dmalab_pbuf *pb = vma->vm_private_data;
+
+	dmalab_pbuf_get(pb);
+	atomic_inc(&pb->dd->pbuf_maps);
+}
+
+static void dmalab_pbuf_vm_close(struct vm_area_struct *vma)
+{
+	struct dmalab_pbuf *pb = vma->vm_private_data;
+
+	atomic_dec(&pb->dd->pbuf_maps);
+	dmalab_pbuf_put(pb);
+}
+
+/* A first touch of a page of the page buffer: allocate it and map it. */
+static vm_fault_t dmalab_pbuf_fault(struct vm_fault *vmf)
+{
+	struct dmalab_pbuf *pb = vmf->vma->vm_private_data;
+	unsigned long idx = vmf->pgoff - DMALAB_PAGEBUF_PGOFF;
+	struct page *page;
+
+	if (vmf->pgoff < DMALAB_PAGEBUF_PGOFF || idx >= pb->npages)
+		return VM_FAULT_SIGBUS;
+	page = dmalab_pbuf_page(pb, idx);
+	if (!page)
+		return VM_FAULT_OOM;
+	/* the mapping's reference; the buffer keeps its own */
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct dmalab_pbuf_vm_ops = {
+	.open = dmalab_pbuf_vm_open,
+	.close = dmalab_pbuf_vm_close,
+	.fault = dmalab_pbuf_fault,
+};
+
+static int dmalab_mmap_pagebuf(struct dmalab_file *f,
+			       struct vm_area_struct *vma)
+{
+	unsigned long npages = vma_pages(vma);
+	unsigned long first = vma->vm_pgoff - DMALAB_PAGEBUF_PGOFF;
+	struct dmalab_pbuf *pb;
+
+	if (vma->vm_pgoff < DMALAB_PAGEBUF_PGOFF ||
+	    first >= DMALAB_PAGEBUF_SIZE >> PAGE_SHIFT ||
+	    npages > (DMALAB_PAGEBUF_SIZE >> PAGE_SHIFT) - first)
+		return -EINVAL;
+	pb = dmalab_file_pbuf(f);
+	if (!pb)
+		return -ENOMEM;
+	/* the VMA keeps the reference dmalab_file_pbuf() took */
+	vma->vm_private_data = pb;
+	vma->vm_ops = &dmalab_pbuf_vm_ops;
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	atomic_inc(&f->dd->pbuf_maps);
+	return 0;
+}
+
 static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct dmalab_file *f = file->private_data;
@@ -590,6 +748,7 @@ static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	int ret;
 
+	/* (offset + length overflowing is refused by do_mmap: EOVERFLOW) */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (!dmalab_enter(dd))
@@ -600,6 +759,8 @@ static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = vm_iomap_memory(vma, dd->devmem_phys, dd->devmem_size);
 	} else if (off == DMALAB_MMAP_COHERENT) {
 		ret = dmalab_mmap_coherent(f, vma);
+	} else if (off >= DMALAB_MMAP_PAGEBUF) {
+		ret = dmalab_mmap_pagebuf(f, vma);
 	} else {
 		ret = -EINVAL;
 	}
@@ -623,15 +784,25 @@ static int dmalab_open(struct inode *inode, struct file *file)
 		return -ENODEV;
 	}
 	dmalab_dev_get(dd);
+	kref_init(&f->ref);
 	f->dd = dd;
 	f->file = file;
 	mutex_init(&f->lock);
+	spin_lock_init(&f->alock);
+	INIT_LIST_HEAD(&f->done);
+	init_waitqueue_head(&f->wq);
 	mutex_lock(&dd->files_lock);
 	list_add_tail(&f->node, &dd->files);
 	mutex_unlock(&dd->files_lock);
 	dmalab_leave(dd);
 
 	file->private_data = f;
+	/*
+	 * Async kiocbs (io_uring) are queued without blocking: io_uring then
+	 * issues reads directly instead of waiting for POLLIN, which here
+	 * means "async ioctl completions ready".
+	 */
+	file->f_mode |= FMODE_NOWAIT;
 	return 0;
 }
 
@@ -643,18 +814,29 @@ static int dmalab_release(struct inode *inode, struct file *file)
 	mutex_lock(&dd->files_lock);
 	list_del(&f->node);
 	mutex_unlock(&dd->files_lock);
+	dmalab_async_release(f);
 	dmalab_cbuf_put(f->cbuf);
-	kfree(f);
-	dmalab_dev_put(dd);
+	f->cbuf = NULL;
+	dmalab_pbuf_put(f->pbuf);
+	f->pbuf = NULL;
+	dmalab_file_put(f);
 	return 0;
+}
+
+static __poll_t dmalab_poll(struct file *file, poll_table *wait)
+{
+	struct dmalab_file *f = file->private_data;
+
+	return dmalab_async_poll(f, file, wait);
 }
 
 static const struct file_operations dmalab_fops = {
 	.owner = THIS_MODULE,
 	.open = dmalab_open,
 	.release = dmalab_release,
-	.read = dmalab_read,
-	.write = dmalab_write,
+	.read_iter = dmalab_read_iter,
+	.write_iter = dmalab_write_iter,
+	.poll = dmalab_poll,
 	.llseek = dmalab_llseek,
 	.unlocked_ioctl = dmalab_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
@@ -665,8 +847,10 @@ int dmalab_chardev_register(struct dmalab_dev *dd)
 {
 	int ret;
 
+	/* a bounce chunk is one streaming mapping: at most max_seg */
 	dd->rw_chunk = min_t(u32, dd->max_xfer,
-			     dmalab_use_bounce ? DMALAB_BOUNCE_CHUNK :
+			     dmalab_use_bounce ? min_t(u32, dd->max_seg,
+						       DMALAB_BOUNCE_CHUNK) :
 						 DMALAB_RW_CHUNK);
 	dd->misc.minor = MISC_DYNAMIC_MINOR;
 	dd->misc.name = dd->name;

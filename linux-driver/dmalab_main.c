@@ -14,33 +14,80 @@
 
 #include "dmalab.h"
 
+/* A uint parameter with bounds: kp->arg points to a dmalab_uint_param. */
+struct dmalab_uint_param {
+	unsigned int *val;
+	unsigned int min;
+	unsigned int max;
+};
+
+static int dmalab_param_set_uint(const char *val,
+				 const struct kernel_param *kp)
+{
+	const struct dmalab_uint_param *p = kp->arg;
+	struct kernel_param kp2 = *kp;
+
+	kp2.arg = p->val;
+	return param_set_uint_minmax(val, &kp2, p->min, p->max);
+}
+
+static int dmalab_param_get_uint(char *buf, const struct kernel_param *kp)
+{
+	const struct dmalab_uint_param *p = kp->arg;
+
+	return sysfs_emit(buf, "%u\n", *p->val);
+}
+
+static const struct kernel_param_ops dmalab_uint_ops = {
+	.set = dmalab_param_set_uint,
+	.get = dmalab_param_get_uint,
+};
+
+#define DMALAB_UINT_PARAM(name, var, lo, hi, perm)			\
+	static const struct dmalab_uint_param dmalab_param_##name = {	\
+		.val = &(var), .min = (lo), .max = (hi),		\
+	};								\
+	module_param_cb(name, &dmalab_uint_ops,				\
+			(void *)&dmalab_param_##name, perm)
+
 unsigned int dmalab_timeout_ms = 5000;
-module_param_named(timeout_ms, dmalab_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(timeout_ms, "Time a request may take before its queue is reset (ms, default 5000)");
+DMALAB_UINT_PARAM(timeout_ms, dmalab_timeout_ms, 10, 600000, 0644);
+MODULE_PARM_DESC(timeout_ms, "Time a request may take before its queue is reset (ms, 10..600000, default 5000)");
 
 bool dmalab_use_bounce;
 module_param_named(use_bounce, dmalab_use_bounce, bool, 0444);
-MODULE_PARM_DESC(use_bounce, "read/write through a kernel bounce buffer instead of pinned user pages");
+MODULE_PARM_DESC(use_bounce, "read/write through a kernel bounce buffer instead of pinned user pages (default off)");
 
 static unsigned int ring_order = 8;
-module_param(ring_order, uint, 0444);
-MODULE_PARM_DESC(ring_order, "log2 of descriptors per ring (default 8)");
+DMALAB_UINT_PARAM(ring_order, ring_order, DMALAB_RING_ORDER_MIN,
+		  DMALAB_RING_ORDER_MAX, 0444);
+MODULE_PARM_DESC(ring_order, "log2 of descriptors per ring (1..12, default 8; capped by the device)");
 
 static unsigned int max_queues;
-module_param(max_queues, uint, 0444);
-MODULE_PARM_DESC(max_queues, "Use at most this many queues (0: all)");
+DMALAB_UINT_PARAM(max_queues, max_queues, 0, DMALAB_DRV_MAX_QUEUES, 0444);
+MODULE_PARM_DESC(max_queues, "Use at most this many queues (0..31, 0: all)");
 
 static int irq_mode;
 module_param(irq_mode, int, 0444);
 MODULE_PARM_DESC(irq_mode, "Interrupt type: 0 auto (MSI-X, MSI, INTx), 1 INTx only, 2 MSI only, 3 MSI-X only");
 
 static unsigned int coal_count;
-module_param(coal_count, uint, 0444);
-MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0: at once)");
+DMALAB_UINT_PARAM(coal_count, coal_count, 0, 65535, 0444);
+MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0..65535, 0: at once)");
 
 static unsigned int coal_usec;
-module_param(coal_usec, uint, 0444);
-MODULE_PARM_DESC(coal_usec, "... or after this many microseconds (0: at once)");
+DMALAB_UINT_PARAM(coal_usec, coal_usec, 0, 1000000, 0444);
+MODULE_PARM_DESC(coal_usec, "... or after this many microseconds (0..1000000, 0: at once)");
+
+unsigned int dmalab_poll_us;
+DMALAB_UINT_PARAM(poll_us, dmalab_poll_us, 0, 10000, 0444);
+MODULE_PARM_DESC(poll_us, "Polling mode: reap completions every poll_us microseconds instead of by interrupt (0..10000, 0: interrupts)");
+
+static unsigned int dma_chans = 2;
+DMALAB_UINT_PARAM(dma_chans, dma_chans, 0, DMALAB_DRV_MAX_QUEUES, 0444);
+MODULE_PARM_DESC(dma_chans, "dmaengine channels, one on each of the first dma_chans queues (0..31, 0: no dmaengine provider, default 2)");
+
+struct kmem_cache *dmalab_req_cache;
 
 static DEFINE_IDA(dmalab_ida);
 
@@ -162,6 +209,26 @@ static int dmalab_setup_dma(struct dmalab_dev *dd)
 		return ret;
 	}
 	dd->dma_bits = bits;
+
+	/*
+	 * Device SG entries take 32-bit lengths; swiotlb bounces at most
+	 * dma_max_mapping_size() at once: no streaming mapping (SG segment,
+	 * bounce chunk) may be larger than dd->max_seg.
+	 */
+	ret = dma_set_max_seg_size(dev, UINT_MAX & PAGE_MASK);
+	if (ret)
+		return ret;
+	dd->max_seg = min_t(size_t, dma_max_mapping_size(dev),
+			    dma_get_max_seg_size(dev)) & PAGE_MASK;
+	if (!dd->max_seg)
+		dd->max_seg = PAGE_SIZE;
+	/*
+	 * Where swiotlb bounces, both sides of an op occupy its (shared,
+	 * 64 MiB by default) pool at once: keep ops well below that.
+	 */
+	if (dma_max_mapping_size(dev) != SIZE_MAX)
+		dd->max_xfer = min_t(u32, dd->max_xfer,
+				     DMALAB_BOUNCED_MAX_XFER);
 	return 0;
 }
 
@@ -339,6 +406,16 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&dd->orphan_lock);
 	INIT_LIST_HEAD(&dd->orphans);
 	INIT_WORK(&dd->orphan_work, dmalab_orphan_work);
+	spin_lock_init(&dd->async_lock);
+	INIT_LIST_HEAD(&dd->async_done);
+	INIT_WORK(&dd->async_work, dmalab_async_work);
+	hrtimer_init(&dd->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	dd->poll_timer.function = dmalab_poll_timer_fn;
+	INIT_DELAYED_WORK(&dd->watchdog, dmalab_watchdog_fn);
+	mutex_init(&dd->test_lock);
+	mutex_init(&dd->cbufs_lock);
+	INIT_LIST_HEAD(&dd->cbufs);
+	atomic_set(&dd->pbuf_maps, 0);
 	atomic_set(&dd->next_queue, 0);
 	pci_set_drvdata(pdev, dd);
 
@@ -410,16 +487,22 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = dmalab_chardev_register(dd);
 	if (ret)
 		goto err_queues;
+	ret = dmalab_dma_register(dd, dma_chans);
+	if (ret)
+		goto err_chardev;
 	dmalab_debugfs_add(dd);
 
 	dev_info(dev,
-		 "%s: v%u.%u, %u queues x %u, %s (%u vectors), %u-bit DMA, %llu KiB device memory\n",
+		 "%s: v%u.%u, %u queues x %u, %s (%u vectors)%s, %u-bit DMA, %llu KiB device memory, %u dma channels\n",
 		 dd->name, dd->hw_version >> 16, dd->hw_version & 0xffff,
 		 dd->nr_queues, 1U << dd->ring_order,
-		 dmalab_irq_mode_str(dd), dd->nr_vecs, dd->dma_bits,
-		 dd->devmem_size >> 10);
+		 dmalab_irq_mode_str(dd), dd->nr_vecs,
+		 dmalab_poll_us ? ", polling" : "", dd->dma_bits,
+		 dd->devmem_size >> 10, dd->nr_dchans);
 	return 0;
 
+err_chardev:
+	dmalab_chardev_unregister(dd);
 err_queues:
 	dmalab_queues_stop(dd);
 err_irqs:
@@ -439,19 +522,27 @@ static void dmalab_remove(struct pci_dev *pdev)
 
 	dmalab_chardev_unregister(dd);
 	dmalab_debugfs_remove(dd);
+	/* no client holds a channel: nothing of dmaengine's is in flight */
+	dmalab_dma_unregister(dd);
 
 	/* Wait for running file operations; later ones see dead. */
 	down_write(&dd->lifetime);
-	dd->dead = true;
+	WRITE_ONCE(dd->dead, true);
 	up_write(&dd->lifetime);
 	dmalab_chardev_zap(dd);
 
 	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	/* fails what is still outstanding: waiters wake, async ops finish */
 	dmalab_queues_stop(dd);
+	hrtimer_cancel(&dd->poll_timer);
+	cancel_delayed_work_sync(&dd->watchdog);
 	dmalab_hw_disable(dd);
 	dmalab_free_irqs(dd);
 	pci_clear_master(pdev);
 	flush_work(&dd->orphan_work);
+	flush_work(&dd->async_work);
+	dmalab_test_buf_free(dd);
+	dmalab_cbufs_free_dma(dd);
 	dmalab_dev_put(dd);
 }
 
@@ -479,14 +570,41 @@ static struct pci_driver dmalab_driver = {
 	.dev_groups = dmalab_dev_groups,
 };
 
+/* The uapi layout is fixed: the same on 32- and 64-bit user space. */
+static void dmalab_check_uapi(void)
+{
+	BUILD_BUG_ON(sizeof(struct dmalab_info) != 88);
+	BUILD_BUG_ON(sizeof(struct dmalab_buf) != 16);
+	BUILD_BUG_ON(sizeof(struct dmalab_op) != 80);
+	BUILD_BUG_ON(sizeof(struct dmalab_batch) != 40);
+	BUILD_BUG_ON(sizeof(struct dmalab_stats) != 136);
+	BUILD_BUG_ON(sizeof(struct dmalab_queue_reset) != 8);
+	BUILD_BUG_ON(sizeof(struct dmalab_async) != 96);
+	BUILD_BUG_ON(sizeof(struct dmalab_completion) != 40);
+	BUILD_BUG_ON(sizeof(struct dmalab_wait) != 48);
+	BUILD_BUG_ON(sizeof(struct dmalab_dma_seg) != 24);
+	BUILD_BUG_ON(sizeof(struct dmalab_dma_addrs) != 48);
+	BUILD_BUG_ON(sizeof(struct dmalab_test_stale) != 24);
+	BUILD_BUG_ON(sizeof(struct dmalab_test_stream) != 32);
+	BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
+	BUILD_BUG_ON(sizeof(struct dmalab_cpl) != 32);
+	BUILD_BUG_ON(sizeof(struct dmalab_sg_entry) != 16);
+}
+
 static int __init dmalab_init(void)
 {
 	int ret;
 
+	dmalab_check_uapi();
+	dmalab_req_cache = KMEM_CACHE(dmalab_req, 0);
+	if (!dmalab_req_cache)
+		return -ENOMEM;
 	dmalab_debugfs_init();
 	ret = pci_register_driver(&dmalab_driver);
-	if (ret)
+	if (ret) {
 		dmalab_debugfs_exit();
+		kmem_cache_destroy(dmalab_req_cache);
+	}
 	return ret;
 }
 module_init(dmalab_init);
@@ -496,6 +614,7 @@ static void __exit dmalab_exit(void)
 	pci_unregister_driver(&dmalab_driver);
 	dmalab_debugfs_exit();
 	ida_destroy(&dmalab_ida);
+	kmem_cache_destroy(dmalab_req_cache);
 }
 module_exit(dmalab_exit);
 

@@ -10,9 +10,9 @@
 
 #include "dmalab.h"
 
-struct dmalab_req *dmalab_req_alloc(struct dmalab_dev *dd)
+struct dmalab_req *dmalab_req_alloc_gfp(struct dmalab_dev *dd, gfp_t gfp)
 {
-	struct dmalab_req *req = kzalloc(sizeof(*req), GFP_KERNEL);
+	struct dmalab_req *req = kmem_cache_zalloc(dmalab_req_cache, gfp);
 
 	if (!req)
 		return NULL;
@@ -22,6 +22,23 @@ struct dmalab_req *dmalab_req_alloc(struct dmalab_dev *dd)
 	return req;
 }
 
+struct dmalab_req *dmalab_req_alloc(struct dmalab_dev *dd)
+{
+	return dmalab_req_alloc_gfp(dd, GFP_KERNEL);
+}
+
+/*
+ * Count a streaming mapping, and whether the device sees it at another
+ * address than the CPU (swiotlb bounce slot or IOMMU IOVA).
+ */
+void dmalab_count_mapping(struct dmalab_dev *dd, dma_addr_t dma,
+			  phys_addr_t phys)
+{
+	atomic64_inc(&dd->stats.mappings);
+	if (dma != phys)
+		atomic64_inc(&dd->stats.remapped);
+}
+
 /* Must be called in process context: unpinning may sleep. */
 void dmalab_req_free(struct dmalab_req *req)
 {
@@ -29,7 +46,7 @@ void dmalab_req_free(struct dmalab_req *req)
 		return;
 	dmalab_hbuf_release(req->dd, &req->hsrc);
 	dmalab_hbuf_release(req->dd, &req->hdst);
-	kfree(req);
+	kmem_cache_free(dmalab_req_cache, req);
 }
 
 static void dmalab_hbuf_free_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
@@ -102,8 +119,54 @@ static int dmalab_hbuf_build_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 }
 
 /*
- * Pin [uaddr, uaddr + len) and map it for the device (zero copy).  On error
- * the caller releases the partly set up buffer with dmalab_hbuf_release().
+ * Map hb->pages[0 .. npages) from byte @offset of the first page for @len
+ * bytes: an SG table whose segments are at most dd->max_seg bytes, so that
+ * no single streaming mapping exceeds what swiotlb can bounce at once.
+ */
+static int dmalab_hbuf_map_pages(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+				 unsigned int offset, size_t len)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	ret = sg_alloc_table_from_pages_segment(&hb->sgt, hb->pages,
+						hb->npages, offset, len,
+						dd->max_seg, GFP_KERNEL);
+	if (ret)
+		return ret;
+	hb->sgt_alloc = true;
+
+	ret = dma_map_sgtable(&dd->pdev->dev, &hb->sgt, hb->dir, 0);
+	if (ret)
+		return ret;
+	hb->sgt_mapped = true;
+
+	/* Without an IOMMU the DMA segments match the CPU segments. */
+	atomic64_inc(&dd->stats.mappings);
+	for_each_sgtable_dma_sg(&hb->sgt, sg, i) {
+		if (hb->sgt.nents != hb->sgt.orig_nents ||
+		    sg_dma_address(sg) != sg_phys(sg)) {
+			atomic64_inc(&dd->stats.remapped);
+			break;
+		}
+	}
+	return dmalab_hbuf_build_sg(dd, hb);
+}
+
+/**
+ * dmalab_hbuf_user() - pin a user buffer and map it for the device
+ * @dd:		the device
+ * @hb:		host buffer to set up (zeroed)
+ * @uaddr:	user address
+ * @len:	bytes, at least 1
+ * @dev_writes:	the device writes the buffer (DMA_FROM_DEVICE)
+ *
+ * Pins [uaddr, uaddr + len) and maps it for the device (zero copy).  On
+ * error the caller releases the partly set up buffer with
+ * dmalab_hbuf_release().
+ *
+ * Return: 0 or a negative errno.
  */
 int dmalab_hbuf_user(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 		     unsigned long uaddr, size_t len, bool dev_writes)
@@ -132,18 +195,49 @@ int dmalab_hbuf_user(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 		hb->npinned += ret;
 	}
 
-	ret = sg_alloc_table_from_pages(&hb->sgt, hb->pages, hb->npages,
-					offset_in_page(uaddr), len, GFP_KERNEL);
-	if (ret)
-		return ret;
-	hb->sgt_alloc = true;
+	return dmalab_hbuf_map_pages(dd, hb, offset_in_page(uaddr), len);
+}
 
-	ret = dma_map_sgtable(&dd->pdev->dev, &hb->sgt, hb->dir, 0);
-	if (ret)
-		return ret;
-	hb->sgt_mapped = true;
+/**
+ * dmalab_hbuf_pagebuf() - map part of a page buffer for the device
+ * @dd:		the device
+ * @hb:		host buffer to set up (zeroed)
+ * @pb:		the file's page buffer
+ * @off:	byte offset in it
+ * @len:	bytes, at least 1
+ * @dev_writes:	the device writes the buffer
+ *
+ * Allocates the pages not touched yet.  The request holds a reference on
+ * @pb, which keeps the pages.  On error the caller releases @hb.
+ *
+ * Return: 0 or a negative errno.
+ */
+int dmalab_hbuf_pagebuf(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			struct dmalab_pbuf *pb, u64 off, size_t len,
+			bool dev_writes)
+{
+	u64 size = (u64)pb->npages << PAGE_SHIFT;
+	unsigned long first;
+	unsigned int i;
 
-	return dmalab_hbuf_build_sg(dd, hb);
+	if (!len || off >= size || len > size - off)
+		return -EINVAL;
+	dmalab_pbuf_get(pb);
+	hb->kind = DMALAB_HB_PAGEBUF;
+	hb->pbuf = pb;
+	hb->dir = dev_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	first = off >> PAGE_SHIFT;
+	hb->npages = ((off + len - 1) >> PAGE_SHIFT) - first + 1;
+	hb->pages = kvmalloc_array(hb->npages, sizeof(*hb->pages),
+				   GFP_KERNEL);
+	if (!hb->pages)
+		return -ENOMEM;
+	for (i = 0; i < hb->npages; i++) {
+		hb->pages[i] = dmalab_pbuf_page(pb, first + i);
+		if (!hb->pages[i])
+			return -ENOMEM;
+	}
+	return dmalab_hbuf_map_pages(dd, hb, offset_in_page(off), len);
 }
 
 int dmalab_hbuf_bounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
@@ -167,6 +261,7 @@ int dmalab_hbuf_bounce_map(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 					hb->dir);
 	if (dma_mapping_error(dev, hb->bounce_dma))
 		return -ENOMEM;
+	dmalab_count_mapping(dd, hb->bounce_dma, virt_to_phys(hb->bounce));
 	hb->bounce_mapped = true;
 	hb->hw_addr = hb->bounce_dma;
 	hb->hw_sg = false;
@@ -210,6 +305,15 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 						    hb->dir == DMA_FROM_DEVICE);
 		kvfree(hb->pages);
 		break;
+	case DMALAB_HB_PAGEBUF:
+		dmalab_hbuf_free_sg(dd, hb);
+		if (hb->sgt_mapped)
+			dma_unmap_sgtable(&dd->pdev->dev, &hb->sgt, hb->dir, 0);
+		if (hb->sgt_alloc)
+			sg_free_table(&hb->sgt);
+		kvfree(hb->pages);
+		dmalab_pbuf_put(hb->pbuf);
+		break;
 	case DMALAB_HB_COHERENT:
 		dmalab_cbuf_put(hb->cbuf);
 		break;
@@ -218,6 +322,7 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 		kfree(hb->bounce);
 		break;
 	case DMALAB_HB_NONE:
+	case DMALAB_HB_DMA:
 		break;
 	}
 	memset(hb, 0, sizeof(*hb));
@@ -239,6 +344,9 @@ struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size)
 	cb->size = size;
 	cb->dd = dd;
 	dmalab_dev_get(dd);
+	mutex_lock(&dd->cbufs_lock);
+	list_add_tail(&cb->node, &dd->cbufs);
+	mutex_unlock(&dd->cbufs_lock);
 	return cb;
 }
 
@@ -252,13 +360,104 @@ static void dmalab_cbuf_release(struct kref *ref)
 	struct dmalab_cbuf *cb = container_of(ref, struct dmalab_cbuf, ref);
 	struct dmalab_dev *dd = cb->dd;
 
-	dma_free_coherent(&dd->pdev->dev, cb->size, cb->cpu, cb->dma);
+	mutex_lock(&dd->cbufs_lock);
+	if (cb->cpu) {
+		list_del(&cb->node);
+		dma_free_coherent(&dd->pdev->dev, cb->size, cb->cpu, cb->dma);
+	}
+	mutex_unlock(&dd->cbufs_lock);
 	kfree(cb);
 	dmalab_dev_put(dd);
+}
+
+/*
+ * Remove: free the memory of every coherent buffer while the device (and
+ * its IOMMU domain) still exists.  Their mappings are zapped and the
+ * queues stopped; the structures live on until their last reference.
+ */
+void dmalab_cbufs_free_dma(struct dmalab_dev *dd)
+{
+	struct dmalab_cbuf *cb, *tmp;
+
+	mutex_lock(&dd->cbufs_lock);
+	list_for_each_entry_safe(cb, tmp, &dd->cbufs, node) {
+		list_del(&cb->node);
+		dma_free_coherent(&dd->pdev->dev, cb->size, cb->cpu, cb->dma);
+		cb->cpu = NULL;
+	}
+	mutex_unlock(&dd->cbufs_lock);
 }
 
 void dmalab_cbuf_put(struct dmalab_cbuf *cb)
 {
 	if (cb)
 		kref_put(&cb->ref, dmalab_cbuf_release);
+}
+
+/* ---- page buffer (mmap region 3) ------------------------------------- */
+
+struct dmalab_pbuf *dmalab_pbuf_alloc(struct dmalab_dev *dd)
+{
+	struct dmalab_pbuf *pb = kzalloc(sizeof(*pb), GFP_KERNEL);
+
+	if (!pb)
+		return NULL;
+	pb->npages = DMALAB_PAGEBUF_SIZE >> PAGE_SHIFT;
+	pb->pages = kvcalloc(pb->npages, sizeof(*pb->pages), GFP_KERNEL);
+	if (!pb->pages) {
+		kfree(pb);
+		return NULL;
+	}
+	kref_init(&pb->ref);
+	mutex_init(&pb->lock);
+	pb->dd = dd;
+	return pb;
+}
+
+void dmalab_pbuf_get(struct dmalab_pbuf *pb)
+{
+	kref_get(&pb->ref);
+}
+
+static void dmalab_pbuf_release(struct kref *ref)
+{
+	struct dmalab_pbuf *pb = container_of(ref, struct dmalab_pbuf, ref);
+	unsigned long i;
+
+	for (i = 0; i < pb->npages; i++) {
+		if (pb->pages[i])
+			put_page(pb->pages[i]);
+	}
+	kvfree(pb->pages);
+	mutex_destroy(&pb->lock);
+	kfree(pb);
+}
+
+void dmalab_pbuf_put(struct dmalab_pbuf *pb)
+{
+	if (pb)
+		kref_put(&pb->ref, dmalab_pbuf_release);
+}
+
+/**
+ * dmalab_pbuf_page() - page @idx of a page buffer, allocated on first use
+ * @pb:		the page buffer
+ * @idx:	page index, below pb->npages
+ *
+ * Return: the page (the buffer keeps its reference) or NULL without memory.
+ */
+struct page *dmalab_pbuf_page(struct dmalab_pbuf *pb, unsigned long idx)
+{
+	struct page *page;
+
+	if (idx >= pb->npages)
+		return NULL;
+	mutex_lock(&pb->lock);
+	page = pb->pages[idx];
+	if (!page) {
+		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO);
+		pb->pages[idx] = page;
+	}
+	mutex_unlock(&pb->lock);
+	return page;
 }

@@ -10,6 +10,9 @@
 
 #include "dmalab.h"
 
+#define CREATE_TRACE_POINTS
+#include "dmalab_trace.h"
+
 int dmalab_queues_init(struct dmalab_dev *dd)
 {
 	struct device *dev = &dd->pdev->dev;
@@ -121,7 +124,10 @@ static void dmalab_req_finish(struct dmalab_queue *q, struct dmalab_req *req)
 	struct dmalab_dev *dd = q->dd;
 
 	req->finished = true;
-	if (req->abandoned) {
+	trace_dmalab_complete(req);
+	if (req->end_io) {
+		req->end_io(req);
+	} else if (req->abandoned) {
 		spin_lock(&dd->orphan_lock);
 		list_add_tail(&req->orphan_node, &dd->orphans);
 		spin_unlock(&dd->orphan_lock);
@@ -177,6 +183,7 @@ int dmalab_queue_recover(struct dmalab_queue *q, int err)
 	unsigned long flags;
 	int ret;
 
+	trace_dmalab_reset(q->dd, q->idx, err);
 	spin_lock_irqsave(&q->lock, flags);
 	ret = dmalab_queue_hw_reset(q);
 	dmalab_queue_cancel_all(q, err);
@@ -243,9 +250,103 @@ void dmalab_queue_reap(struct dmalab_queue *q)
 	spin_unlock_irqrestore(&q->lock, flags);
 
 	if (n) {
+		struct dmalab_dchan *dc = READ_ONCE(q->dchan);
+
 		atomic64_add(n, &dd->stats.completed);
 		wake_up_all(&q->space_wq);
+
+		if (dc)
+			dmalab_dma_queue_kick(dc);
 	}
+}
+
+/* Reap every queue; true if any still has requests outstanding. */
+static bool dmalab_reap_all(struct dmalab_dev *dd)
+{
+	bool busy = false;
+	unsigned int i;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+
+		dmalab_queue_reap(q);
+		if (READ_ONCE(q->head) != READ_ONCE(q->tail))
+			busy = true;
+	}
+	return busy;
+}
+
+/*
+ * Polling mode (poll_us > 0): an hrtimer reaps the queues every poll_us
+ * while requests are outstanding; descriptors ask for no interrupt.
+ */
+enum hrtimer_restart dmalab_poll_timer_fn(struct hrtimer *t)
+{
+	struct dmalab_dev *dd = container_of(t, struct dmalab_dev, poll_timer);
+
+	if (!dmalab_reap_all(dd) || READ_ONCE(dd->dead))
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(t, ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
+/* Start polling after a submission (polling mode only). */
+void dmalab_poll_kick(struct dmalab_dev *dd)
+{
+	if (!dmalab_poll_us || READ_ONCE(dd->dead))
+		return;
+	/*
+	 * Also when the callback is running and about to stop: a timer
+	 * started meanwhile stays queued.
+	 */
+	if (!hrtimer_is_queued(&dd->poll_timer))
+		hrtimer_start(&dd->poll_timer, ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL);
+}
+
+/* Watchdog period: a quarter of the timeout, at least 10 ms. */
+static unsigned long dmalab_watchdog_period(void)
+{
+	return msecs_to_jiffies(max(READ_ONCE(dmalab_timeout_ms) / 4, 10U));
+}
+
+/*
+ * Reset queues whose oldest request has no waiter (async ioctl, aio,
+ * dmaengine) and is past its deadline.  A waiting submitter handles the
+ * timeout of its own request in dmalab_req_wait().
+ */
+void dmalab_watchdog_fn(struct work_struct *work)
+{
+	struct dmalab_dev *dd = container_of(to_delayed_work(work),
+					     struct dmalab_dev, watchdog);
+	bool busy = false;
+	unsigned int i;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+		struct dmalab_req *req;
+		unsigned long flags;
+		bool stuck = false;
+
+		dmalab_queue_reap(q);
+		spin_lock_irqsave(&q->lock, flags);
+		if (q->head != q->tail) {
+			busy = true;
+			req = q->reqs[q->head];
+			stuck = req && req->end_io &&
+				time_after(jiffies, req->deadline);
+		}
+		spin_unlock_irqrestore(&q->lock, flags);
+		if (stuck) {
+			atomic64_inc(&dd->stats.timeouts);
+			dev_err(&dd->pdev->dev,
+				"queue %u: async descriptor timed out, resetting queue\n",
+				q->idx);
+			dmalab_queue_recover(q, -ETIMEDOUT);
+		}
+	}
+	if (busy && !READ_ONCE(dd->dead))
+		schedule_delayed_work(&dd->watchdog, dmalab_watchdog_period());
 }
 
 static bool dmalab_queue_has_space(struct dmalab_queue *q)
@@ -254,17 +355,62 @@ static bool dmalab_queue_has_space(struct dmalab_queue *q)
 	       !READ_ONCE(q->running);
 }
 
-/*
- * Put a request on its queue and ring the doorbell.  Waits (interruptibly,
- * until @deadline) while the ring is full.  On success the request belongs
- * to the queue until dmalab_req_wait() returns.
+/* Write the request's descriptor and ring the doorbell; q->lock held. */
+static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
+{
+	struct dmalab_desc *d;
+	u32 slot;
+
+	slot = q->tail;
+	req->slot = slot;
+	req->cookie = (u64)q->idx << 56 | (q->seq++ & GENMASK_ULL(55, 0));
+	req->finished = false;
+	req->abandoned = false;
+	req->deadline = dmalab_deadline();
+
+	d = &q->ring[slot];
+	d->opcode = req->opcode;
+	d->flags = req->flags | (dmalab_poll_us ? 0 : DMALAB_DESC_IRQ);
+	d->rsvd = 0;
+	d->len = cpu_to_le32(req->len);
+	d->src = cpu_to_le64(req->src);
+	d->dst = cpu_to_le64(req->dst);
+	d->cookie = cpu_to_le64(req->cookie);
+	q->reqs[slot] = req;
+	q->tail = (slot + 1) & q->mask;
+	trace_dmalab_submit(req);
+
+	/* Descriptor (and SG tables) visible before the doorbell. */
+	dma_wmb();
+	dmalab_qwr(q, DMALAB_Q_TAIL, q->tail);
+}
+
+/* After a submission: count it, start polling and the watchdog. */
+static void dmalab_submitted(struct dmalab_req *req)
+{
+	struct dmalab_dev *dd = req->q->dd;
+
+	atomic64_inc(&dd->stats.submitted);
+	dmalab_poll_kick(dd);
+	if (req->end_io && !delayed_work_pending(&dd->watchdog))
+		schedule_delayed_work(&dd->watchdog, dmalab_watchdog_period());
+}
+
+/**
+ * dmalab_req_submit() - put a request on its queue and ring the doorbell
+ * @req:	the prepared request; req->q chosen
+ * @deadline:	jiffies until which to wait for room in the ring
+ *
+ * Waits (interruptibly, until @deadline) while the ring is full.  On
+ * success the request belongs to the queue until dmalab_req_wait() returns
+ * (or, with req->end_io, until that is called).
+ *
+ * Return: 0, -ENODEV (queue stopped), -ETIMEDOUT or -ERESTARTSYS.
  */
 int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 {
 	struct dmalab_queue *q = req->q;
-	struct dmalab_desc *d;
 	unsigned long flags;
-	u32 slot;
 	long left;
 
 	for (;;) {
@@ -289,31 +435,35 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 			dmalab_queue_reap(q);
 		}
 	}
-
-	slot = q->tail;
-	req->slot = slot;
-	req->cookie = (u64)q->idx << 56 | (q->seq++ & GENMASK_ULL(55, 0));
-	req->finished = false;
-	req->abandoned = false;
-
-	d = &q->ring[slot];
-	d->opcode = req->opcode;
-	d->flags = req->flags | DMALAB_DESC_IRQ;
-	d->rsvd = 0;
-	d->len = cpu_to_le32(req->len);
-	d->src = cpu_to_le64(req->src);
-	d->dst = cpu_to_le64(req->dst);
-	d->cookie = cpu_to_le64(req->cookie);
-	q->reqs[slot] = req;
-	q->tail = (slot + 1) & q->mask;
-
-	/* Descriptor (and SG tables) visible before the doorbell. */
-	dma_wmb();
-	dmalab_qwr(q, DMALAB_Q_TAIL, q->tail);
+	dmalab_ring_post(q, req);
 	spin_unlock_irqrestore(&q->lock, flags);
-
-	atomic64_inc(&q->dd->stats.submitted);
+	dmalab_submitted(req);
 	return 0;
+}
+
+/**
+ * dmalab_req_submit_nowait() - submit without sleeping (dmaengine)
+ * @req:	the prepared request, with req->end_io set
+ *
+ * Return: 0, -EBUSY if the ring is full, -ENODEV if the queue is stopped.
+ */
+int dmalab_req_submit_nowait(struct dmalab_req *req)
+{
+	struct dmalab_queue *q = req->q;
+	unsigned long flags;
+	int ret = 0;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (!q->running)
+		ret = -ENODEV;
+	else if (((q->tail + 1) & q->mask) == q->head)
+		ret = -EBUSY;
+	else
+		dmalab_ring_post(q, req);
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (!ret)
+		dmalab_submitted(req);
+	return ret;
 }
 
 /*
@@ -411,6 +561,11 @@ static void dmalab_handle_error(struct dmalab_dev *dd)
 	atomic64_inc(&dd->stats.err_irqs);
 	if (!(sts & DMALAB_STATUS_ERROR))
 		return;
+	trace_dmalab_error(dd, dmalab_rd(dd, DMALAB_REG_ERR_CODE),
+			   dmalab_rd(dd, DMALAB_REG_ERR_QUEUE),
+			   dmalab_rd(dd, DMALAB_REG_ERR_INDEX),
+			   dmalab_rd64(dd, DMALAB_REG_ERR_ADDR_LO,
+				       DMALAB_REG_ERR_ADDR_HI));
 	dev_dbg_ratelimited(&dd->pdev->dev,
 			    "error %#x on queue %u slot %u addr %#llx (count %u)\n",
 			    dmalab_rd(dd, DMALAB_REG_ERR_CODE),

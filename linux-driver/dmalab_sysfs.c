@@ -80,7 +80,27 @@ static ssize_t chardev_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(chardev);
 
+static ssize_t pagebuf_mappings_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n", atomic_read(&dd->pbuf_maps));
+}
+static DEVICE_ATTR_RO(pagebuf_mappings);
+
+static ssize_t dma_channels_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", dd->nr_dchans);
+}
+static DEVICE_ATTR_RO(dma_channels);
+
 static struct attribute *dmalab_attrs[] = {
+	&dev_attr_pagebuf_mappings.attr,
+	&dev_attr_dma_channels.attr,
 	&dev_attr_queues.attr,
 	&dev_attr_ring_size.attr,
 	&dev_attr_irq_mode.attr,
@@ -195,11 +215,11 @@ static int dmalab_queues_show(struct seq_file *s, void *unused)
 		running = q->running;
 		spin_unlock_irqrestore(&q->lock, flags);
 		seq_printf(s,
-			   "q%u: size %u head %u tail %u phase %u outstanding %u %s ring %pad cpl %pad\n",
+			   "q%u: size %u head %u tail %u phase %u outstanding %u %s ring %pad cpl %pad%s\n",
 			   i, q->size, head, tail, phase,
 			   (tail - head) & q->mask,
 			   running ? "running" : "stopped", &q->ring_dma,
-			   &q->cpl_dma);
+			   &q->cpl_dma, q->dchan ? " dmaengine" : "");
 	}
 	return 0;
 }
@@ -257,13 +277,32 @@ static int dmalab_dbgreg_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(dmalab_dbgreg_fops, dmalab_dbgreg_get,
 			 dmalab_dbgreg_set, "%llu\n");
 
+/* The last host bus address the engine accessed (debug block). */
+static int dmalab_last_addr_get(void *data, u64 *val)
+{
+	struct dmalab_dev *dd = data;
+
+	*val = dmalab_rd64(dd, DMALAB_REG_DBG_LAST_ADDR_LO,
+			   DMALAB_REG_DBG_LAST_ADDR_HI);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(dmalab_last_addr_fops, dmalab_last_addr_get, NULL,
+			 "0x%llx\n");
+
 static void dmalab_debugfs_faults(struct dmalab_dev *dd)
 {
 	struct dentry *dir;
 	unsigned int i;
 
+	/* TEST-ONLY: skip the dma_sync_* calls of DMALAB_IOC_TEST_STREAM */
+	debugfs_create_bool("test_skip_sync", 0600, dd->debugfs,
+			    &dd->test_skip_sync);
+	debugfs_create_atomic_t("pagebuf_mappings", 0400, dd->debugfs,
+				&dd->pbuf_maps);
 	if (!(dd->features & DMALAB_FEAT_DEBUG))
 		return;
+	debugfs_create_file_unsafe("last_addr", 0400, dd->debugfs, dd,
+				   &dmalab_last_addr_fops);
 	dir = debugfs_create_dir("fault", dd->debugfs);
 	for (i = 0; i < ARRAY_SIZE(dmalab_fault_regs); i++) {
 		dd->dbgregs[i].dd = dd;

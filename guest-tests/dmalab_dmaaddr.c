@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab_dmaaddr: what the DMA API does to addresses, seen through the
+ * driver's root-only teaching interface (DMALAB_IOC_DMA_ADDRS, debugfs
+ * last_addr, the TEST-ONLY DMALAB_IOC_TEST_STALE / TEST_STREAM and debugfs
+ * test_skip_sync).  Configuration-specific cases (read from /proc/cmdline):
+ *
+ *   default  the bus address the device used is the page's physical address
+ *   iommu    it is not (an IOVA); a DMA to an unmapped IOVA faults
+ *   swiotlb  a reused streaming buffer is right only thanks to dma_sync_*;
+ *            the bounce counter (stats.remapped) rises
+ *   dma32    pages above 4 GiB are bounced; data stays intact
+ *
+ * Output is TAP; cases of other configurations are skipped.  Needs root.
+ * Usage: dmalab_dmaaddr [seed] [device]
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmalab_hw.h"
+#include "dmalab_uapi.h"
+
+_Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
+_Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
+_Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");
+_Static_assert(sizeof(struct dmalab_test_stream) == 32, "test_stream size");
+
+#define NTESTS	16
+#define PG	4096
+
+static int test_no;
+static int failed;
+static int fd;
+static struct dmalab_info info;
+static char dbgdir[PATH_MAX];
+static char config[64] = "default";
+static uint64_t rng_state;
+
+static void tap(int ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void tap(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_no++;
+	if (!ok)
+		failed++;
+	printf("%sok %d - ", ok ? "" : "not ", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void skip(int n, const char *why)
+{
+	while (n-- > 0)
+		printf("ok %d # SKIP %s\n", ++test_no, why);
+	fflush(stdout);
+}
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int is_config(const char *c)
+{
+	return !strcmp(config, c);
+}
+
+/* Physical address of the page holding p (0 if unknown). */
+static uint64_t phys_of(const void *p)
+{
+	static int f = -1;
+	uint64_t ent = 0;
+	off_t off = (off_t)((uintptr_t)p / PG) * 8;
+
+	if (f < 0)
+		f = open("/proc/self/pagemap", O_RDONLY);
+	if (f < 0)
+		return 0;
+	if (pread(f, &ent, 8, off) != 8)
+		ent = 0;
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return (ent & ((1ULL << 55) - 1)) * PG;
+}
+
+static int find_dbgdir(const char *dev)
+{
+	char link[PATH_MAX], target[256];
+	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/class/misc/%s/device", name);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = 0;
+	snprintf(dbgdir, sizeof(dbgdir), "/sys/kernel/debug/dmalab/%s",
+		 strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	return access(dbgdir, R_OK);
+}
+
+static uint64_t read_dbg(const char *file)
+{
+	char path[PATH_MAX + 32], s[64];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "%s/%s", dbgdir, file);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return ~0ULL;
+	n = read(f, s, sizeof(s) - 1);
+	close(f);
+	if (n <= 0)
+		return ~0ULL;
+	s[n] = 0;
+	if (s[0] == 'Y')
+		return 1;
+	if (s[0] == 'N')
+		return 0;
+	return strtoull(s, NULL, 0);
+}
+
+static int write_dbg(const char *file, const char *val)
+{
+	char path[PATH_MAX + 32];
+	int f, r;
+
+	snprintf(path, sizeof(path), "%s/%s", dbgdir, file);
+	f = open(path, O_WRONLY);
+	if (f < 0)
+		return -1;
+	r = write(f, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(f);
+	return r;
+}
+
+static struct dmalab_stats stats(void)
+{
+	struct dmalab_stats st;
+
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	if (ioctl(fd, DMALAB_IOC_STATS, &st))
+		diag("STATS: %s", strerror(errno));
+	return st;
+}
+
+/* D2H of len bytes from device memory 0 into p. */
+static int d2h(void *p, uint32_t len)
+{
+	struct dmalab_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.opcode = DMALAB_UOP_D2H;
+	op.queue = DMALAB_QUEUE_ANY;
+	op.len = len;
+	op.src.kind = DMALAB_BUF_DEVMEM;
+	op.dst.kind = DMALAB_BUF_USER;
+	op.dst.addr = (uintptr_t)p;
+	return ioctl(fd, DMALAB_IOC_SUBMIT, &op) == 0 &&
+	       op.status == DMALAB_STS_OK;
+}
+
+/* (a) bus address versus physical address */
+static void test_addresses(void)
+{
+	struct dmalab_dma_addrs a;
+	struct dmalab_dma_seg seg[4];
+	uint8_t *buf = aligned_alloc(PG, PG);
+	uint64_t phys, last;
+	int ok;
+
+	if (!buf)
+		return;
+	memset(buf, 1, PG);
+	phys = phys_of(buf);
+	ok = d2h(buf, 2048);
+	last = read_dbg("last_addr");
+	diag("%s: page at physical %#" PRIx64 ", the device's last bus "
+	     "address %#" PRIx64, config, phys, last);
+	tap(ok && phys && last != ~0ULL,
+	    "a D2H into one page; its physical address (pagemap) and the "
+	    "device's DBG_LAST_ADDR read");
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.max = 4;
+	a.uaddr = (uintptr_t)buf;
+	a.len = PG;
+	a.segs = (uintptr_t)seg;
+	a.write = 1;
+	ok = ioctl(fd, DMALAB_IOC_DMA_ADDRS, &a) == 0 && a.count == 1;
+	if (ok)
+		diag("DMA_ADDRS: bus %#" PRIx64 " phys %#" PRIx64 " len %"
+		     PRIu64, (uint64_t)seg[0].bus, (uint64_t)seg[0].phys,
+		     (uint64_t)seg[0].len);
+	tap(ok && seg[0].phys == phys && seg[0].len == PG,
+	    "DMA_ADDRS maps the page as one segment and reports its "
+	    "physical address");
+
+	if (is_config("default")) {
+		tap(last / PG == phys / PG && seg[0].bus == phys,
+		    "default: the device saw the physical address "
+		    "(DBG_LAST_ADDR %#" PRIx64 ")", last);
+	} else if (is_config("iommu")) {
+		tap(last / PG != phys / PG && seg[0].bus != phys,
+		    "iommu: the device saw an IOVA %#" PRIx64 ", not the "
+		    "physical address %#" PRIx64, last, phys);
+	} else {
+		skip(1, "bus versus physical address: default and iommu "
+		     "only");
+	}
+
+	a.count = 0;
+	a.max = 0;
+	ok = ioctl(fd, DMALAB_IOC_DMA_ADDRS, &a) == -1 && errno == EINVAL;
+	a.max = 4;
+	a.len = 0;
+	ok = ok && ioctl(fd, DMALAB_IOC_DMA_ADDRS, &a) == -1 &&
+	     errno == EINVAL;
+	a.len = PG;
+	a.uaddr = 4096;
+	ok = ok && ioctl(fd, DMALAB_IOC_DMA_ADDRS, &a) == -1 &&
+	     errno == EFAULT;
+	tap(ok, "DMA_ADDRS rejects bad arguments (EINVAL, EFAULT)");
+	free(buf);
+}
+
+/* (b) a DMA to an address that was unmapped */
+static void test_stale(void)
+{
+	struct dmalab_test_stale t;
+	int r, e;
+
+	memset(&t, 0, sizeof(t));
+	t.len = 512;
+	t.write = 1;
+	r = ioctl(fd, DMALAB_IOC_TEST_STALE, &t);
+	e = errno;
+	if (is_config("iommu")) {
+		tap(r == 0 && t.status == DMALAB_STS_DMA_WRITE,
+		    "iommu: D2H to the unmapped IOVA %#" PRIx64 " faults "
+		    "(status %#x)", (uint64_t)t.bus, t.status);
+		memset(&t, 0, sizeof(t));
+		t.len = 512;
+		r = ioctl(fd, DMALAB_IOC_TEST_STALE, &t);
+		tap(r == 0 && t.status == DMALAB_STS_DMA_READ,
+		    "iommu: H2D from the unmapped IOVA faults (status %#x)",
+		    t.status);
+	} else if (is_config("swiotlb")) {
+		tap(r == -1 && e == EOPNOTSUPP,
+		    "swiotlb: refused, a stale slot may be someone else's "
+		    "(%s)", r ? strerror(e) : "done");
+		skip(1, "stale H2D: iommu only");
+	} else {
+		diag("%s: stale D2H: %s, status %#x", config,
+		     r ? strerror(e) : "done", t.status);
+		skip(2, "stale bus address faults: iommu only");
+	}
+}
+
+/* (c) dma_sync_* on a reused streaming buffer */
+static int stream(void *p, uint32_t len, uint64_t devoff, int write)
+{
+	struct dmalab_test_stream t;
+
+	memset(&t, 0, sizeof(t));
+	t.uaddr = (uintptr_t)p;
+	t.devmem = devoff;
+	t.len = len;
+	t.write = write;
+	if (ioctl(fd, DMALAB_IOC_TEST_STREAM, &t)) {
+		diag("TEST_STREAM: %s", strerror(errno));
+		return 0;
+	}
+	return t.status == DMALAB_STS_OK;
+}
+
+static void test_sync(void)
+{
+	enum { LEN = 8192, OFF = 200000 };
+	static uint8_t a[LEN], b[LEN], c[LEN], got[LEN];
+	struct dmalab_stats s0, s1;
+	int ok, right_a, right_b, right_c;
+	size_t i;
+
+	for (i = 0; i < LEN; i++) {
+		a[i] = (uint8_t)rng();
+		b[i] = (uint8_t)rng();
+		c[i] = (uint8_t)rng();
+	}
+	if (write_dbg("test_skip_sync", "0")) {
+		skip(5, "no debugfs test_skip_sync");
+		return;
+	}
+	/* with the syncs: right both ways */
+	ok = stream(a, LEN, OFF, 1) && pread(fd, got, LEN, OFF) == LEN;
+	right_a = ok && !memcmp(got, a, LEN);
+	memset(got, 0, LEN);
+	ok = ok && stream(got, LEN, OFF, 0);
+	tap(right_a && ok && !memcmp(got, a, LEN),
+	    "streaming buffer with dma_sync_*: data right both ways");
+
+	/* without them */
+	write_dbg("test_skip_sync", "1");
+	ok = stream(b, LEN, OFF, 1) && pread(fd, got, LEN, OFF) == LEN;
+	right_b = ok && !memcmp(got, b, LEN);
+	ok = ok && pwrite(fd, c, LEN, OFF) == LEN;
+	memset(got, 0, LEN);
+	ok = ok && stream(got, LEN, OFF, 0);
+	right_c = ok && !memcmp(got, c, LEN);
+	write_dbg("test_skip_sync", "0");
+	if (is_config("swiotlb")) {
+		tap(ok && !right_b,
+		    "swiotlb: without dma_sync_single_for_device the device "
+		    "reads the stale bounce slot");
+		tap(ok && !right_c,
+		    "swiotlb: without dma_sync_single_for_cpu the CPU reads "
+		    "stale data");
+	} else {
+		diag("%s: without syncs the data is %s / %s", config,
+		     right_b ? "right" : "wrong", right_c ? "right" : "wrong");
+		skip(2, "skipping the syncs breaks the data: swiotlb only");
+	}
+
+	/* syncs back on: right again */
+	ok = stream(a, LEN, OFF, 1) && pread(fd, got, LEN, OFF) == LEN &&
+	     !memcmp(got, a, LEN);
+	tap(ok, "syncs back on: data right again");
+
+	/* the bounce counter */
+	s0 = stats();
+	ok = pwrite(fd, a, LEN, OFF) == LEN;
+	s1 = stats();
+	diag("mappings %" PRIu64 " -> %" PRIu64 ", remapped %" PRIu64
+	     " -> %" PRIu64, (uint64_t)s0.mappings, (uint64_t)s1.mappings,
+	     (uint64_t)s0.remapped, (uint64_t)s1.remapped);
+	if (is_config("swiotlb") || is_config("iommu"))
+		tap(ok && s1.mappings > s0.mappings &&
+		    s1.remapped > s0.remapped,
+		    "%s: the remapped (bounce) counter rises with a pwrite",
+		    config);
+	else if (is_config("default"))
+		tap(ok && s1.mappings > s0.mappings &&
+		    s1.remapped == s0.remapped,
+		    "default: mappings counted, none remapped");
+	else
+		skip(1, "bounce counter: default, iommu and swiotlb");
+}
+
+/* (d) dma32: buffers above 4 GiB are bounced */
+static void test_dma32(void)
+{
+	size_t len = 256UL << 20, i, npg = len / PG, nhigh = 0;
+	uint8_t *mem, *hi[2] = { NULL, NULL };
+	struct dmalab_stats s0, s1;
+	int ok;
+
+	if (!is_config("dma32")) {
+		skip(3, "pages above 4 GiB: dma32 only");
+		return;
+	}
+	tap(info.dma_bits == 32, "dma32: the driver uses a %u-bit DMA mask",
+	    info.dma_bits);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mem == MAP_FAILED) {
+		skip(2, "cannot allocate memory");
+		return;
+	}
+	for (i = 0; i < npg && nhigh < 2; i++) {
+		mem[i * PG] = 1;
+		if (phys_of(mem + i * PG) >= (1ULL << 32))
+			hi[nhigh++] = mem + i * PG;
+	}
+	diag("pages above 4 GiB found after scanning %zu of %zu", i, npg);
+	if (nhigh < 2) {
+		skip(2, "no pages above 4 GiB");
+		munmap(mem, len);
+		return;
+	}
+	for (i = 0; i < PG; i++)
+		hi[0][i] = (uint8_t)rng();
+	memset(hi[1], 0, PG);
+	s0 = stats();
+	ok = pwrite(fd, hi[0], PG, 4096) == PG &&
+	     pread(fd, hi[1], PG, 4096) == PG && !memcmp(hi[0], hi[1], PG);
+	s1 = stats();
+	tap(ok, "a page at %#" PRIx64 " written to the device and read back "
+	    "into a page at %#" PRIx64 ": every byte", phys_of(hi[0]),
+	    phys_of(hi[1]));
+	tap(s1.remapped >= s0.remapped + 2,
+	    "both were bounced below 4 GiB: remapped %" PRIu64 " -> %" PRIu64,
+	    (uint64_t)s0.remapped, (uint64_t)s1.remapped);
+	munmap(mem, len);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = "/dev/dmalab0";
+	char cmdline[4096] = "", *p;
+	uint64_t seed;
+	int f;
+
+	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
+			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	if (argc > 2)
+		dev = argv[2];
+	rng_state = seed;
+	f = open("/proc/cmdline", O_RDONLY);
+	if (f >= 0) {
+		ssize_t n = read(f, cmdline, sizeof(cmdline) - 1);
+
+		cmdline[n > 0 ? n : 0] = 0;
+		close(f);
+	}
+	p = strstr(cmdline, "dmalab.config=");
+	if (p)
+		sscanf(p + 14, "%63s", config);
+
+	printf("1..%d\n", NTESTS);
+	diag("dmalab_dmaaddr seed %" PRIu64 " device %s config %s", seed, dev,
+	     config);
+	fd = open(dev, O_RDWR);
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
+		printf("Bail out! cannot use %s\n", dev);
+		return 1;
+	}
+	if (geteuid() != 0 || find_dbgdir(dev) ||
+	    !(info.features & DMALAB_FEAT_DEBUG)) {
+		skip(NTESTS, "needs root, debugfs and the device's debug block");
+		return 0;
+	}
+	tap(1, "device %s, %u-bit DMA", dev, info.dma_bits);
+
+	test_addresses();	/* 4 */
+	test_stale();		/* 2 */
+	test_sync();		/* 5 */
+	test_dma32();		/* 3 */
+	{
+		struct dmalab_test_stream t;
+
+		memset(&t, 0, sizeof(t));
+		t.len = 70000;
+		tap(ioctl(fd, DMALAB_IOC_TEST_STREAM, &t) == -1 &&
+		    errno == EINVAL, "TEST_STREAM rejects a too long buffer");
+	}
+	close(fd);
+
+	if (test_no != NTESTS)
+		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
+	printf("# %d passed, %d failed\n", test_no - failed, failed);
+	return failed || test_no != NTESTS ? 1 : 0;
+}
