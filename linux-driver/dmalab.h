@@ -41,6 +41,8 @@
 /* Bounce buffer size for read/write with use_bounce=1. */
 #define DMALAB_BOUNCE_CHUNK	SZ_64K
 #define DMALAB_COHERENT_MAX	SZ_4M
+/* Time bound of count-based interrupt coalescing when none is given (us). */
+#define DMALAB_COAL_USEC_DEFAULT	100
 /* Largest op where streaming DMA is bounced (swiotlb's pool is shared). */
 #define DMALAB_BOUNCED_MAX_XFER	SZ_4M
 

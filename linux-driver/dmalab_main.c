@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 
 #include "dmalab.h"
 
@@ -73,11 +74,12 @@ MODULE_PARM_DESC(irq_mode, "Interrupt type: 0 auto (MSI-X, MSI, INTx), 1 INTx on
 
 static unsigned int coal_count;
 DMALAB_UINT_PARAM(coal_count, coal_count, 0, 65535, 0444);
-MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0..65535, 0: at once)");
+MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0..65535, 0: no count threshold)");
 
 static unsigned int coal_usec;
 DMALAB_UINT_PARAM(coal_usec, coal_usec, 0, 1000000, 0444);
-MODULE_PARM_DESC(coal_usec, "... or after this many microseconds (0..1000000, 0: at once)");
+MODULE_PARM_DESC(coal_usec, "... or this many microseconds after the first (0..1000000, 0: no time threshold; with coal_count > 1 it defaults to "
+		 __stringify(DMALAB_COAL_USEC_DEFAULT) ")");
 
 unsigned int dmalab_poll_us;
 DMALAB_UINT_PARAM(poll_us, dmalab_poll_us, 0, 10000, 0444);
@@ -477,6 +479,12 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	dd->coal_count = coal_count;
 	dd->coal_usec = coal_usec;
+	/*
+	 * A count threshold alone would leave the last few completions of a
+	 * burst without an interrupt: bound every count by a time.
+	 */
+	if (dd->coal_count > 1 && !dd->coal_usec)
+		dd->coal_usec = DMALAB_COAL_USEC_DEFAULT;
 	ret = dmalab_queues_start(dd);
 	if (ret)
 		goto err_irqs;

@@ -9,7 +9,7 @@
 #   VM_MODPARAMS   module parameters for the driver, comma-separated
 #   VM_TIMEOUT     seconds the boot may take under TCG
 
-DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled)
+DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled polling)
 DEFAULT_TIMEOUT=300
 SHELL_TIMEOUT=28800
 
@@ -66,6 +66,11 @@ vm_config() {
                       -device dmalab,id=dmalab0,bus=rp0,queues=2
                       -device pcie-root-port,id=rp1,chassis=2
                       -device dmalab,id=dmalab1,bus=rp1,queues=8)
+        ;;
+    polling)
+        # The driver reaps completions from a timer instead of interrupts.
+        VM_MODPARAMS="poll_us=200"
+        VM_QEMU_ARGS=(-device dmalab)
         ;;
     throttled)
         # Slow hardware: 50 MB/s and 20 us per descriptor, virtual time.
