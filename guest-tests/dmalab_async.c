@@ -15,230 +15,61 @@
  *
  * Output is TAP.  Usage: dmalab_async [seed] [device]   (as root)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
+#include "dmalab_test.h"
+
 #include <libaio.h>
 #include <liburing.h>
-#include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_async) == 96, "dmalab_async size");
-_Static_assert(sizeof(struct dmalab_completion) == 40, "completion size");
-_Static_assert(sizeof(struct dmalab_wait) == 48, "dmalab_wait size");
 
 #define NTESTS		22
 #define NOPS		8
 #define OPLEN		(24 * 1024 + 123)
-#define GUARD		64
-#define GUARD_BYTE	0xa5
-#define TIMEOUT_PARAM	"/sys/module/dmalab/parameters/timeout_ms"
 
-static int test_no;
-static int failed;
 static int fd;
 static struct dmalab_info info;
 static char faultdir[PATH_MAX];
 static int have_faults;
-static uint64_t rng_state;
-
-static void tap(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(int n, const char *why)
-{
-	while (n-- > 0)
-		printf("ok %d # SKIP %s\n", ++test_no, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_file(const char *path, unsigned long val)
-{
-	char s[32];
-	int f, n, r;
-
-	f = open(path, O_WRONLY);
-	if (f < 0)
-		return -1;
-	n = snprintf(s, sizeof(s), "%lu\n", val);
-	r = write(f, s, n) == n ? 0 : -1;
-	close(f);
-	return r;
-}
-
-static long read_file(const char *path)
-{
-	char s[32];
-	ssize_t n;
-	int f;
-
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	n = read(f, s, sizeof(s) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	s[n] = 0;
-	return strtol(s, NULL, 0);
-}
+static uint64_t rs;		/* the test's PRNG */
 
 static void stall(unsigned long mask)
 {
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/stall", faultdir);
-	if (write_file(path, mask))
-		diag("cannot write %s", path);
+	write_ulong_at(faultdir, "stall", mask);
 }
 
-static int find_faultdir(const char *dev)
-{
-	char link[PATH_MAX], target[256];
-	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/class/misc/%s/device", name);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return -1;
-	target[n] = 0;
-	snprintf(faultdir, sizeof(faultdir),
-		 "/sys/kernel/debug/dmalab/%s/fault",
-		 strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
-	return access(faultdir, W_OK);
-}
-
-/* A buffer of len bytes with GUARD guard bytes on each side. */
-struct gbuf {
-	uint8_t *mem;
-	uint8_t *p;
-	size_t len;
-};
-
+/* A guarded buffer of len bytes, random (fill) or zero; bails out. */
 static void gbuf_init(struct gbuf *g, size_t len, int fill)
 {
-	size_t i;
-
-	g->mem = malloc(len + 2 * GUARD);
-	if (!g->mem) {
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	g->p = g->mem + GUARD;
-	g->len = len;
-	memset(g->mem, GUARD_BYTE, len + 2 * GUARD);
+	if (!gbuf_alloc(g, len, 0))
+		tap_bail("out of memory");
 	if (fill)
-		for (i = 0; i < len; i++)
-			g->p[i] = (uint8_t)rng();
+		fill_rand(&rs, g->p, len);
 	else
 		memset(g->p, 0, len);
 }
 
-static int gbuf_guards_ok(const struct gbuf *g)
-{
-	size_t i;
-
-	for (i = 0; i < GUARD; i++)
-		if (g->mem[i] != GUARD_BYTE ||
-		    g->p[g->len + i] != GUARD_BYTE)
-			return 0;
-	return 1;
-}
-
 /* Bytes equal and guards intact; reports the first difference. */
-static int same(const struct gbuf *got, const uint8_t *want, const char *what)
+static int gbuf_same(const struct gbuf *got, const uint8_t *want,
+		     const char *what)
 {
-	size_t i;
-
 	if (!gbuf_guards_ok(got)) {
 		diag("%s: guard bytes overwritten", what);
 		return 0;
 	}
-	for (i = 0; i < got->len; i++) {
-		if (got->p[i] != want[i]) {
-			diag("%s: byte %zu is %#x, want %#x", what, i,
-			     got->p[i], want[i]);
-			return 0;
-		}
-	}
-	return 1;
+	return same(got->p, want, got->n, what);
 }
 
-static void op_init(struct dmalab_async *a, uint32_t opcode, uint32_t queue,
-		    struct gbuf *host, uint64_t devoff, uint64_t ud)
+/* An async H2D or D2H between host and device memory at devoff. */
+static void async_init(struct dmalab_async *a, uint32_t opcode,
+		       uint32_t queue, struct gbuf *host, uint64_t devoff,
+		       uint64_t ud)
 {
 	memset(a, 0, sizeof(*a));
-	a->op.opcode = opcode;
-	a->op.queue = queue;
-	a->op.len = host->len;
-	if (opcode == DMALAB_UOP_H2D) {
-		a->op.src.kind = DMALAB_BUF_USER;
-		a->op.src.addr = (uintptr_t)host->p;
-		a->op.dst.kind = DMALAB_BUF_DEVMEM;
-		a->op.dst.addr = devoff;
-	} else {
-		a->op.src.kind = DMALAB_BUF_DEVMEM;
-		a->op.src.addr = devoff;
-		a->op.dst.kind = DMALAB_BUF_USER;
-		a->op.dst.addr = (uintptr_t)host->p;
-	}
+	if (opcode == DMALAB_UOP_H2D)
+		op_xfer(&a->op, opcode, queue, host->n, DMALAB_BUF_USER,
+			(uintptr_t)host->p, DMALAB_BUF_DEVMEM, devoff);
+	else
+		op_xfer(&a->op, opcode, queue, host->n, DMALAB_BUF_DEVMEM,
+			devoff, DMALAB_BUF_USER, (uintptr_t)host->p);
 	a->user_data = ud;
 }
 
@@ -247,9 +78,9 @@ static int collect(int f, struct dmalab_completion *c, int n, int timeout_ms)
 {
 	struct dmalab_wait w;
 	int got = 0;
-	double end = now() + timeout_ms / 1000.0;
+	double end = now_s() + timeout_ms / 1000.0;
 
-	while (got < n && now() < end) {
+	while (got < n && now_s() < end) {
 		memset(&w, 0, sizeof(w));
 		w.size = sizeof(w);
 		w.max = n - got;
@@ -284,13 +115,13 @@ static void test_args(void)
 	int ok = 1;
 
 	gbuf_init(&g, 100, 1);
-	op_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
+	async_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
 	a.cookie = 5;
 	ok &= ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) == -1 && errno == EINVAL;
-	op_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
+	async_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
 	a.op.len = 0;
 	ok &= ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) == -1 && errno == EINVAL;
-	op_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
+	async_init(&a, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, &g, 0, 1);
 	a.op.src.addr = 16;	/* unmapped */
 	ok &= ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) == -1 && errno == EFAULT;
 	ok &= ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, (void *)8) == -1 &&
@@ -325,7 +156,7 @@ static void test_args(void)
 	p.events = POLLIN;
 	p.revents = 0;
 	tap(poll(&p, 1, 0) == 0, "poll() without completions: not readable");
-	free(g.mem);
+	free(g.raw);
 }
 
 /* Write known data to device memory [0, NOPS * OPLEN) synchronously. */
@@ -339,7 +170,7 @@ static int seed_devmem(void)
 	if (!devdata)
 		return 0;
 	for (i = 0; i < len; i++)
-		devdata[i] = (uint8_t)rng();
+		devdata[i] = (uint8_t)rng_next(&rs);
 	return pwrite(fd, devdata, len, 0) == (ssize_t)len;
 }
 
@@ -353,7 +184,7 @@ static void test_inflight(void)
 	double t0;
 
 	if (!have_faults) {
-		skip(6, "no fault injection (debugfs or device)");
+		tap_skip_n(6, "no fault injection (debugfs or device)");
 		return;
 	}
 	/* NOPS writes of fresh data, then NOPS reads back, all at once */
@@ -364,15 +195,16 @@ static void test_inflight(void)
 	}
 	ok = 1;
 	for (i = 0; i < NOPS && ok; i++) {
-		op_init(&a[i], DMALAB_UOP_H2D, i % info.num_queues, &w[i],
-			(uint64_t)i * OPLEN, 100 + i);
+		async_init(&a[i], DMALAB_UOP_H2D, i % info.num_queues,
+			   &w[i], (uint64_t)i * OPLEN, 100 + i);
 		ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a[i]) == 0 &&
 		     a[i].cookie;
 	}
 	/* same queue after its write: in order within the queue */
 	for (i = 0; i < NOPS && ok; i++) {
-		op_init(&a[NOPS + i], DMALAB_UOP_D2H, i % info.num_queues,
-			&r[i], (uint64_t)i * OPLEN, 200 + i);
+		async_init(&a[NOPS + i], DMALAB_UOP_D2H,
+			   i % info.num_queues, &r[i], (uint64_t)i * OPLEN,
+			   200 + i);
 		ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a[NOPS + i]) == 0;
 	}
 	tap(ok, "%d async ops submitted to stalled queues", 2 * NOPS);
@@ -385,12 +217,12 @@ static void test_inflight(void)
 	tap(n == 0 && poll(&p, 1, 100) == 0,
 	    "while stalled none completed (%d) and poll() shows nothing", n);
 
-	t0 = now();
+	t0 = now_s();
 	stall(0);
 	p.revents = 0;
 	n = poll(&p, 1, 5000);
 	tap(n == 1 && (p.revents & POLLIN),
-	    "released: poll() wakes with POLLIN after %.3fs", now() - t0);
+	    "released: poll() wakes with POLLIN after %.3fs", now_s() - t0);
 
 	n = collect(fd, c, 2 * NOPS, 5000);
 	memset(seen, 0, sizeof(seen));
@@ -414,7 +246,7 @@ static void test_inflight(void)
 	    "user_data match (%d)", 2 * NOPS, n);
 
 	for (i = 0, ok = 1; i < NOPS && ok; i++)
-		ok = same(&r[i], w[i].p, "async read-back");
+		ok = gbuf_same(&r[i], w[i].p, "async read-back");
 	tap(ok, "read-back data equal to what the async writes sent, guards "
 	    "intact");
 
@@ -424,14 +256,14 @@ static void test_inflight(void)
 
 		gbuf_init(&g, OPLEN, 0);
 		ok = pread(fd, g.p, OPLEN, (off_t)i * OPLEN) == OPLEN &&
-		     same(&g, w[i].p, "pread after async write");
-		free(g.mem);
+		     gbuf_same(&g, w[i].p, "pread after async write");
+		free(g.raw);
 	}
 	tap(ok, "device memory holds the async writes");
 	for (i = 0; i < NOPS; i++) {
 		memcpy(devdata + (size_t)i * OPLEN, w[i].p, OPLEN);
-		free(w[i].mem);
-		free(r[i].mem);
+		free(w[i].raw);
+		free(r[i].raw);
 	}
 }
 
@@ -439,33 +271,33 @@ static void test_timeout_and_close(void)
 {
 	struct dmalab_completion c;
 	struct dmalab_async a;
-	long old = read_file(TIMEOUT_PARAM);
+	long old = read_long(DMALAB_TIMEOUT_PARAM);
 	struct gbuf g;
 	double t0;
 	int f2, i, ok, n;
 
 	if (!have_faults) {
-		skip(2, "no fault injection (debugfs or device)");
+		tap_skip_n(2, "no fault injection (debugfs or device)");
 		return;
 	}
 	gbuf_init(&g, 4096, 0);
-	write_file(TIMEOUT_PARAM, 300);
+	write_ulong(DMALAB_TIMEOUT_PARAM, 300);
 	stall(1);
-	op_init(&a, DMALAB_UOP_D2H, 0, &g, 0, 7);
+	async_init(&a, DMALAB_UOP_D2H, 0, &g, 0, 7);
 	ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) == 0;
-	t0 = now();
+	t0 = now_s();
 	n = ok ? collect(fd, &c, 1, 5000) : 0;
 	stall(0);
 	tap(n == 1 && c.error == -ETIMEDOUT,
 	    "an async op on a stalled queue fails with ETIMEDOUT after %.2fs "
-	    "(watchdog)", now() - t0);
-	write_file(TIMEOUT_PARAM, old > 0 ? old : 5000);
+	    "(watchdog)", now_s() - t0);
+	write_ulong(DMALAB_TIMEOUT_PARAM, old > 0 ? old : 5000);
 
 	/* close a file with ops in flight: they finish in the background */
-	f2 = open("/dev/dmalab0", O_RDWR);
+	f2 = open(DMALAB_DEV, O_RDWR);
 	stall(0xffffffffUL);
 	for (i = 0, ok = f2 >= 0; i < 4 && ok; i++) {
-		op_init(&a, DMALAB_UOP_D2H, i % info.num_queues, &g, 0, i);
+		async_init(&a, DMALAB_UOP_D2H, i % info.num_queues, &g, 0, i);
 		ok = ioctl(f2, DMALAB_IOC_SUBMIT_ASYNC, &a) == 0;
 	}
 	if (f2 >= 0)
@@ -475,7 +307,7 @@ static void test_timeout_and_close(void)
 	tap(ok && gbuf_guards_ok(&g),
 	    "closing a file with 4 async ops in flight (pins are released: "
 	    "see the final leak check)");
-	free(g.mem);
+	free(g.raw);
 }
 
 static void test_uring(void)
@@ -489,7 +321,7 @@ static void test_uring(void)
 	ret = io_uring_queue_init(NOPS, &ring, 0);
 	if (ret) {
 		diag("io_uring_queue_init: %s", strerror(-ret));
-		skip(4, "io_uring unavailable");
+		tap_skip_n(4, "io_uring unavailable");
 		return;
 	}
 	for (i = 0; i < NOPS; i++) {
@@ -531,7 +363,7 @@ static void test_uring(void)
 		    "completed", n);
 		stall(0);
 	} else {
-		skip(1, "no fault injection");
+		tap_skip_n(1, "no fault injection");
 	}
 	for (i = 0, ok = n == NOPS; i < NOPS && ok; i++) {
 		ok = io_uring_wait_cqe(&ring, &cqe) == 0 && cqe->res == OPLEN;
@@ -541,11 +373,11 @@ static void test_uring(void)
 	}
 	tap(ok, "io_uring: all %d reads complete", NOPS);
 	for (i = 0, ok = 1; i < NOPS && ok; i++)
-		ok = same(&r[i], w[i].p, "io_uring read");
+		ok = gbuf_same(&r[i], w[i].p, "io_uring read");
 	tap(ok, "io_uring: data read equals data written, guards intact");
 	for (i = 0; i < NOPS; i++) {
-		free(w[i].mem);
-		free(r[i].mem);
+		free(w[i].raw);
+		free(r[i].raw);
 	}
 	io_uring_queue_exit(&ring);
 }
@@ -562,7 +394,7 @@ static void test_libaio(void)
 	int i, n, ok;
 
 	if (io_setup(NOPS, &ctx)) {
-		skip(5, "io_setup failed");
+		tap_skip_n(5, "io_setup failed");
 		return;
 	}
 	for (i = 0; i < NOPS; i++) {
@@ -584,9 +416,9 @@ static void test_libaio(void)
 			      off0 + (long long)i * OPLEN);
 	if (have_faults)
 		stall(0xffffffffUL);
-	t0 = now();
+	t0 = now_s();
 	n = io_submit(ctx, NOPS, cbp);
-	dt = now() - t0;
+	dt = now_s() - t0;
 	if (have_faults) {
 		struct timespec zero = { 0, 0 };
 		int early;
@@ -600,18 +432,18 @@ static void test_libaio(void)
 		    early);
 		stall(0);
 	} else {
-		skip(2, "no fault injection");
+		tap_skip_n(2, "no fault injection");
 	}
 	ok = n == NOPS && io_getevents(ctx, NOPS, NOPS, ev, &ts) == NOPS;
 	for (i = 0; ok && i < NOPS; i++)
 		ok = ev[i].res == OPLEN;
 	tap(ok, "libaio: all %d reads complete", NOPS);
 	for (i = 0, ok = 1; i < NOPS && ok; i++)
-		ok = same(&r[i], w[i].p, "libaio read");
+		ok = gbuf_same(&r[i], w[i].p, "libaio read");
 	tap(ok, "libaio: data read equals data written, guards intact");
 	for (i = 0; i < NOPS; i++) {
-		free(w[i].mem);
-		free(r[i].mem);
+		free(w[i].raw);
+		free(r[i].raw);
 	}
 	io_destroy(ctx);
 }
@@ -626,63 +458,45 @@ static void test_overlap_timing(int throttled)
 	int i, ok = 1;
 
 	if (!throttled) {
-		skip(1, "timing only in the throttled configuration");
+		tap_skip_n(1, "timing only in the throttled configuration");
 		return;
 	}
 	for (i = 0; i < NOPS; i++)
 		gbuf_init(&g[i], 256, 0);
-	t1 = now();
-	op_init(&a[0], DMALAB_UOP_D2H, 0, &g[0], 0, 0);
+	t1 = now_s();
+	async_init(&a[0], DMALAB_UOP_D2H, 0, &g[0], 0, 0);
 	ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a[0]) == 0 &&
 	     collect(fd, c, 1, 5000) == 1;
-	t1 = now() - t1;
-	tn = now();
+	t1 = now_s() - t1;
+	tn = now_s();
 	for (i = 0; i < NOPS && ok; i++) {
-		op_init(&a[i], DMALAB_UOP_D2H, i % info.num_queues, &g[i],
-			(uint64_t)i * 256, i);
+		async_init(&a[i], DMALAB_UOP_D2H, i % info.num_queues,
+			   &g[i], (uint64_t)i * 256, i);
 		ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a[i]) == 0;
 	}
 	ok = ok && collect(fd, c, NOPS, 5000) == NOPS;
-	tn = now() - tn;
+	tn = now_s() - tn;
 	diag("one op %.6fs, %d concurrent ops %.6fs", t1, NOPS, tn);
 	tap(ok && tn < NOPS * t1 * 0.75,
 	    "throttled: %d concurrent ops take %.2fx the time of one", NOPS,
 	    tn / t1);
 	for (i = 0; i < NOPS; i++)
-		free(g[i].mem);
+		free(g[i].raw);
 }
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	char cmdline[4096] = "";
-	uint64_t seed;
-	int f;
+	const char *dev;
+	char config[64];
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-	f = open("/proc/cmdline", O_RDONLY);
-	if (f >= 0) {
-		ssize_t n = read(f, cmdline, sizeof(cmdline) - 1);
-
-		cmdline[n > 0 ? n : 0] = 0;
-		close(f);
-	}
-
-	printf("1..%d\n", NTESTS);
-	diag("dmalab_async seed %" PRIu64 " device %s", seed, dev);
-	fd = open(dev, O_RDWR);
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
-		printf("Bail out! cannot use %s\n", dev);
-		return 1;
-	}
+	dev = test_begin(argc, argv, "dmalab_async", NTESTS, &rs);
+	vm_config_name(config, sizeof(config));
+	fd = dev_open(dev, &info);
+	if (fd < 0)
+		tap_bail("cannot use %s", dev);
 	have_faults = (info.features & DMALAB_FEAT_DEBUG) &&
-		      !find_faultdir(dev);
+		      !dbg_path(dev, "fault", faultdir, sizeof(faultdir),
+				W_OK);
 	tap(info.async_max >= NOPS * 2 && seed_devmem(),
 	    "info.async_max %u; device memory seeded", info.async_max);
 
@@ -691,13 +505,8 @@ int main(int argc, char **argv)
 	test_timeout_and_close();	/* 2 */
 	test_uring();			/* 4 */
 	test_libaio();			/* 5 */
-	test_overlap_timing(strstr(cmdline, "dmalab.config=throttled") !=
-			    NULL);	/* 1 */
+	test_overlap_timing(!strcmp(config, "throttled"));	/* 1 */
 	close(fd);
 	free(devdata);
-
-	if (test_no != NTESTS)
-		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != NTESTS ? 1 : 0;
+	return tap_done();
 }

@@ -15,41 +15,12 @@
  * data each benchmark moved arrived intact, so a benchmark cannot report
  * numbers for a transfer that did not happen.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-#define DEV		"/dev/dmalab0"
 #define BATCH		64
 #define REG_READS	20000
-
-static int test_no, failures;
-
-static void tap(int ok, const char *name)
-{
-	printf("%sok %d - %s\n", ok ? "" : "not ", ++test_no, name);
-	if (!ok)
-		failures++;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void report(const char *what, double secs, double bytes,
 		   const char *base, double base_secs)
@@ -65,30 +36,17 @@ static void report(const char *what, double secs, double bytes,
 		printf("   (baseline)\n");
 }
 
-static int submit(int fd, struct dmalab_op *op)
-{
-	return ioctl(fd, DMALAB_IOC_SUBMIT, op);
-}
-
 static void h2d_op(struct dmalab_op *op, const void *buf, uint32_t len,
 		   uint64_t off)
 {
-	memset(op, 0, sizeof(*op));
-	op->opcode = DMALAB_UOP_H2D;
-	op->queue = DMALAB_QUEUE_ANY;
-	op->len = len;
-	op->src.kind = DMALAB_BUF_USER;
-	op->src.addr = (uintptr_t)buf;
-	op->dst.kind = DMALAB_BUF_DEVMEM;
-	op->dst.addr = off;
+	op_xfer(op, DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, len, DMALAB_BUF_USER,
+		(uintptr_t)buf, DMALAB_BUF_DEVMEM, off);
 }
 
-static void fill_random(uint8_t *p, size_t len, unsigned int seed)
+/* Data that differs with the seed (no seed argument: runs are alike). */
+static void fill_random(uint8_t *p, size_t len, uint64_t seed)
 {
-	for (size_t i = 0; i < len; i++) {
-		seed = seed * 1103515245 + 12345;
-		p[i] = seed >> 16;
-	}
+	fill_rand(&seed, p, len);
 }
 
 /* DMA vs CPU copies into device memory, for one transfer size. */
@@ -102,18 +60,18 @@ static void bench_copy(int fd, volatile uint8_t *devmem, size_t len,
 	int ok = 1;
 
 	fill_random(buf, len, len);
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < reps; i++)
 		memcpy((void *)devmem, buf, len);
-	cpu = now() - t0;
+	cpu = now_s() - t0;
 
 	fill_random(buf, len, len + 1);
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < reps && ok; i++) {
 		h2d_op(&op, buf, len, 0);
-		ok = !submit(fd, &op) && op.status == DMALAB_STS_OK;
+		ok = !submit_fd(fd, &op) && op.status == DMALAB_STS_OK;
 	}
-	dma = now() - t0;
+	dma = now_s() - t0;
 	memcpy(check, (const void *)devmem, len);
 	ok = ok && !memcmp(check, buf, len);
 
@@ -122,7 +80,7 @@ static void bench_copy(int fd, volatile uint8_t *devmem, size_t len,
 	snprintf(name, sizeof(name), "DMA H2D ioctl, %zu B", len);
 	report(name, dma, (double)len * reps, "the CPU copy", cpu);
 	snprintf(name, sizeof(name), "DMA of %zu bytes arrived intact", len);
-	tap(ok, name);
+	tap(ok, "%s", name);
 	free(buf);
 	free(check);
 }
@@ -138,21 +96,21 @@ static void bench_batch(int fd, volatile uint8_t *devmem)
 	int ok = 1;
 
 	fill_random(buf, (size_t)len * BATCH, 7);
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < BATCH && ok; i++) {
 		h2d_op(&ops[i], buf + (size_t)i * len, len, (uint64_t)i * len);
-		ok = !submit(fd, &ops[i]) && ops[i].status == DMALAB_STS_OK;
+		ok = !submit_fd(fd, &ops[i]) && ops[i].status == DMALAB_STS_OK;
 	}
-	single = now() - t0;
+	single = now_s() - t0;
 
 	fill_random(buf, (size_t)len * BATCH, 8);
 	for (int i = 0; i < BATCH; i++)
 		h2d_op(&ops[i], buf + (size_t)i * len, len, (uint64_t)i * len);
 	b.ops = (uintptr_t)ops;
-	t0 = now();
+	t0 = now_s();
 	ok = ok && !ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) &&
 	     b.completed == BATCH;
-	batch = now() - t0;
+	batch = now_s() - t0;
 	for (int i = 0; i < BATCH && ok; i++)
 		ok = !memcmp((const void *)(devmem + (size_t)i * len),
 			     buf + (size_t)i * len, len);
@@ -175,17 +133,17 @@ static void bench_pwrite(int fd, volatile uint8_t *devmem)
 	int ok = 1;
 
 	fill_random(buf, len, 9);
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < reps && ok; i++) {
 		h2d_op(&op, buf, len, 0);
-		ok = !submit(fd, &op) && op.status == DMALAB_STS_OK;
+		ok = !submit_fd(fd, &op) && op.status == DMALAB_STS_OK;
 	}
-	zc = now() - t0;
+	zc = now_s() - t0;
 	fill_random(buf, len, 10);
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < reps && ok; i++)
 		ok = pwrite(fd, buf, len, 0) == (ssize_t)len;
-	pw = now() - t0;
+	pw = now_s() - t0;
 	ok = ok && !memcmp((const void *)devmem, buf, len);
 
 	report("zero-copy ioctl, 256 KiB", zc, (double)len * reps, NULL, 0);
@@ -210,26 +168,24 @@ static void bench_pio_mmio(void)
 	snprintf(path, sizeof(path), "%sresource%d", base, DMALAB_BAR_PIO);
 	pfd = open(path, O_RDWR);
 	if (rfd < 0 || pfd < 0) {
-		printf("ok %d # SKIP BAR files not found under %s\n", ++test_no,
-		       base);
+		tap_skip("BAR files not found under %s", base);
 		goto out;
 	}
 	regs = mmap(NULL, DMALAB_REGS_SIZE, PROT_READ, MAP_SHARED, rfd, 0);
 	if (regs == MAP_FAILED) {
-		printf("ok %d # SKIP cannot mmap BAR0: %s\n", ++test_no,
-		       strerror(errno));
+		tap_skip("cannot mmap BAR0: %s", strerror(errno));
 		goto out;
 	}
-	t0 = now();
+	t0 = now_s();
 	for (int i = 0; i < REG_READS; i++)
 		ok &= regs[DMALAB_REG_ID / 4] == DMALAB_ID_MAGIC;
-	mmio = now() - t0;
-	t0 = now();
+	mmio = now_s() - t0;
+	t0 = now_s();
 	for (int i = 0; i < REG_READS; i++) {
 		ok &= pread(pfd, &v, 4, DMALAB_PIO_ID) == 4;
 		ok &= v == DMALAB_ID_MAGIC;
 	}
-	pio = now() - t0;
+	pio = now_s() - t0;
 	munmap((void *)regs, DMALAB_REGS_SIZE);
 	report("ID register read, MMIO (mmap)", mmio / REG_READS, 0, NULL, 0);
 	report("ID register read, port I/O (sysfs)", pio / REG_READS, 0,
@@ -244,24 +200,19 @@ out:
 
 int main(void)
 {
-	struct dmalab_info info = { .size = sizeof(info) };
+	struct dmalab_info info;
 	volatile uint8_t *devmem;
 	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("1..6\n");
-	fd = open(DEV, O_RDWR);
-	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
-		printf("Bail out! cannot open %s: %s\n", DEV, strerror(errno));
-		return 1;
-	}
+	tap_plan(6);
+	fd = dev_open(DMALAB_DEV, &info);
+	if (fd < 0)
+		tap_bail("cannot open %s: %s", DMALAB_DEV, strerror(errno));
 	devmem = mmap(NULL, info.devmem_size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED, fd, 0);
-	if (devmem == MAP_FAILED) {
-		printf("Bail out! cannot mmap device memory: %s\n",
-		       strerror(errno));
-		return 1;
-	}
+	if (devmem == MAP_FAILED)
+		tap_bail("cannot mmap device memory: %s", strerror(errno));
 	bench_copy(fd, devmem, 4096, 64);
 	bench_copy(fd, devmem, 65536, 32);
 	bench_copy(fd, devmem, 1 << 20 < info.devmem_size ? 1 << 20 :
@@ -271,5 +222,5 @@ int main(void)
 	bench_pio_mmio();
 	munmap((void *)devmem, info.devmem_size);
 	close(fd);
-	return failures ? 1 : 0;
+	return tap_done();
 }

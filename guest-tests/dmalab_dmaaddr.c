@@ -14,85 +14,18 @@
  * Output is TAP; cases of other configurations are skipped.  Needs root.
  * Usage: dmalab_dmaaddr [seed] [device]
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
-_Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
-_Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");
-_Static_assert(sizeof(struct dmalab_test_stream) == 32, "test_stream size");
 
 #define NTESTS	16
 #define PG	4096
 
-static int test_no;
-static int failed;
 static int fd;
 static struct dmalab_info info;
 static char dbgdir[PATH_MAX];
-static char config[64] = "default";
-static uint64_t rng_state;
-
-static void tap(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void skip(int n, const char *why)
-{
-	while (n-- > 0)
-		printf("ok %d # SKIP %s\n", ++test_no, why);
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+static char config[64];
+static uint64_t rs;		/* the test's PRNG */
 
 static int is_config(const char *c)
 {
@@ -117,37 +50,13 @@ static uint64_t phys_of(const void *p)
 	return (ent & ((1ULL << 55) - 1)) * PG;
 }
 
-static int find_dbgdir(const char *dev)
-{
-	char link[PATH_MAX], target[256];
-	const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/class/misc/%s/device", name);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return -1;
-	target[n] = 0;
-	snprintf(dbgdir, sizeof(dbgdir), "/sys/kernel/debug/dmalab/%s",
-		 strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
-	return access(dbgdir, R_OK);
-}
-
 static uint64_t read_dbg(const char *file)
 {
 	char path[PATH_MAX + 32], s[64];
-	ssize_t n;
-	int f;
 
 	snprintf(path, sizeof(path), "%s/%s", dbgdir, file);
-	f = open(path, O_RDONLY);
-	if (f < 0)
+	if (read_str(path, s, sizeof(s)) <= 0)
 		return ~0ULL;
-	n = read(f, s, sizeof(s) - 1);
-	close(f);
-	if (n <= 0)
-		return ~0ULL;
-	s[n] = 0;
 	if (s[0] == 'Y')
 		return 1;
 	if (s[0] == 'N')
@@ -158,26 +67,9 @@ static uint64_t read_dbg(const char *file)
 static int write_dbg(const char *file, const char *val)
 {
 	char path[PATH_MAX + 32];
-	int f, r;
 
 	snprintf(path, sizeof(path), "%s/%s", dbgdir, file);
-	f = open(path, O_WRONLY);
-	if (f < 0)
-		return -1;
-	r = write(f, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(f);
-	return r;
-}
-
-static struct dmalab_stats stats(void)
-{
-	struct dmalab_stats st;
-
-	memset(&st, 0, sizeof(st));
-	st.size = sizeof(st);
-	if (ioctl(fd, DMALAB_IOC_STATS, &st))
-		diag("STATS: %s", strerror(errno));
-	return st;
+	return write_str(path, val) ? -1 : 0;
 }
 
 /* D2H of len bytes from device memory 0 into p. */
@@ -185,13 +77,8 @@ static int d2h(void *p, uint32_t len)
 {
 	struct dmalab_op op;
 
-	memset(&op, 0, sizeof(op));
-	op.opcode = DMALAB_UOP_D2H;
-	op.queue = DMALAB_QUEUE_ANY;
-	op.len = len;
-	op.src.kind = DMALAB_BUF_DEVMEM;
-	op.dst.kind = DMALAB_BUF_USER;
-	op.dst.addr = (uintptr_t)p;
+	op_xfer(&op, DMALAB_UOP_D2H, DMALAB_QUEUE_ANY, len, DMALAB_BUF_DEVMEM,
+		0, DMALAB_BUF_USER, (uintptr_t)p);
 	return ioctl(fd, DMALAB_IOC_SUBMIT, &op) == 0 &&
 	       op.status == DMALAB_STS_OK;
 }
@@ -242,8 +129,8 @@ static void test_addresses(void)
 		    "iommu: the device saw an IOVA %#" PRIx64 ", not the "
 		    "physical address %#" PRIx64, last, phys);
 	} else {
-		skip(1, "bus versus physical address: default and iommu "
-		     "only");
+		tap_skip_n(1, "bus versus physical address: default and "
+			   "iommu only");
 	}
 
 	a.count = 0;
@@ -286,11 +173,11 @@ static void test_stale(void)
 		tap(r == -1 && e == EOPNOTSUPP,
 		    "swiotlb: refused, a stale slot may be someone else's "
 		    "(%s)", r ? strerror(e) : "done");
-		skip(1, "stale H2D: iommu only");
+		tap_skip_n(1, "stale H2D: iommu only");
 	} else {
 		diag("%s: stale D2H: %s, status %#x", config,
 		     r ? strerror(e) : "done", t.status);
-		skip(2, "stale bus address faults: iommu only");
+		tap_skip_n(2, "stale bus address faults: iommu only");
 	}
 }
 
@@ -320,12 +207,12 @@ static void test_sync(void)
 	size_t i;
 
 	for (i = 0; i < LEN; i++) {
-		a[i] = (uint8_t)rng();
-		b[i] = (uint8_t)rng();
-		c[i] = (uint8_t)rng();
+		a[i] = (uint8_t)rng_next(&rs);
+		b[i] = (uint8_t)rng_next(&rs);
+		c[i] = (uint8_t)rng_next(&rs);
 	}
 	if (write_dbg("test_skip_sync", "0")) {
-		skip(5, "no debugfs test_skip_sync");
+		tap_skip_n(5, "no debugfs test_skip_sync");
 		return;
 	}
 	/* with the syncs: right both ways */
@@ -355,7 +242,8 @@ static void test_sync(void)
 	} else {
 		diag("%s: without syncs the data is %s / %s", config,
 		     right_b ? "right" : "wrong", right_c ? "right" : "wrong");
-		skip(2, "skipping the syncs breaks the data: swiotlb only");
+		tap_skip_n(2,
+			   "skipping the syncs breaks the data: swiotlb only");
 	}
 
 	/* syncs back on: right again */
@@ -364,9 +252,9 @@ static void test_sync(void)
 	tap(ok, "syncs back on: data right again");
 
 	/* the bounce counter */
-	s0 = stats();
+	s0 = dev_stats(fd);
 	ok = pwrite(fd, a, LEN, OFF) == LEN;
-	s1 = stats();
+	s1 = dev_stats(fd);
 	diag("mappings %" PRIu64 " -> %" PRIu64 ", remapped %" PRIu64
 	     " -> %" PRIu64, (uint64_t)s0.mappings, (uint64_t)s1.mappings,
 	     (uint64_t)s0.remapped, (uint64_t)s1.remapped);
@@ -380,7 +268,7 @@ static void test_sync(void)
 		    s1.remapped == s0.remapped,
 		    "default: mappings counted, none remapped");
 	else
-		skip(1, "bounce counter: default, iommu and swiotlb");
+		tap_skip_n(1, "bounce counter: default, iommu and swiotlb");
 }
 
 /* (d) dma32: buffers above 4 GiB are bounced */
@@ -392,7 +280,7 @@ static void test_dma32(void)
 	int ok;
 
 	if (!is_config("dma32")) {
-		skip(3, "pages above 4 GiB: dma32 only");
+		tap_skip_n(3, "pages above 4 GiB: dma32 only");
 		return;
 	}
 	tap(info.dma_bits == 32, "dma32: the driver uses a %u-bit DMA mask",
@@ -400,7 +288,7 @@ static void test_dma32(void)
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem == MAP_FAILED) {
-		skip(2, "cannot allocate memory");
+		tap_skip_n(2, "cannot allocate memory");
 		return;
 	}
 	for (i = 0; i < npg && nhigh < 2; i++) {
@@ -410,17 +298,17 @@ static void test_dma32(void)
 	}
 	diag("pages above 4 GiB found after scanning %zu of %zu", i, npg);
 	if (nhigh < 2) {
-		skip(2, "no pages above 4 GiB");
+		tap_skip_n(2, "no pages above 4 GiB");
 		munmap(mem, len);
 		return;
 	}
 	for (i = 0; i < PG; i++)
-		hi[0][i] = (uint8_t)rng();
+		hi[0][i] = (uint8_t)rng_next(&rs);
 	memset(hi[1], 0, PG);
-	s0 = stats();
+	s0 = dev_stats(fd);
 	ok = pwrite(fd, hi[0], PG, 4096) == PG &&
 	     pread(fd, hi[1], PG, 4096) == PG && !memcmp(hi[0], hi[1], PG);
-	s1 = stats();
+	s1 = dev_stats(fd);
 	tap(ok, "a page at %#" PRIx64 " written to the device and read back "
 	    "into a page at %#" PRIx64 ": every byte", phys_of(hi[0]),
 	    phys_of(hi[1]));
@@ -432,41 +320,20 @@ static void test_dma32(void)
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	char cmdline[4096] = "", *p;
-	uint64_t seed;
-	int f;
+	const char *dev;
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-	f = open("/proc/cmdline", O_RDONLY);
-	if (f >= 0) {
-		ssize_t n = read(f, cmdline, sizeof(cmdline) - 1);
-
-		cmdline[n > 0 ? n : 0] = 0;
-		close(f);
-	}
-	p = strstr(cmdline, "dmalab.config=");
-	if (p)
-		sscanf(p + 14, "%63s", config);
-
-	printf("1..%d\n", NTESTS);
-	diag("dmalab_dmaaddr seed %" PRIu64 " device %s config %s", seed, dev,
-	     config);
-	fd = open(dev, O_RDWR);
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
-		printf("Bail out! cannot use %s\n", dev);
-		return 1;
-	}
-	if (geteuid() != 0 || find_dbgdir(dev) ||
+	dev = test_begin(argc, argv, "dmalab_dmaaddr", NTESTS, &rs);
+	vm_config_name(config, sizeof(config));
+	diag("config %s", config);
+	fd = dev_open(dev, &info);
+	if (fd < 0)
+		tap_bail("cannot use %s", dev);
+	if (geteuid() != 0 ||
+	    dbg_path(dev, NULL, dbgdir, sizeof(dbgdir), R_OK) ||
 	    !(info.features & DMALAB_FEAT_DEBUG)) {
-		skip(NTESTS, "needs root, debugfs and the device's debug block");
-		return 0;
+		tap_skip_n(NTESTS,
+			   "needs root, debugfs and the device's debug block");
+		return tap_done();
 	}
 	tap(1, "device %s, %u-bit DMA", dev, info.dma_bits);
 
@@ -483,9 +350,5 @@ int main(int argc, char **argv)
 		    errno == EINVAL, "TEST_STREAM rejects a too long buffer");
 	}
 	close(fd);
-
-	if (test_no != NTESTS)
-		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != NTESTS ? 1 : 0;
+	return tap_done();
 }

@@ -7,18 +7,11 @@
  *
  * TAP output.  Needs /lib/modules/dmatest.ko in the initramfs.
  */
-#define _GNU_SOURCE
+#include "tap.h"
+
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/klog.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
 #define DMATEST_KO	"/lib/modules/dmatest.ko"
 #define PARAMS		"/sys/module/dmatest/parameters/"
@@ -26,39 +19,12 @@
 #define ITERATIONS	"200"
 #define KLOG_SIZE	(1 << 20)
 
-static int test_no;
-static int failures;
-
-static void tap(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!ok)
-		failures++;
-	fflush(stdout);
-}
-
 static int write_param(const char *name, const char *val)
 {
 	char path[PATH_MAX];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_str(path, val);
 }
 
 /* Find the PCI name of the first dmalab device that has dma channels. */
@@ -111,13 +77,12 @@ int main(void)
 	int nchan, fd, n, summaries = 0, bad = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("1..5\n");
+	tap_plan(5);
 
 	if (find_dmalab_dma_device(dev, sizeof(dev), &nchan)) {
-		printf("ok 1 # SKIP dmalab registers no dmaengine channels\n");
-		printf("ok 2 # SKIP no channels\nok 3 # SKIP no channels\n");
-		printf("ok 4 # SKIP no channels\nok 5 # SKIP no channels\n");
-		return 0;
+		tap_skip("dmalab registers no dmaengine channels");
+		tap_skip_n(4, "no channels");
+		return tap_done();
 	}
 	tap(1, "dmalab device %s offers %d dmaengine channels", dev, nchan);
 
@@ -128,7 +93,7 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	if (n)
-		return 1;
+		return tap_done();
 
 	klogctl(5, NULL, 0); /* clear the ring: only this run's lines count */
 	n = write_param("device", dev);
@@ -140,7 +105,7 @@ int main(void)
 	tap(n == 0, "start dmatest: %s threads per channel, %s iterations, verify on",
 	    THREADS, ITERATIONS);
 	if (n)
-		return 1;
+		return tap_done();
 
 	klog = calloc(1, KLOG_SIZE);
 	if (!klog)
@@ -202,5 +167,5 @@ int main(void)
 	    "dmatest reported a summary for every thread (%d)", summaries);
 	tap(bad == 0, "dmatest reports 0 failures on every thread");
 	syscall(SYS_delete_module, "dmatest", O_NONBLOCK);
-	return failures ? 1 : 0;
+	return tap_done();
 }

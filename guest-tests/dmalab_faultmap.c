@@ -10,91 +10,21 @@
  *
  * Usage: dmalab_faultmap [seed] [device]
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_op) == 80, "dmalab_op size");
-_Static_assert(sizeof(struct dmalab_info) == 88, "dmalab_info size");
 
 #define NTESTS	16
 #define PG	4096
 
-static int test_no;
-static int failed;
 static int fd;
 static struct dmalab_info info;
 static char mapcount_path[PATH_MAX];
-static uint64_t rng_state;
-
-static void tap(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+static uint64_t rs;		/* the test's PRNG */
 
 static long mapcount(void)
 {
-	char s[32];
-	ssize_t n;
-	int f = open(mapcount_path, O_RDONLY);
-
-	if (f < 0)
-		return -1;
-	n = read(f, s, sizeof(s) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	s[n] = 0;
-	return strtol(s, NULL, 10);
+	return read_long(mapcount_path);
 }
 
 /* D2H (device memory -> page buffer) or H2D, one op; 1 on success. */
@@ -103,55 +33,13 @@ static int pagebuf_op(uint32_t opcode, uint64_t pboff, uint64_t devoff,
 {
 	struct dmalab_op op;
 
-	memset(&op, 0, sizeof(op));
-	op.opcode = opcode;
-	op.queue = DMALAB_QUEUE_ANY;
-	op.len = len;
-	if (opcode == DMALAB_UOP_D2H) {
-		op.src.kind = DMALAB_BUF_DEVMEM;
-		op.src.addr = devoff;
-		op.dst.kind = DMALAB_BUF_PAGEBUF;
-		op.dst.addr = pboff;
-	} else {
-		op.src.kind = DMALAB_BUF_PAGEBUF;
-		op.src.addr = pboff;
-		op.dst.kind = DMALAB_BUF_DEVMEM;
-		op.dst.addr = devoff;
-	}
-	if (ioctl(fd, DMALAB_IOC_SUBMIT, &op)) {
-		diag("SUBMIT: %s", strerror(errno));
-		return 0;
-	}
-	if (op.status != DMALAB_STS_OK || op.bytes != len) {
-		diag("SUBMIT: status %#x bytes %u", op.status, op.bytes);
-		return 0;
-	}
-	return 1;
-}
-
-static int check(const uint8_t *got, const uint8_t *want, size_t len,
-		 const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (got[i] != want[i]) {
-			diag("%s: byte %zu is %#x, want %#x", what, i, got[i],
-			     want[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int all_bytes(const uint8_t *p, size_t len, uint8_t v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != v)
-			return 0;
-	return 1;
+	if (opcode == DMALAB_UOP_D2H)
+		op_xfer(&op, opcode, DMALAB_QUEUE_ANY, len, DMALAB_BUF_DEVMEM,
+			devoff, DMALAB_BUF_PAGEBUF, pboff);
+	else
+		op_xfer(&op, opcode, DMALAB_QUEUE_ANY, len, DMALAB_BUF_PAGEBUF,
+			pboff, DMALAB_BUF_DEVMEM, devoff);
+	return submit_ok(fd, &op);
 }
 
 static int mmap_fails(size_t len, uint64_t off, int flags)
@@ -168,33 +56,19 @@ static int mmap_fails(size_t len, uint64_t off, int flags)
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	const char *name;
+	const char *dev;
 	size_t size, len, i;
 	uint8_t *pb, *data, *copy;
-	uint64_t seed;
 	long base, c;
 	int ok, status;
 	pid_t pid;
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-	name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+	dev = test_begin(argc, argv, "dmalab_faultmap", NTESTS, &rs);
 	snprintf(mapcount_path, sizeof(mapcount_path),
-		 "/sys/class/misc/%s/device/pagebuf_mappings", name);
-
-	printf("1..%d\n", NTESTS);
-	diag("dmalab_faultmap seed %" PRIu64 " device %s", seed, dev);
-	fd = open(dev, O_RDWR);
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	if (fd < 0 || ioctl(fd, DMALAB_IOC_INFO, &info)) {
-		printf("Bail out! cannot use %s\n", dev);
-		return 1;
-	}
+		 "/sys/class/misc/%s/device/pagebuf_mappings", dev_name(dev));
+	fd = dev_open(dev, &info);
+	if (fd < 0)
+		tap_bail("cannot use %s", dev);
 	size = info.pagebuf_size;
 	base = mapcount();
 	tap(size >= 16 * PG && size % PG == 0 && base >= 0,
@@ -204,10 +78,8 @@ int main(int argc, char **argv)
 		  (off_t)DMALAB_MMAP_PAGEBUF);
 	tap(pb != MAP_FAILED && mapcount() == base + 1,
 	    "whole page buffer mapped; mapping count %ld", mapcount());
-	if (pb == MAP_FAILED) {
-		printf("Bail out! mmap: %s\n", strerror(errno));
-		return 1;
-	}
+	if (pb == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
 
 	/* CPU touches: fresh pages read as zero, writes stick */
 	ok = all_bytes(pb, PG, 0) && all_bytes(pb + 5 * PG, PG, 0);
@@ -224,39 +96,39 @@ int main(int argc, char **argv)
 	if (!data || !copy)
 		return 1;
 	for (i = 0; i < len; i++)
-		data[i] = (uint8_t)rng();
+		data[i] = (uint8_t)rng_next(&rs);
 	ok = pwrite(fd, data, len, 8192) == (ssize_t)len;
 	memcpy(copy, pb, size);
 	ok = ok && pagebuf_op(DMALAB_UOP_D2H, PG + 50, 8192, len);
-	tap(ok && check(pb + PG + 50, data, len, "D2H into page buffer"),
+	tap(ok && same(pb + PG + 50, data, len, "D2H into page buffer"),
 	    "D2H of %zu bytes into the page buffer at %d: every byte", len,
 	    PG + 50);
-	tap(check(pb, copy, PG + 50, "before the transfer") &&
-	    check(pb + PG + 50 + len, copy + PG + 50 + len,
-		  size - PG - 50 - len, "after the transfer"),
+	tap(same(pb, copy, PG + 50, "before the transfer") &&
+	    same(pb + PG + 50 + len, copy + PG + 50 + len,
+		 size - PG - 50 - len, "after the transfer"),
 	    "bytes around the transfer are unchanged");
 
 	/* into pages nobody touched: the DMA allocates them */
 	ok = pagebuf_op(DMALAB_UOP_D2H, size - 2 * PG + 7, 8192, PG);
-	tap(ok && check(pb + size - 2 * PG + 7, data, PG, "untouched pages") &&
+	tap(ok && same(pb + size - 2 * PG + 7, data, PG, "untouched pages") &&
 	    all_bytes(pb + size - 2 * PG, 7, 0) &&
 	    all_bytes(pb + size - PG + 7, PG - 7, 0),
 	    "D2H into never-touched pages; the CPU then sees the data");
 
 	/* page buffer -> device memory */
 	for (i = 0; i < 2 * PG; i++)
-		pb[10 * PG + i] = (uint8_t)rng();
+		pb[10 * PG + i] = (uint8_t)rng_next(&rs);
 	ok = pagebuf_op(DMALAB_UOP_H2D, 10 * PG, 100000, 2 * PG);
 	memset(copy, 0, 2 * PG);
 	ok = ok && pread(fd, copy, 2 * PG, 100000) == 2 * PG;
-	tap(ok && check(copy, pb + 10 * PG, 2 * PG, "H2D from page buffer"),
+	tap(ok && same(copy, pb + 10 * PG, 2 * PG, "H2D from page buffer"),
 	    "H2D from the page buffer: device memory holds every byte");
 
 	/* fork: the child's copy of the mapping counts */
 	pid = fork();
 	if (pid == 0) {
 		/* the child sees the same pages */
-		_exit(check(pb + PG + 50, data, len, "child") ? 0 : 1);
+		_exit(same(pb + PG + 50, data, len, "child") ? 0 : 1);
 	}
 	c = mapcount();
 	waitpid(pid, &status, 0);
@@ -300,8 +172,8 @@ int main(int argc, char **argv)
 	/* a second mapping of part of it still sees the pages */
 	pb = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd,
 		  (off_t)(DMALAB_MMAP_PAGEBUF + PG));
-	tap(pb != MAP_FAILED && check(pb + 50, data, len > 2 * PG - 50 ?
-				      2 * PG - 50 : len, "remap"),
+	tap(pb != MAP_FAILED && same(pb + 50, data, len > 2 * PG - 50 ?
+				     2 * PG - 50 : len, "remap"),
 	    "a new mapping at offset %d sees the same pages", PG);
 	if (pb != MAP_FAILED)
 		munmap(pb, 2 * PG);
@@ -316,13 +188,8 @@ int main(int argc, char **argv)
 		struct dmalab_op op;
 		int r;
 
-		memset(&op, 0, sizeof(op));
-		op.opcode = DMALAB_UOP_D2H;
-		op.queue = DMALAB_QUEUE_ANY;
-		op.len = 2 * PG;
-		op.src.kind = DMALAB_BUF_DEVMEM;
-		op.dst.kind = DMALAB_BUF_PAGEBUF;
-		op.dst.addr = size - PG;
+		op_xfer(&op, DMALAB_UOP_D2H, DMALAB_QUEUE_ANY, 2 * PG,
+			DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_PAGEBUF, size - PG);
 		r = ioctl(fd, DMALAB_IOC_SUBMIT, &op);
 		tap(r == -1 && errno == EINVAL && mapcount() == base,
 		    "an op crossing the end of the page buffer fails with "
@@ -331,9 +198,5 @@ int main(int argc, char **argv)
 	free(data);
 	free(copy);
 	close(fd);
-
-	if (test_no != NTESTS)
-		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != NTESTS ? 1 : 0;
+	return tap_done();
 }

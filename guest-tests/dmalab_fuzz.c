@@ -17,7 +17,7 @@
  *
  * Usage: dmalab_fuzz [seed] [device]   (as root)
  */
-#include "tap.h"
+#include "dmalab_test.h"
 
 #include <setjmp.h>
 #include <signal.h>

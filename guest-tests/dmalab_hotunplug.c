@@ -14,7 +14,7 @@
  *
  * Usage: dmalab_hotunplug [seed]   (as root)
  */
-#include "tap.h"
+#include "dmalab_test.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -114,22 +114,6 @@ static void *busy_main(void *arg)
 	}
 	b->t_end = now_s();
 	return NULL;
-}
-
-static int touch_in_child(volatile uint8_t *p)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (!pid) {
-		signal(SIGBUS, SIG_DFL);
-		(void)p[0];
-		p[1] = 1;
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 
 int main(int argc, char **argv)

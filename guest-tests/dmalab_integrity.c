@@ -12,7 +12,7 @@
  *
  * Usage: dmalab_integrity [seed] [device]   (as root)
  */
-#include "tap.h"
+#include "dmalab_test.h"
 
 #include <sys/mman.h>
 

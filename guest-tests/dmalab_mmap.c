@@ -6,128 +6,23 @@
  *
  * Usage: dmalab_mmap [seed] [device]   (as root)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
-_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
-_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
 
 #define CBUF_SIZE	(256 * 1024)
 #define NTESTS		14
 
-static int test_no;
-static int failed;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!(i & 7))
-			rng();
-		p[i] = (uint8_t)(rng_state >> (8 * (i & 7)));
-	}
-}
-
-/* Compare with volatile reads (device memory must be read byte by byte). */
-static int same(const volatile uint8_t *got, const uint8_t *want, size_t n,
-		const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (got[i] != want[i]) {
-			diag("%s: first difference at byte %zu: got %#x want %#x",
-			     what, i, got[i], want[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
+static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
 
-static int submit_ok(struct dmalab_op *op)
+/* An op on any queue. */
+static void op_any(struct dmalab_op *op, uint32_t opcode, uint32_t len,
+		   uint32_t skind, uint64_t saddr, uint32_t dkind,
+		   uint64_t daddr)
 {
-	if (ioctl(fd, DMALAB_IOC_SUBMIT, op)) {
-		diag("SUBMIT opcode %u: %s", op->opcode, strerror(errno));
-		return 0;
-	}
-	if (op->status != DMALAB_STS_OK || op->bytes != op->len) {
-		diag("opcode %u: status %#x bytes %u/%u", op->opcode,
-		     op->status, op->bytes, op->len);
-		return 0;
-	}
-	return 1;
-}
-
-static void op_init(struct dmalab_op *op, uint32_t opcode, uint32_t len,
-		    uint32_t skind, uint64_t saddr, uint32_t dkind,
-		    uint64_t daddr)
-{
-	memset(op, 0, sizeof(*op));
-	op->opcode = opcode;
-	op->queue = DMALAB_QUEUE_ANY;
-	op->len = len;
-	op->src.kind = skind;
-	op->src.addr = saddr;
-	op->dst.kind = dkind;
-	op->dst.addr = daddr;
+	op_xfer(op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind, daddr);
 }
 
 static void test_devmem(void)
@@ -148,21 +43,19 @@ static void test_devmem(void)
 	}
 	buf = malloc(n);
 	back = malloc(n);
-	if (!buf || !back) {
-		printf("Bail out! no memory\n");
-		exit(1);
-	}
+	if (!buf || !back)
+		tap_bail("no memory");
 
 	/* DMA in, CPU reads the mapping */
 	off = sz - n - 5;
-	fill_random(buf, n);
+	fill_rand(&rs, buf, n);
 	ok = pwrite(fd, buf, n, (off_t)off) == (ssize_t)n &&
 	     same(m + off, buf, n, "mapping after pwrite");
 	tap(ok, "data written by DMA (pwrite) is seen through the mapping");
 
 	/* CPU writes the mapping, DMA out */
 	off = 3;
-	fill_random(buf, n);
+	fill_rand(&rs, buf, n);
 	for (i = 0; i < n; i++)
 		m[off + i] = buf[i];
 	__sync_synchronize();	/* drain write-combining buffers */
@@ -234,17 +127,15 @@ static void test_coherent(void)
 	}
 	user = malloc(n);
 	want = malloc(n);
-	if (!user || !want) {
-		printf("Bail out! no memory\n");
-		exit(1);
-	}
+	if (!user || !want)
+		tap_bail("no memory");
 
 	/* CPU fills the coherent buffer; H2D from it; D2H to user memory */
-	fill_random(cb + 100, n);
+	fill_rand(&rs, cb + 100, n);
 	memcpy(want, cb + 100, n);
-	op_init(&op, DMALAB_UOP_H2D, n, DMALAB_BUF_COHERENT, 100,
+	op_any(&op, DMALAB_UOP_H2D, n, DMALAB_BUF_COHERENT, 100,
 		DMALAB_BUF_DEVMEM, 8192);
-	ok = submit_ok(&op);
+	ok = submit_ok(fd, &op);
 	memset(user, 0, n);
 	ok = ok && pread(fd, user, n, 8192) == (ssize_t)n &&
 	     same(user, want, n, "devmem after H2D from coherent");
@@ -252,9 +143,9 @@ static void test_coherent(void)
 
 	/* D2H into the coherent buffer, CPU reads it */
 	memset(cb, 0, CBUF_SIZE);
-	op_init(&op, DMALAB_UOP_D2H, n, DMALAB_BUF_DEVMEM, 8192,
+	op_any(&op, DMALAB_UOP_D2H, n, DMALAB_BUF_DEVMEM, 8192,
 		DMALAB_BUF_COHERENT, CBUF_SIZE - n);
-	ok = submit_ok(&op) && same(cb + CBUF_SIZE - n, want, n,
+	ok = submit_ok(fd, &op) && same(cb + CBUF_SIZE - n, want, n,
 				    "coherent after D2H");
 	for (i = 0; ok && i < CBUF_SIZE - n; i++)
 		if (cb[i]) {
@@ -264,22 +155,23 @@ static void test_coherent(void)
 	tap(ok, "D2H into the coherent buffer, nothing else touched");
 
 	/* COPY user -> coherent and coherent -> user */
-	fill_random(user, n);
-	op_init(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_USER, (uintptr_t)user,
+	fill_rand(&rs, user, n);
+	op_any(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_USER, (uintptr_t)user,
 		DMALAB_BUF_COHERENT, 1);
-	ok = submit_ok(&op) && same(cb + 1, user, n, "coherent after COPY");
+	ok = submit_ok(fd, &op) &&
+	     same(cb + 1, user, n, "coherent after COPY");
 	memcpy(want, user, n);
 	memset(user, 0, n);
-	op_init(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_COHERENT, 1,
+	op_any(&op, DMALAB_UOP_COPY, n, DMALAB_BUF_COHERENT, 1,
 		DMALAB_BUF_USER, (uintptr_t)user);
-	ok = ok && submit_ok(&op) && same(user, want, n, "user after COPY");
+	ok = ok && submit_ok(fd, &op) && same(user, want, n, "user after COPY");
 	tap(ok, "COPY between user memory and the coherent buffer");
 
 	/* FILL the coherent buffer */
-	op_init(&op, DMALAB_UOP_FILL, 1000, DMALAB_BUF_NONE, 0,
+	op_any(&op, DMALAB_UOP_FILL, 1000, DMALAB_BUF_NONE, 0,
 		DMALAB_BUF_COHERENT, 4096);
 	op.pattern = pat;
-	ok = submit_ok(&op);
+	ok = submit_ok(fd, &op);
 	for (i = 0; ok && i < 1000; i++)
 		if (cb[4096 + i] != (uint8_t)(pat >> (8 * (i % 8)))) {
 			diag("FILL byte %u is %#x", i, cb[4096 + i]);
@@ -288,7 +180,7 @@ static void test_coherent(void)
 	tap(ok, "FILL into the coherent buffer");
 
 	/* range checks and a second mapping of the same buffer */
-	op_init(&op, DMALAB_UOP_H2D, 4096, DMALAB_BUF_COHERENT,
+	op_any(&op, DMALAB_UOP_H2D, 4096, DMALAB_BUF_COHERENT,
 		CBUF_SIZE - 4095, DMALAB_BUF_DEVMEM, 0);
 	ok = ioctl(fd, DMALAB_IOC_SUBMIT, &op) == -1 && errno == EINVAL;
 	cb2 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
@@ -309,7 +201,7 @@ static void test_coherent(void)
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		g = open(path, O_RDWR);
-		op_init(&op, DMALAB_UOP_H2D, 16, DMALAB_BUF_COHERENT, 0,
+		op_any(&op, DMALAB_UOP_H2D, 16, DMALAB_BUF_COHERENT, 0,
 			DMALAB_BUF_DEVMEM, 0);
 		ok = g >= 0 && ioctl(g, DMALAB_IOC_SUBMIT, &op) == -1 &&
 		     errno == EINVAL;
@@ -341,36 +233,18 @@ static void test_coherent(void)
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	uint64_t seed;
+	const char *dev;
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-
-	printf("1..%d\n", NTESTS);
-	diag("dmalab_mmap seed %" PRIu64 " device %s", seed, dev);
-
-	fd = open(dev, O_RDWR);
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	tap(fd >= 0 && ioctl(fd, DMALAB_IOC_INFO, &info) == 0 &&
-	    info.devmem_size >= 2 * 65536 && info.max_xfer >= 65536,
-	    "open %s and DMALAB_IOC_INFO", dev);
-	if (fd < 0 || info.devmem_size < 2 * 65536 || info.max_xfer < 65536) {
-		printf("Bail out! cannot use %s\n", dev);
-		return 1;
-	}
+	dev = test_begin(argc, argv, "dmalab_mmap", NTESTS, &rs);
+	fd = dev_open(dev, &info);
+	tap(fd >= 0 && info.devmem_size >= 2 * 65536 &&
+	    info.max_xfer >= 65536, "open %s and DMALAB_IOC_INFO", dev);
+	if (fd < 0 || info.devmem_size < 2 * 65536 || info.max_xfer < 65536)
+		tap_bail("cannot use %s", dev);
 
 	test_devmem();		/* 4 */
 	test_bad_mmaps();	/* 1 */
 	test_coherent();	/* 8 */
 	close(fd);
-
-	if (test_no != NTESTS)
-		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != NTESTS ? 1 : 0;
+	return tap_done();
 }

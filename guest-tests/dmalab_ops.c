@@ -7,230 +7,50 @@
  *
  * Usage: dmalab_ops [seed] [device]   (as root)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
-_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
-_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
-/* The uapi layout (the driver checks the same with BUILD_BUG_ON). */
-_Static_assert(sizeof(struct dmalab_info) == 88, "dmalab_info size");
-_Static_assert(sizeof(struct dmalab_buf) == 16, "dmalab_buf size");
-_Static_assert(sizeof(struct dmalab_op) == 80, "dmalab_op size");
-_Static_assert(sizeof(struct dmalab_batch) == 40, "dmalab_batch size");
-_Static_assert(sizeof(struct dmalab_stats) == 136, "dmalab_stats size");
-_Static_assert(sizeof(struct dmalab_queue_reset) == 8, "queue_reset size");
-_Static_assert(sizeof(struct dmalab_async) == 96, "dmalab_async size");
-_Static_assert(sizeof(struct dmalab_completion) == 40, "completion size");
-_Static_assert(sizeof(struct dmalab_wait) == 48, "dmalab_wait size");
-_Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
-_Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
-_Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");
-_Static_assert(sizeof(struct dmalab_test_stream) == 32, "test_stream size");
-
-#define GUARD		64
-#define GUARD_BYTE	0xa5
 #define BATCH		64
-
-static int test_no;
-static int failed;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* Whether the driver reaps by polling (module parameter poll_us > 0). */
 static int polling_mode(void)
 {
-	FILE *f = fopen("/sys/module/dmalab/parameters/poll_us", "r");
-	unsigned int us = 0;
-
-	if (f) {
-		if (fscanf(f, "%u", &us) != 1)
-			us = 0;
-		fclose(f);
-	}
-	return us > 0;
+	return read_long(DMALAB_PARAMS "poll_us") > 0;
 }
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!(i & 7))
-			rng();
-		p[i] = (uint8_t)(rng_state >> (8 * (i & 7)));
-	}
-}
-
-/* CRC32C (Castagnoli), reflected, init ~0, final xor ~0. */
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t crc = ~0u;
-	size_t i;
-	int k;
-
-	for (i = 0; i < n; i++) {
-		crc ^= p[i];
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1));
-	}
-	return ~crc;
-}
-
+static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
 static struct dmalab_stats st0;	/* counters when the test started */
 
-struct gbuf {
-	uint8_t *raw;
-	uint8_t *p;
-	size_t n;
-};
-
-static uint8_t *gbuf_alloc(struct gbuf *g, size_t n, size_t mis)
+/* Guard bytes intact; diagnosed if not. */
+static int guards_ok(const struct gbuf *g)
 {
-	g->raw = malloc(n + 2 * GUARD + mis);
-	if (!g->raw)
-		return NULL;
-	g->p = g->raw + GUARD + mis;
-	g->n = n;
-	memset(g->raw, GUARD_BYTE, n + 2 * GUARD + mis);
-	return g->p;
-}
-
-static int gbuf_guards_ok(const struct gbuf *g)
-{
-	size_t i;
-
-	for (i = 0; i < GUARD; i++)
-		if (g->p[-1 - (long)i] != GUARD_BYTE ||
-		    g->p[g->n + i] != GUARD_BYTE) {
-			diag("guard byte changed");
-			return 0;
-		}
-	return 1;
-}
-
-static int same(const uint8_t *got, const uint8_t *want, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (got[i] != want[i]) {
-			diag("first difference at byte %zu of %zu: got %#x want %#x",
-			     i, n, got[i], want[i]);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static void op_init(struct dmalab_op *op, uint32_t opcode, uint32_t queue,
-		    uint32_t len)
-{
-	memset(op, 0, sizeof(*op));
-	op->opcode = opcode;
-	op->queue = queue;
-	op->len = len;
-}
-
-static void op_buf(struct dmalab_buf *b, uint32_t kind, uint64_t addr)
-{
-	b->kind = kind;
-	b->addr = addr;
-}
-
-/* Submit one op; returns the ioctl result, diagnoses device errors. */
-static int submit(struct dmalab_op *op)
-{
-	int r = ioctl(fd, DMALAB_IOC_SUBMIT, op);
-
-	if (r)
-		diag("SUBMIT opcode %u len %u: %s", op->opcode, op->len,
-		     strerror(errno));
-	return r;
-}
-
-static int submit_ok(struct dmalab_op *op)
-{
-	if (submit(op))
-		return 0;
-	if (op->status != DMALAB_STS_OK || op->bytes != op->len) {
-		diag("opcode %u: status %#x bytes %u of %u", op->opcode,
-		     op->status, op->bytes, op->len);
-		return 0;
-	}
-	return 1;
+	if (gbuf_guards_ok(g))
+		return 1;
+	diag("guard byte changed");
+	return 0;
 }
 
 static int h2d(uint32_t q, const void *src, uint64_t off, uint32_t len)
 {
 	struct dmalab_op op;
 
-	op_init(&op, DMALAB_UOP_H2D, q, len);
-	op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)src);
-	op_buf(&op.dst, DMALAB_BUF_DEVMEM, off);
-	return submit_ok(&op) && (q == DMALAB_QUEUE_ANY || op.queue_used == q);
+	op_xfer(&op, DMALAB_UOP_H2D, q, len, DMALAB_BUF_USER, (uintptr_t)src,
+		DMALAB_BUF_DEVMEM, off);
+	return submit_ok(fd, &op) &&
+	       (q == DMALAB_QUEUE_ANY || op.queue_used == q);
 }
 
 static int d2h(uint32_t q, void *dst, uint64_t off, uint32_t len)
 {
 	struct dmalab_op op;
 
-	op_init(&op, DMALAB_UOP_D2H, q, len);
-	op_buf(&op.src, DMALAB_BUF_DEVMEM, off);
-	op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)dst);
-	return submit_ok(&op) && (q == DMALAB_QUEUE_ANY || op.queue_used == q);
+	op_xfer(&op, DMALAB_UOP_D2H, q, len, DMALAB_BUF_DEVMEM, off,
+		DMALAB_BUF_USER, (uintptr_t)dst);
+	return submit_ok(fd, &op) &&
+	       (q == DMALAB_QUEUE_ANY || op.queue_used == q);
 }
 
 /* H2D then D2H of random data through queue q, guarded, unaligned. */
@@ -241,11 +61,11 @@ static int roundtrip(uint32_t q, uint64_t off, uint32_t len, size_t mis)
 
 	if (!gbuf_alloc(&gs, len, mis) || !gbuf_alloc(&gd, len, 7 - mis))
 		goto out;
-	fill_random(gs.p, len);
+	fill_rand(&rs, gs.p, len);
 	memset(gd.p, 0x5a, len);
 	ok = h2d(q, gs.p, off, len) && d2h(q, gd.p, off, len) &&
-	     same(gd.p, gs.p, len) && gbuf_guards_ok(&gd) &&
-	     gbuf_guards_ok(&gs);
+	     same(gd.p, gs.p, len, "read back") && guards_ok(&gd) &&
+	     guards_ok(&gs);
 out:
 	free(gs.raw);
 	free(gd.raw);
@@ -298,11 +118,11 @@ static void test_sg(void)
 				map[k - 4096] = 1;
 			dst = malloc(len);
 			if (dst) {
-				fill_random(src, len);
+				fill_rand(&rs, src, len);
 				memset(dst, 0, len);
 				ok = h2d(DMALAB_QUEUE_ANY, src, 0, len) &&
 				     d2h(DMALAB_QUEUE_ANY, dst, 0, len) &&
-				     same(dst, src, len);
+				     same(dst, src, len, "SG read back");
 				free(dst);
 			}
 			munmap(map, mlen);
@@ -320,13 +140,13 @@ static void test_copy(void)
 	int ok = 0;
 
 	if (gbuf_alloc(&gs, len, 3) && gbuf_alloc(&gd, len, 6)) {
-		fill_random(gs.p, len);
+		fill_rand(&rs, gs.p, len);
 		memset(gd.p, 0, len);
 		op_init(&op, DMALAB_UOP_COPY, DMALAB_QUEUE_ANY, len);
 		op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)gs.p);
 		op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)gd.p);
-		ok = submit_ok(&op) && same(gd.p, gs.p, len) &&
-		     gbuf_guards_ok(&gd);
+		ok = submit_ok(fd, &op) && same(gd.p, gs.p, len, "COPY") &&
+		     guards_ok(&gd);
 	}
 	free(gs.raw);
 	free(gd.raw);
@@ -358,7 +178,7 @@ static void test_fill(void)
 		op_init(&op, DMALAB_UOP_FILL, DMALAB_QUEUE_ANY, len);
 		op.pattern = pat;
 		op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)g.p);
-		ok = submit_ok(&op) && gbuf_guards_ok(&g);
+		ok = submit_ok(fd, &op) && guards_ok(&g);
 		for (k = 0; ok && k < len; k++) {
 			if (g.p[k] != pb[k % 8]) {
 				diag("FILL len %u: byte %u is %#x, want %#x",
@@ -381,16 +201,16 @@ static void test_crc(void)
 
 	op_init(&op, DMALAB_UOP_CRC32C, DMALAB_QUEUE_ANY, 9);
 	op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)check);
-	ok = submit_ok(&op) && op.result == 0xe3069283u;
+	ok = submit_ok(fd, &op) && op.result == 0xe3069283u;
 	tap(ok, "CRC32C(\"123456789\") = 0xe3069283 (got %#x)", op.result);
 
 	buf = malloc(len + 1);
 	ok = 0;
 	if (buf) {
-		fill_random(buf, len + 1);
+		fill_rand(&rs, buf, len + 1);
 		op_init(&op, DMALAB_UOP_CRC32C, DMALAB_QUEUE_ANY, len);
 		op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)(buf + 1));
-		ok = submit_ok(&op) && op.result == crc32c(buf + 1, len);
+		ok = submit_ok(fd, &op) && op.result == crc32c(buf + 1, len);
 		free(buf);
 	}
 	tap(ok, "CRC32C of %u random bytes matches software", len);
@@ -414,7 +234,7 @@ static void test_batch(void)
 	dst = calloc(BATCH, len);
 	if (!src || !dst)
 		goto out;
-	fill_random(src, (size_t)len * BATCH);
+	fill_rand(&rs, src, (size_t)len * BATCH);
 
 	for (i = 0; i < BATCH; i++) {
 		op_init(&ops[i], DMALAB_UOP_H2D, i % info.num_queues, len);
@@ -449,7 +269,7 @@ static void test_batch(void)
 	b.ops = (uintptr_t)ops;
 	r = ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b);
 	ok = r == 0 && b.completed == BATCH &&
-	     same(dst, src, (size_t)len * BATCH);
+	     same(dst, src, (size_t)len * BATCH, "batch read back");
 out:
 	tap(ok, "batch of %d D2H ops reads back what the first batch wrote",
 	    BATCH);
@@ -464,16 +284,14 @@ static void test_device_error(void)
 	uint8_t buf[256];
 	int r, ok;
 
-	memset(&before, 0, sizeof(before));
-	before.size = sizeof(before);
-	ioctl(fd, DMALAB_IOC_STATS, &before);
+	before = dev_stats(fd);
 
 	memset(buf, 0x77, sizeof(buf));
 	op_init(&op, DMALAB_UOP_D2H, 0, sizeof(buf));
 	op.flags = DMALAB_OPF_NO_CHECK;
 	op_buf(&op.src, DMALAB_BUF_DEVMEM, info.devmem_size - 16);
 	op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)buf);
-	r = submit(&op);
+	r = submit_diag(fd, &op);
 	tap(r == 0 && op.status == DMALAB_STS_DEVMEM_RANGE,
 	    "D2H beyond device memory completes with DEVMEM_RANGE (status %#x)",
 	    op.status);
@@ -493,13 +311,6 @@ static void test_device_error(void)
 	    (unsigned long long)after.err_irqs);
 }
 
-static int submit_errno(struct dmalab_op *op)
-{
-	int r = ioctl(fd, DMALAB_IOC_SUBMIT, op);
-
-	return r == 0 ? 0 : errno;
-}
-
 static void test_bad_args(void)
 {
 	uint8_t buf[4096];
@@ -515,7 +326,7 @@ static void test_bad_args(void)
 #define EXPECT(mod, err) do {						\
 		op = good;						\
 		mod;							\
-		e = submit_errno(&op);					\
+		e = submit_fd(fd, &op);					\
 		if (e != (err)) {					\
 			diag("%s: got %s, want %s", #mod, strerror(e),	\
 			     strerror(err));				\
@@ -588,23 +399,18 @@ static void test_queue_reset(void)
 	    "the reset queue works again");
 }
 
+/* sysfs attribute attr of the device behind /dev/dev, without the newline */
 static int read_sysfs(const char *dev, const char *attr, char *out,
 		      size_t n)
 {
 	char path[256];
 	ssize_t r;
-	int f;
 
 	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/%s", dev,
 		 attr);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	r = read(f, out, n - 1);
-	close(f);
+	r = read_str(path, out, n);
 	if (r <= 0)
 		return -1;
-	out[r] = 0;
 	if (out[r - 1] == '\n')
 		out[r - 1] = 0;
 	return 0;
@@ -628,8 +434,7 @@ static int sysfs_is(const char *dev, const char *attr, const char *want)
 static void test_sysfs(const char *devpath)
 {
 	static const char *const modes[] = { "none", "intx", "msi", "msix" };
-	const char *dev = strrchr(devpath, '/') ? strrchr(devpath, '/') + 1 :
-						   devpath;
+	const char *dev = dev_name(devpath);
 	unsigned long long mask;
 	char want[64];
 	int ok = 1;
@@ -655,23 +460,10 @@ static void test_sysfs(const char *devpath)
 static void test_stats(void)
 {
 	struct dmalab_stats st;
-	int r;
+	int r = dev_stats_diag(fd, &st);
 
-	memset(&st, 0, sizeof(st));
-	st.size = sizeof(st);
-	r = ioctl(fd, DMALAB_IOC_STATS, &st);
-	diag("stats: submitted %llu completed %llu cpl_errors %llu irqs %llu err_irqs %llu timeouts %llu resets %llu",
-	     (unsigned long long)st.submitted,
-	     (unsigned long long)st.completed,
-	     (unsigned long long)st.cpl_errors,
-	     (unsigned long long)st.irqs,
-	     (unsigned long long)st.err_irqs,
-	     (unsigned long long)st.timeouts,
-	     (unsigned long long)st.queue_resets);
 	/* In polling mode completions are reaped without queue interrupts. */
-	tap(r == 0 && st.submitted > st0.submitted &&
-	    st.completed - st0.completed == st.submitted - st0.submitted &&
-	    st.timeouts == st0.timeouts &&
+	tap(r == 0 && stats_all_done(&st, &st0) &&
 	    (polling_mode() ? st.irqs == st0.irqs : st.irqs > st0.irqs),
 	    "STATS: everything completed, no timeouts, interrupts as the mode says");
 }
@@ -680,31 +472,15 @@ static void test_stats(void)
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	uint64_t seed;
+	const char *dev;
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-
-	printf("1..%d\n", NTESTS);
-	diag("dmalab_ops seed %" PRIu64 " device %s", seed, dev);
-
-	fd = open(dev, O_RDWR);
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	tap(fd >= 0 && ioctl(fd, DMALAB_IOC_INFO, &info) == 0 &&
-	    info.num_queues > 0 && info.devmem_size >= 65536,
+	dev = test_begin(argc, argv, "dmalab_ops", NTESTS, &rs);
+	fd = dev_open(dev, &info);
+	tap(fd >= 0 && info.num_queues > 0 && info.devmem_size >= 65536,
 	    "open %s and DMALAB_IOC_INFO", dev);
-	if (fd < 0 || !info.num_queues || info.devmem_size < 65536) {
-		printf("Bail out! cannot use %s\n", dev);
-		return 1;
-	}
-	st0.size = sizeof(st0);
-	if (ioctl(fd, DMALAB_IOC_STATS, &st0))
-		diag("STATS: %s", strerror(errno));
+	if (fd < 0 || !info.num_queues || info.devmem_size < 65536)
+		tap_bail("cannot use %s", dev);
+	st0 = dev_stats(fd);
 	diag("%u queues, irq mode %u, max_xfer %u, devmem %llu",
 	     info.num_queues, info.irq_mode, info.max_xfer,
 	     (unsigned long long)info.devmem_size);
@@ -721,9 +497,5 @@ int main(int argc, char **argv)
 	test_sysfs(dev);	/* 1 */
 	test_stats();		/* 1 */
 	close(fd);
-
-	if (test_no != NTESTS)
-		printf("# planned %d tests but ran %d\n", NTESTS, test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != NTESTS ? 1 : 0;
+	return tap_done();
 }

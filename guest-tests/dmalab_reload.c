@@ -17,7 +17,7 @@
  * It leaves the driver loaded and bound, with the original device names.
  * Output is TAP.  Usage: dmalab_reload [seed]   (as root)
  */
-#include "tap.h"
+#include "dmalab_test.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -245,23 +245,6 @@ static int stale_calls_enodev(int fd, char *why, size_t sz)
 	return e[0] == ENODEV && e[1] == ENODEV && e[2] == ENODEV &&
 	       e[3] == ENODEV && e[4] == ENODEV && e[5] == ENODEV &&
 	       e[6] == ENODEV;
-}
-
-/* Touch p in a child: the signal that killed it, 0 if none. */
-static int touch_in_child(volatile uint8_t *p)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (!pid) {
-		signal(SIGBUS, SIG_DFL);
-		(void)p[0];
-		p[1] = 1;
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 
 static int rmmod_refused(int e)

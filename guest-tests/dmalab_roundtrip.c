@@ -8,30 +8,9 @@
  * Build: gcc -static -O2 -Wall -Wextra -I include \
  *            -o dmalab_roundtrip guest-tests/dmalab_roundtrip.c
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
+#include "dmalab_test.h"
+
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
-
-_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
-_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
-_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
-
-#define GUARD		64
-#define GUARD_BYTE	0xa5
 
 static const size_t sizes[] = { 1, 4095, 4096, 4097, 65536 };
 #define NSIZES		(sizeof(sizes) / sizeof(sizes[0]))
@@ -40,115 +19,23 @@ static const size_t sizes[] = { 1, 4095, 4096, 4097, 65536 };
 /* open, info, info-bad-size, bad-ioctl, full write, full read, sizes,
  * window, whole compare, eof read, eof write, short read, efault, shadow,
  * seek/read/write, seek end, stats */
-#define NTESTS		(16 + NSIZES * NOFFS)
+#define NTESTS		((int)(16 + NSIZES * NOFFS))
 
-static int test_no;
-static int failed;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	if (!ok)
-		failed++;
-	printf("%sok %d - ", ok ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-/* splitmix64 */
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	while (n >= 8) {
-		uint64_t v = rng();
-
-		memcpy(p, &v, 8);
-		p += 8;
-		n -= 8;
-	}
-	if (n) {
-		uint64_t v = rng();
-
-		memcpy(p, &v, n);
-	}
-}
-
+static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
 static struct dmalab_stats st0;	/* counters when the test started */
 static uint8_t *shadow;		/* what device memory should hold */
 static uint64_t devsz;
 
-/* Buffer of n bytes at a misaligned offset, surrounded by guard bytes. */
-struct gbuf {
-	uint8_t *raw;
-	uint8_t *p;
-	size_t n;
-};
-
-static int gbuf_alloc(struct gbuf *g, size_t n, size_t mis)
+/* Compare n bytes read at device offset devoff; report the first difference. */
+static int same_at(const uint8_t *got, const uint8_t *want, size_t n,
+		   uint64_t devoff)
 {
-	g->raw = malloc(n + 2 * GUARD + mis);
-	if (!g->raw)
-		return -1;
-	g->p = g->raw + GUARD + mis;
-	g->n = n;
-	memset(g->raw, GUARD_BYTE, n + 2 * GUARD + mis);
-	return 0;
-}
+	char what[64];
 
-static int gbuf_guards_ok(const struct gbuf *g)
-{
-	const uint8_t *end = g->p + g->n;
-	size_t i;
-
-	for (i = 0; i < GUARD; i++)
-		if (g->p[-1 - (long)i] != GUARD_BYTE || end[i] != GUARD_BYTE)
-			return 0;
-	return 1;
-}
-
-/* Compare n bytes; report the first difference. */
-static int same(const uint8_t *got, const uint8_t *want, size_t n,
-		uint64_t devoff)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (got[i] != want[i]) {
-			diag("first difference at device offset %#" PRIx64
-			     ": got %#x want %#x", devoff + i, got[i],
-			     want[i]);
-			return 0;
-		}
-	}
-	return 1;
+	snprintf(what, sizeof(what), "at device offset %#" PRIx64, devoff);
+	return same(got, want, n, what);
 }
 
 static int full_pwrite(const void *buf, size_t n, uint64_t off)
@@ -171,7 +58,7 @@ static int check_pread(uint64_t off, size_t n, size_t mis)
 	ssize_t r;
 	int ok;
 
-	if (gbuf_alloc(&g, n, mis))
+	if (!gbuf_alloc(&g, n, mis))
 		return 0;
 	memset(g.p, 0x5a, n);
 	r = pread(fd, g.p, n, (off_t)off);
@@ -181,7 +68,7 @@ static int check_pread(uint64_t off, size_t n, size_t mis)
 		free(g.raw);
 		return 0;
 	}
-	ok = same(g.p, shadow + off, n, off);
+	ok = same_at(g.p, shadow + off, n, off);
 	if (!gbuf_guards_ok(&g)) {
 		diag("guard bytes around the read buffer were changed");
 		ok = 0;
@@ -194,9 +81,7 @@ static void test_info(void)
 {
 	int r;
 
-	memset(&info, 0, sizeof(info));
-	info.size = sizeof(info);
-	r = ioctl(fd, DMALAB_IOC_INFO, &info);
+	r = dev_info(fd, &info);
 	tap(r == 0 && info.size == sizeof(info) && info.devmem_size > 0 &&
 	    info.num_queues > 0 && info.max_xfer > 0 &&
 	    info.api_version == DMALAB_UAPI_VERSION &&
@@ -234,7 +119,7 @@ static void test_full(void)
 		tap(0, "pread all of device memory (no memory)");
 		return;
 	}
-	fill_random(buf, devsz);
+	fill_rand(&rs, buf, devsz);
 	tap(full_pwrite(buf, devsz, 0) == 0,
 	    "pwrite %" PRIu64 " bytes (all of device memory) at 0", devsz);
 	free(buf);
@@ -251,7 +136,7 @@ static void test_sizes(void)
 		for (j = 0; j < NOFFS; j++) {
 			uint64_t off;
 			uint8_t *buf;
-			size_t mis = rng() % 8;
+			size_t mis = rng_below(&rs, 8);
 			int ok;
 
 			if (n > devsz) {
@@ -262,7 +147,7 @@ static void test_sizes(void)
 			if (j == 0)
 				off = 0;
 			else if (j == 1)
-				off = 1 + rng() % (devsz - n);
+				off = 1 + rng_below(&rs, devsz - n);
 			else
 				off = devsz - n;
 			/* misaligned source buffer too */
@@ -271,9 +156,9 @@ static void test_sizes(void)
 				tap(0, "size %zu (no memory)", n);
 				continue;
 			}
-			fill_random(buf + mis, n);
+			fill_rand(&rs, buf + mis, n);
 			ok = full_pwrite(buf + mis, n, off) == 0 &&
-			     check_pread(off, n, rng() % 8);
+			     check_pread(off, n, rng_below(&rs, 8));
 			free(buf);
 			tap(ok, "pwrite/pread %zu bytes at %#" PRIx64, n, off);
 		}
@@ -292,7 +177,7 @@ static void test_cross(void)
 		tap(0, "overwrite middle, read a wider window (no memory)");
 		return;
 	}
-	fill_random(buf, n);
+	fill_rand(&rs, buf, n);
 	ok = full_pwrite(buf, n, off) == 0 &&
 	     check_pread(off - 4097, n + 2 * 4097, 5);
 	free(buf);
@@ -319,7 +204,7 @@ static void test_eof(void)
 
 	memset(b, 0, sizeof(b));
 	r = pread(fd, b, sizeof(b), (off_t)(devsz - 10));
-	ok = r == 10 && same(b, shadow + devsz - 10, 10, devsz - 10);
+	ok = r == 10 && same_at(b, shadow + devsz - 10, 10, devsz - 10);
 	tap(ok, "pread across the end is shortened to 10 bytes (got %zd)", r);
 }
 
@@ -356,7 +241,7 @@ static void test_seek(void)
 	off_t pos, off = (off_t)(devsz / 3) + 1;
 	int ok;
 
-	fill_random(w, sizeof(w));
+	fill_rand(&rs, w, sizeof(w));
 	ok = lseek(fd, off, SEEK_SET) == off &&
 	     write(fd, w, sizeof(w)) == (ssize_t)sizeof(w);
 	pos = lseek(fd, 0, SEEK_CUR);
@@ -365,7 +250,7 @@ static void test_seek(void)
 		memcpy(shadow + off, w, sizeof(w));
 	ok = ok && lseek(fd, off, SEEK_SET) == off &&
 	     read(fd, r, sizeof(r)) == (ssize_t)sizeof(r) &&
-	     same(r, w, sizeof(r), off);
+	     same_at(r, w, sizeof(r), off);
 	tap(ok, "lseek + write + read move the file position");
 	tap(lseek(fd, 0, SEEK_END) == (off_t)devsz,
 	    "SEEK_END is the end of device memory");
@@ -374,55 +259,27 @@ static void test_seek(void)
 static void test_stats(void)
 {
 	struct dmalab_stats st;
-	int r;
+	int r = dev_stats_diag(fd, &st);
 
-	memset(&st, 0, sizeof(st));
-	st.size = sizeof(st);
-	r = ioctl(fd, DMALAB_IOC_STATS, &st);
-	diag("stats: submitted %llu completed %llu errors %llu irqs %llu timeouts %llu hw_descs %llu hw_bytes %llu",
-	     (unsigned long long)st.submitted,
-	     (unsigned long long)st.completed,
-	     (unsigned long long)st.cpl_errors,
-	     (unsigned long long)st.irqs, (unsigned long long)st.timeouts,
-	     (unsigned long long)st.hw_descs,
-	     (unsigned long long)st.hw_bytes);
-	tap(r == 0 && st.submitted > st0.submitted &&
-	    st.completed - st0.completed == st.submitted - st0.submitted &&
-	    st.timeouts == st0.timeouts,
+	tap(r == 0 && stats_all_done(&st, &st0),
 	    "DMALAB_IOC_STATS: all submitted completed, no timeouts");
 }
 
 int main(int argc, char **argv)
 {
-	const char *dev = "/dev/dmalab0";
-	uint64_t seed;
+	const char *dev;
 
-	seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
-			  (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	if (argc > 2)
-		dev = argv[2];
-	rng_state = seed;
-
-	printf("1..%d\n", (int)NTESTS);
-	diag("dmalab_roundtrip seed %" PRIu64 " device %s", seed, dev);
-
+	dev = test_begin(argc, argv, "dmalab_roundtrip", NTESTS, &rs);
 	fd = open(dev, O_RDWR);
 	tap(fd >= 0, "open %s", dev);
-	if (fd < 0) {
-		printf("Bail out! cannot open %s: %s\n", dev,
-		       strerror(errno));
-		return 1;
-	}
+	if (fd < 0)
+		tap_bail("cannot open %s: %s", dev, strerror(errno));
 	test_info();
-	st0.size = sizeof(st0);
-	if (ioctl(fd, DMALAB_IOC_STATS, &st0))
-		diag("STATS: %s", strerror(errno));
+	st0 = dev_stats(fd);
 	devsz = info.devmem_size;
 	shadow = calloc(1, devsz ? devsz : 1);
-	if (!devsz || !shadow) {
-		printf("Bail out! no device memory size or no memory\n");
-		return 1;
-	}
+	if (!devsz || !shadow)
+		tap_bail("no device memory size or no memory");
 	test_bad_ioctls();
 	test_full();
 	test_sizes();
@@ -432,10 +289,5 @@ int main(int argc, char **argv)
 	test_seek();
 	test_stats();
 	close(fd);
-
-	if (test_no != (int)NTESTS)
-		printf("# planned %d tests but ran %d\n", (int)NTESTS,
-		       test_no);
-	printf("# %d passed, %d failed\n", test_no - failed, failed);
-	return failed || test_no != (int)NTESTS ? 1 : 0;
+	return tap_done();
 }

@@ -11,7 +11,7 @@
  *
  * Usage: dmalab_stress [seed]   (as root)
  */
-#include "tap.h"
+#include "dmalab_test.h"
 
 #include <pthread.h>
 #include <sys/mman.h>

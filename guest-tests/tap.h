@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * tap.h: helpers shared by dmalab_integrity, dmalab_fuzz, dmalab_stress,
- * dmalab_reload and dmalab_hotunplug: TAP output, a seeded PRNG, CRC32C,
- * op builders, small sysfs/procfs helpers and the pin counters of
- * /proc/vmstat.  Everything is static inline so that each program uses only
- * what it needs.
+ * tap.h: the generic half of the helpers every guest test program shares
+ * (the device half, which includes this, is dmalab_test.h): TAP output, a
+ * seeded PRNG, CRC32C, guarded buffers and byte comparison, small
+ * sysfs/procfs file helpers and the pin counters of /proc/vmstat.  Nothing
+ * here knows the dmalab device.  Everything is static inline so that each
+ * program uses only what it needs.
  */
 #ifndef DMALAB_TAP_H
 #define DMALAB_TAP_H
@@ -21,12 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "dmalab_hw.h"
-#include "dmalab_uapi.h"
+/* ---- TAP -------------------------------------------------------------- */
 
 static int tap_no __attribute__((unused));
 static int tap_failed __attribute__((unused));
@@ -69,6 +68,13 @@ tap_skip(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* n cases skipped for the same reason */
+static inline void tap_skip_n(int n, const char *why)
+{
+	while (n-- > 0)
+		tap_skip("%s", why);
+}
+
 static inline void __attribute__((format(printf, 1, 2)))
 diag(const char *fmt, ...)
 {
@@ -80,6 +86,21 @@ diag(const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
+}
+
+/* "Bail out! ..." and exit(1): the program cannot go on. */
+static inline void __attribute__((format(printf, 1, 2), noreturn))
+tap_bail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("Bail out! ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(1);
 }
 
 /* Print the summary line; the exit status of main(). */
@@ -125,6 +146,7 @@ static inline void fill_rand(uint64_t *s, void *buf, size_t n)
 	}
 }
 
+/* argv[1] if given, else something new every run. */
 static inline uint64_t seed_from_args(int argc, char **argv)
 {
 	if (argc > 1)
@@ -132,7 +154,7 @@ static inline uint64_t seed_from_args(int argc, char **argv)
 	return (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 }
 
-/* ---- CRC32C: Castagnoli, reflected 0x82F63B78, init ~0, xorout ~0 ------ */
+/* ---- CRC32C: Castagnoli, reflected 0x82F63B78, init ~0, xorout ~0 ----- */
 
 static uint32_t crc32c_table[256] __attribute__((unused));
 
@@ -162,78 +184,67 @@ static inline uint32_t crc32c(const void *buf, size_t n)
 	return ~crc;
 }
 
-/* ---- ops ----------------------------------------------------------------- */
-
-static inline void op_init(struct dmalab_op *op, uint32_t opcode,
-			   uint32_t queue, uint32_t len)
-{
-	memset(op, 0, sizeof(*op));
-	op->opcode = opcode;
-	op->queue = queue;
-	op->len = len;
-}
-
-static inline void op_buf(struct dmalab_buf *b, uint32_t kind, uint64_t addr)
-{
-	b->kind = kind;
-	b->addr = addr;
-	b->rsvd = 0;
-}
+/* ---- buffers ---------------------------------------------------------- */
 
 /*
- * SUBMIT; returns 0 or the errno.  *status receives the device status
- * (DMALAB_STS_OK and bytes == len is mapped to 0, anything else to -1 when
- * status is NULL).
+ * Compare n bytes (volatile reads, so that it also serves mappings of device
+ * memory, which must be read byte by byte); diagnoses the first difference.
  */
-static inline int submit_fd(int fd, struct dmalab_op *op)
+static inline int same(const volatile uint8_t *got, const uint8_t *want,
+		       size_t n, const char *what)
 {
-	return ioctl(fd, DMALAB_IOC_SUBMIT, op) ? errno : 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (got[i] != want[i]) {
+			diag("%s: first difference at byte %zu of %zu: got %#x want %#x",
+			     what, i, n, got[i], want[i]);
+			return 0;
+		}
+	}
+	return 1;
 }
 
-static inline int op_done_ok(const struct dmalab_op *op)
+/* Whether all n bytes at p are v. */
+static inline int all_bytes(const volatile uint8_t *p, size_t n, uint8_t v)
 {
-	return op->status == DMALAB_STS_OK && op->bytes == op->len;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
 }
 
-static inline int dev_info(int fd, struct dmalab_info *info)
+#define GUARD		64
+#define GUARD_BYTE	0xa5
+
+/* n bytes at p, mis bytes past GUARD guard bytes, GUARD guard bytes after. */
+struct gbuf {
+	uint8_t *raw;
+	uint8_t *p;
+	size_t n;
+};
+
+/* g->p, or NULL without memory (g->raw is then NULL: free() is safe). */
+static inline uint8_t *gbuf_alloc(struct gbuf *g, size_t n, size_t mis)
 {
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	return ioctl(fd, DMALAB_IOC_INFO, info) ? errno : 0;
+	g->raw = malloc(n + 2 * GUARD + mis);
+	if (!g->raw)
+		return NULL;
+	g->p = g->raw + GUARD + mis;
+	g->n = n;
+	memset(g->raw, GUARD_BYTE, n + 2 * GUARD + mis);
+	return g->p;
 }
 
-/* H2D len bytes of src to device memory at off; 0 or errno (EIO: status). */
-static inline int do_h2d(int fd, uint32_t q, const void *src, uint64_t off,
-			 uint32_t len)
+static inline int gbuf_guards_ok(const struct gbuf *g)
 {
-	struct dmalab_op op;
-	int e;
-
-	op_init(&op, DMALAB_UOP_H2D, q, len);
-	op_buf(&op.src, DMALAB_BUF_USER, (uintptr_t)src);
-	op_buf(&op.dst, DMALAB_BUF_DEVMEM, off);
-	e = submit_fd(fd, &op);
-	if (!e && !op_done_ok(&op))
-		e = EIO;
-	return e;
+	return all_bytes(g->p - GUARD, GUARD, GUARD_BYTE) &&
+	       all_bytes(g->p + g->n, GUARD, GUARD_BYTE);
 }
 
-static inline int do_d2h(int fd, uint32_t q, void *dst, uint64_t off,
-			 uint32_t len)
-{
-	struct dmalab_op op;
-	int e;
-
-	op_init(&op, DMALAB_UOP_D2H, q, len);
-	op_buf(&op.src, DMALAB_BUF_DEVMEM, off);
-	op_buf(&op.dst, DMALAB_BUF_USER, (uintptr_t)dst);
-	e = submit_fd(fd, &op);
-	if (!e && !op_done_ok(&op))
-		e = EIO;
-	return e;
-}
-
-/* ---- files ------------------------------------------------------------- */
+/* ---- files ------------------------------------------------------------ */
 
 static inline int write_str(const char *path, const char *s)
 {
@@ -265,6 +276,42 @@ static inline ssize_t read_str(const char *path, char *buf, size_t sz)
 	return n;
 }
 
+/* "VAL\n" to path (a module parameter, a debugfs knob); 0 or the errno,
+ * which is diagnosed. */
+static inline int write_ulong(const char *path, unsigned long val)
+{
+	char s[32];
+	int e;
+
+	snprintf(s, sizeof(s), "%lu\n", val);
+	e = write_str(path, s);
+	if (e)
+		diag("write %s: %s", path, strerror(e));
+	return e;
+}
+
+/* The same to the file name in the directory dir. */
+static inline int write_ulong_at(const char *dir, const char *name,
+				 unsigned long val)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return ENAMETOOLONG;
+	return write_ulong(path, val);
+}
+
+/* The number in a small file (strtol base 0), -1 if unreadable or empty. */
+static inline long read_long(const char *path)
+{
+	char s[32];
+
+	if (read_str(path, s, sizeof(s)) <= 0)
+		return -1;
+	return strtol(s, NULL, 0);
+}
+
 /* Value of dmalab.KEY=VALUE on the kernel command line, or "" */
 static inline void cmdline_get(const char *key, char *val, size_t sz)
 {
@@ -283,6 +330,7 @@ static inline void cmdline_get(const char *key, char *val, size_t sz)
 	}
 }
 
+/* The VM configuration (dmalab.config=NAME), "default" when not given. */
 static inline void vm_config_name(char *val, size_t sz)
 {
 	cmdline_get("dmalab.config", val, sz);
@@ -290,16 +338,29 @@ static inline void vm_config_name(char *val, size_t sz)
 		snprintf(val, sz, "default");
 }
 
-/* nr_foll_pin_acquired - nr_foll_pin_released, also stored in acq, rel */
-static inline long long pins_outstanding(long long *acq, long long *rel)
+/* ---- pins of /proc/vmstat --------------------------------------------- */
+
+/*
+ * Fold the per-CPU deltas of the vm counters into the global ones: without
+ * it /proc/vmstat may lag by a few pages per CPU.
+ */
+static inline void vmstat_refresh(void)
+{
+	int e = write_str("/proc/sys/vm/stat_refresh", "1");
+
+	if (e)
+		diag("stat_refresh: %s", strerror(e));
+}
+
+/*
+ * nr_foll_pin_acquired - nr_foll_pin_released as /proc/vmstat shows it now
+ * (no refresh), also stored in acq, rel
+ */
+static inline long long pins_read(long long *acq, long long *rel)
 {
 	char line[256];
 	long long a = -1, r = -1, v;
-	FILE *f;
-
-	/* fold the per-CPU deltas so that the counters are exact */
-	write_str("/proc/sys/vm/stat_refresh", "1");
-	f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen("/proc/vmstat", "r");
 
 	if (f) {
 		while (fgets(line, sizeof(line), f)) {
@@ -316,6 +377,13 @@ static inline long long pins_outstanding(long long *acq, long long *rel)
 	if (rel)
 		*rel = r;
 	return a - r;
+}
+
+/* The same after a stat_refresh, so that the counters are exact. */
+static inline long long pins_outstanding(long long *acq, long long *rel)
+{
+	write_str("/proc/sys/vm/stat_refresh", "1");
+	return pins_read(acq, rel);
 }
 
 /*
@@ -336,35 +404,14 @@ static inline long long pins_settle(long long want)
 	return d;
 }
 
+/* ---- time ------------------------------------------------------------- */
+
 static inline double now_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/*
- * PCI address (e.g. 0000:01:00.0) of the device behind /dev/NAME, from
- * /sys/class/misc/NAME/device; 0 or -1.
- */
-static inline int misc_pci_addr(const char *name, char *bdf, size_t sz)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	const char *s;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/class/misc/%s/device", name);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
-		return -1;
-	target[n] = 0;
-	s = strrchr(target, '/');
-	s = s ? s + 1 : target;
-	if (strlen(s) >= sz)
-		return -1;
-	memcpy(bdf, s, strlen(s) + 1);
-	return 0;
 }
 
 #endif /* DMALAB_TAP_H */

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dmalab_test.h: the device half of the helpers every guest test program
+ * shares (it includes tap.h, the generic half): the layout checks of the
+ * hardware and uapi structures, opening /dev/dmalabN with DMALAB_IOC_INFO,
+ * op builders and SUBMIT helpers, STATS, and the sysfs / debugfs places of
+ * a device.  Everything is static inline so that each program uses only
+ * what it needs.
+ */
+#ifndef DMALAB_TEST_H
+#define DMALAB_TEST_H
+
+#include "tap.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include "dmalab_hw.h"
+#include "dmalab_uapi.h"
+
+/* ---- layout ----------------------------------------------------------- */
+
+/* The hardware layout (dmalab_hw.h). */
+_Static_assert(sizeof(struct dmalab_desc) == 32, "descriptor size");
+_Static_assert(sizeof(struct dmalab_cpl) == 32, "completion size");
+_Static_assert(sizeof(struct dmalab_sg_entry) == 16, "SG entry size");
+/* The uapi layout (the driver checks the same with BUILD_BUG_ON). */
+_Static_assert(sizeof(struct dmalab_info) == 88, "dmalab_info size");
+_Static_assert(sizeof(struct dmalab_buf) == 16, "dmalab_buf size");
+_Static_assert(sizeof(struct dmalab_op) == 80, "dmalab_op size");
+_Static_assert(sizeof(struct dmalab_batch) == 40, "dmalab_batch size");
+_Static_assert(sizeof(struct dmalab_stats) == 136, "dmalab_stats size");
+_Static_assert(sizeof(struct dmalab_queue_reset) == 8, "queue_reset size");
+_Static_assert(sizeof(struct dmalab_async) == 96, "dmalab_async size");
+_Static_assert(sizeof(struct dmalab_completion) == 40, "completion size");
+_Static_assert(sizeof(struct dmalab_wait) == 48, "dmalab_wait size");
+_Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
+_Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
+_Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");
+_Static_assert(sizeof(struct dmalab_test_stream) == 32, "test_stream size");
+
+#define DMALAB_DEV		"/dev/dmalab0"
+#define DMALAB_PARAMS		"/sys/module/dmalab/parameters/"
+#define DMALAB_TIMEOUT_PARAM	DMALAB_PARAMS "timeout_ms"
+
+/* ---- the device ------------------------------------------------------- */
+
+static inline int dev_info(int fd, struct dmalab_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return ioctl(fd, DMALAB_IOC_INFO, info) ? errno : 0;
+}
+
+/* open(dev, O_RDWR) and DMALAB_IOC_INFO; the fd, or -1 (errno set). */
+static inline int dev_open(const char *dev, struct dmalab_info *info)
+{
+	int fd = open(dev, O_RDWR), e;
+
+	memset(info, 0, sizeof(*info));
+	if (fd < 0)
+		return -1;
+	e = dev_info(fd, info);
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The start of a program run as PROG [seed] [device]: the seed (also to
+ * *rs, the program's PRNG), the plan and a line naming both; the device.
+ */
+static inline const char *test_begin(int argc, char **argv, const char *prog,
+				     int ntests, uint64_t *rs)
+{
+	const char *dev = argc > 2 ? argv[2] : DMALAB_DEV;
+
+	*rs = seed_from_args(argc, argv);
+	tap_plan(ntests);
+	diag("%s seed %" PRIu64 " device %s", prog, *rs, dev);
+	return dev;
+}
+
+/* DMALAB_IOC_STATS; a failure is diagnosed (the counters then read 0). */
+static inline struct dmalab_stats dev_stats(int fd)
+{
+	struct dmalab_stats st;
+
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	if (ioctl(fd, DMALAB_IOC_STATS, &st))
+		diag("STATS: %s", strerror(errno));
+	return st;
+}
+
+/* DMALAB_IOC_STATS into *st, its counters printed; 0 or the errno. */
+static inline int dev_stats_diag(int fd, struct dmalab_stats *st)
+{
+	int e;
+
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	e = ioctl(fd, DMALAB_IOC_STATS, st) ? errno : 0;
+	diag("stats: submitted %llu completed %llu cpl_errors %llu irqs %llu err_irqs %llu timeouts %llu resets %llu hw_descs %llu hw_bytes %llu",
+	     (unsigned long long)st->submitted,
+	     (unsigned long long)st->completed,
+	     (unsigned long long)st->cpl_errors,
+	     (unsigned long long)st->irqs,
+	     (unsigned long long)st->err_irqs,
+	     (unsigned long long)st->timeouts,
+	     (unsigned long long)st->queue_resets,
+	     (unsigned long long)st->hw_descs,
+	     (unsigned long long)st->hw_bytes);
+	return e;
+}
+
+/* Since st0: ops were submitted, every one completed, none timed out. */
+static inline int stats_all_done(const struct dmalab_stats *st,
+				 const struct dmalab_stats *st0)
+{
+	return st->submitted > st0->submitted &&
+	       st->completed - st0->completed ==
+	       st->submitted - st0->submitted &&
+	       st->timeouts == st0->timeouts;
+}
+
+/* ---- ops -------------------------------------------------------------- */
+
+static inline void op_init(struct dmalab_op *op, uint32_t opcode,
+			   uint32_t queue, uint32_t len)
+{
+	memset(op, 0, sizeof(*op));
+	op->opcode = opcode;
+	op->queue = queue;
+	op->len = len;
+}
+
+static inline void op_buf(struct dmalab_buf *b, uint32_t kind, uint64_t addr)
+{
+	b->kind = kind;
+	b->addr = addr;
+	b->rsvd = 0;
+}
+
+/* op_init() with both buffers. */
+static inline void op_xfer(struct dmalab_op *op, uint32_t opcode,
+			   uint32_t queue, uint32_t len, uint32_t skind,
+			   uint64_t saddr, uint32_t dkind, uint64_t daddr)
+{
+	op_init(op, opcode, queue, len);
+	op_buf(&op->src, skind, saddr);
+	op_buf(&op->dst, dkind, daddr);
+}
+
+/* SUBMIT; 0 or the errno. */
+static inline int submit_fd(int fd, struct dmalab_op *op)
+{
+	return ioctl(fd, DMALAB_IOC_SUBMIT, op) ? errno : 0;
+}
+
+/* SUBMIT; the ioctl's result, a failure diagnosed. */
+static inline int submit_diag(int fd, struct dmalab_op *op)
+{
+	int r = ioctl(fd, DMALAB_IOC_SUBMIT, op);
+
+	if (r)
+		diag("SUBMIT opcode %u len %u: %s", op->opcode, op->len,
+		     strerror(errno));
+	return r;
+}
+
+static inline int op_done_ok(const struct dmalab_op *op)
+{
+	return op->status == DMALAB_STS_OK && op->bytes == op->len;
+}
+
+/* SUBMIT; 1 if the op completed with DMALAB_STS_OK and every byte moved. */
+static inline int submit_ok(int fd, struct dmalab_op *op)
+{
+	if (submit_diag(fd, op))
+		return 0;
+	if (!op_done_ok(op)) {
+		diag("opcode %u: status %#x bytes %u of %u", op->opcode,
+		     op->status, op->bytes, op->len);
+		return 0;
+	}
+	return 1;
+}
+
+/* H2D len bytes of src to device memory at off; 0 or errno (EIO: status). */
+static inline int do_h2d(int fd, uint32_t q, const void *src, uint64_t off,
+			 uint32_t len)
+{
+	struct dmalab_op op;
+	int e;
+
+	op_xfer(&op, DMALAB_UOP_H2D, q, len, DMALAB_BUF_USER, (uintptr_t)src,
+		DMALAB_BUF_DEVMEM, off);
+	e = submit_fd(fd, &op);
+	if (!e && !op_done_ok(&op))
+		e = EIO;
+	return e;
+}
+
+static inline int do_d2h(int fd, uint32_t q, void *dst, uint64_t off,
+			 uint32_t len)
+{
+	struct dmalab_op op;
+	int e;
+
+	op_xfer(&op, DMALAB_UOP_D2H, q, len, DMALAB_BUF_DEVMEM, off,
+		DMALAB_BUF_USER, (uintptr_t)dst);
+	e = submit_fd(fd, &op);
+	if (!e && !op_done_ok(&op))
+		e = EIO;
+	return e;
+}
+
+/* ---- sysfs and debugfs ------------------------------------------------ */
+
+/* "dmalab0" of "/dev/dmalab0" */
+static inline const char *dev_name(const char *dev)
+{
+	const char *s = strrchr(dev, '/');
+
+	return s ? s + 1 : dev;
+}
+
+/*
+ * PCI address (e.g. 0000:01:00.0) of the device behind /dev/NAME, from
+ * /sys/class/misc/NAME/device; 0 or -1.
+ */
+static inline int misc_pci_addr(const char *name, char *bdf, size_t sz)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	const char *s;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/class/misc/%s/device", name);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = 0;
+	s = strrchr(target, '/');
+	s = s ? s + 1 : target;
+	if (strlen(s) >= sz)
+		return -1;
+	memcpy(bdf, s, strlen(s) + 1);
+	return 0;
+}
+
+/*
+ * The debugfs directory of the device behind the file dev
+ * (/sys/kernel/debug/dmalab/<pci>), or its subdirectory sub if not NULL,
+ * to out; 0 if access(mode) allows it, else -1.
+ */
+static inline int dbg_path(const char *dev, const char *sub, char *out,
+			   size_t sz, int mode)
+{
+	char bdf[64];
+
+	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
+		return -1;
+	snprintf(out, sz, "/sys/kernel/debug/dmalab/%s%s%s", bdf,
+		 sub ? "/" : "", sub ? sub : "");
+	return access(out, mode) ? -1 : 0;
+}
+
+/* Touch p in a child: the signal that killed it, 0 if none. */
+static inline int touch_in_child(volatile uint8_t *p)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (!pid) {
+		signal(SIGBUS, SIG_DFL);
+		(void)p[0];
+		p[1] = 1;
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+#endif /* DMALAB_TEST_H */
