@@ -38,8 +38,11 @@
 				 sizeof(struct dmalab_sg_entry))
 /* Largest piece of a read/write handed to one descriptor. */
 #define DMALAB_RW_CHUNK		SZ_1M
-/* Bounce buffer size for read/write with use_bounce=1. */
-#define DMALAB_BOUNCE_CHUNK	SZ_64K
+/*
+ * Largest reused bounce buffer of read/write with use_bounce=1: big enough
+ * for few descriptors per MiB, small enough for one swiotlb mapping.
+ */
+#define DMALAB_BOUNCE_MAX	SZ_256K
 #define DMALAB_COHERENT_MAX	SZ_4M
 /* Time bound of count-based interrupt coalescing when none is given (us). */
 #define DMALAB_COAL_USEC_DEFAULT	100
@@ -94,7 +97,8 @@ enum dmalab_hbuf_kind {
 	DMALAB_HB_NONE,
 	DMALAB_HB_USER,		/* pinned user pages, SG mapped */
 	DMALAB_HB_COHERENT,	/* part of a dmalab_cbuf */
-	DMALAB_HB_BOUNCE,	/* kernel buffer, dma_map_single */
+	DMALAB_HB_BOUNCE,	/* kernel buffer, dma_map_single per use */
+	DMALAB_HB_RWBOUNCE,	/* the device's reused bounce buffer */
 	DMALAB_HB_PAGEBUF,	/* pages of a dmalab_pbuf, SG mapped */
 	DMALAB_HB_DMA,		/* bus address of a dmaengine client */
 };
@@ -310,6 +314,20 @@ struct dmalab_dev {
 	/* mappings of mmap region 3 of all files */
 	atomic_t pbuf_maps;
 
+	/*
+	 * use_bounce=1: the bounce buffer of read/write, one streaming
+	 * mapping from probe to remove, used by one transfer at a time.
+	 * A transfer holds bounce_lock from its first sync to its last; an
+	 * abandoned one leaves bounce_busy set until its request is freed,
+	 * since the device may still write the buffer.
+	 */
+	struct mutex bounce_lock;	/* use of the buffer, bounce_busy */
+	struct page *bounce_page;
+	void *bounce_cpu;
+	dma_addr_t bounce_dma;
+	size_t bounce_size;		/* 0: no bounce buffer */
+	bool bounce_busy;
+
 	/* TEST-ONLY: DMALAB_IOC_TEST_STREAM's buffer and sync knob */
 	struct mutex test_lock;		/* test_buf */
 	void *test_buf;
@@ -411,6 +429,10 @@ int dmalab_hbuf_bounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 		       size_t len, bool dev_writes);
 int dmalab_hbuf_bounce_map(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
 void dmalab_hbuf_bounce_unmap(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
+int dmalab_bounce_init(struct dmalab_dev *dd);
+void dmalab_bounce_free(struct dmalab_dev *dd);
+void dmalab_hbuf_rwbounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			  size_t len, bool dev_writes);
 int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
 			 u64 off, size_t len);
 void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb);

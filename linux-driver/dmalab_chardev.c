@@ -60,9 +60,52 @@ int dmalab_run(struct dmalab_req *req)
 	return dmalab_req_wait(req, deadline);
 }
 
-/* One piece of a read or write: one descriptor. */
-static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
-			   char __user *ubuf, u64 off, size_t len)
+/* Point a read/write request at @hb and device memory offset @off. */
+static void dmalab_rw_setup(struct dmalab_req *req, bool write,
+			    struct dmalab_hbuf *hb, u64 off)
+{
+	if (write) {
+		req->opcode = DMALAB_OP_H2D;
+		req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
+		req->src = hb->hw_addr;
+		req->dst = off;
+	} else {
+		req->opcode = DMALAB_OP_D2H;
+		req->flags = hb->hw_sg ? DMALAB_DESC_DST_SG : 0;
+		req->src = off;
+		req->dst = hb->hw_addr;
+	}
+}
+
+/*
+ * Run a read/write request: 0 if the device moved every byte; -ERESTARTSYS
+ * if it was abandoned and must not be touched; else an errno, the caller
+ * still owning the request.
+ */
+static int dmalab_rw_run(struct dmalab_dev *dd, struct dmalab_req *req,
+			 bool write, u64 off)
+{
+	int ret = dmalab_run(req);
+
+	if (ret)
+		return ret;
+	if (req->status != DMALAB_STS_OK || req->bytes != req->len) {
+		dev_dbg(&dd->pdev->dev,
+			"%s at %#llx len %u: status %#x, %u bytes\n",
+			write ? "write" : "read", off, req->len, req->status,
+			req->bytes);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * One piece of a read or write, one descriptor, with a buffer mapped for
+ * it alone: the user's pinned pages, or with @bounce a kernel buffer.
+ */
+static int dmalab_rw_chunk_map(struct dmalab_dev *dd, bool write,
+			       char __user *ubuf, u64 off, size_t len,
+			       bool bounce)
 {
 	struct dmalab_req *req = dmalab_req_alloc(dd);
 	struct dmalab_hbuf *hb;
@@ -74,7 +117,7 @@ static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
 	req->len = len;
 	hb = write ? &req->hsrc : &req->hdst;
 
-	if (dmalab_use_bounce) {
+	if (bounce) {
 		ret = dmalab_hbuf_bounce(dd, hb, len, !write);
 		if (!ret && write && copy_from_user(hb->bounce, ubuf, len))
 			ret = -EFAULT;
@@ -87,32 +130,11 @@ static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
 	if (ret)
 		goto out;
 
-	if (write) {
-		req->opcode = DMALAB_OP_H2D;
-		req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
-		req->src = hb->hw_addr;
-		req->dst = off;
-	} else {
-		req->opcode = DMALAB_OP_D2H;
-		req->flags = hb->hw_sg ? DMALAB_DESC_DST_SG : 0;
-		req->src = off;
-		req->dst = hb->hw_addr;
-	}
-
-	ret = dmalab_run(req);
+	dmalab_rw_setup(req, write, hb, off);
+	ret = dmalab_rw_run(dd, req, write, off);
 	if (ret == -ERESTARTSYS)
 		return ret;
-	if (ret)
-		goto out;
-	if (req->status != DMALAB_STS_OK || req->bytes != len) {
-		dev_dbg(&dd->pdev->dev,
-			"%s at %#llx len %zu: status %#x, %u bytes\n",
-			write ? "write" : "read", off, len, req->status,
-			req->bytes);
-		ret = -EIO;
-		goto out;
-	}
-	if (dmalab_use_bounce && !write) {
+	if (!ret && bounce && !write) {
 		dmalab_hbuf_bounce_unmap(dd, hb);
 		if (copy_to_user(ubuf, hb->bounce, len))
 			ret = -EFAULT;
@@ -120,6 +142,115 @@ static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
 out:
 	dmalab_req_free(req);
 	return ret;
+}
+
+/*
+ * One piece of a read or write (use_bounce=1) through the device's reused
+ * bounce buffer, at most dd->bounce_size bytes.  It stays mapped: each use
+ * hands it between CPU and device with dma_sync_single_*(), which under
+ * swiotlb copy between the buffer and its bounce slot.
+ */
+static int dmalab_rw_chunk_bounce(struct dmalab_dev *dd, bool write,
+				  char __user *ubuf, u64 off, size_t len)
+{
+	struct device *dev = &dd->pdev->dev;
+	struct dmalab_req *req;
+	struct dmalab_hbuf *hb;
+	int ret;
+
+	ret = mutex_lock_interruptible(&dd->bounce_lock);
+	if (ret)
+		return ret;
+	if (dd->bounce_busy) {
+		/*
+		 * An abandoned transfer's DMA may still write the buffer:
+		 * use one of our own rather than wait for a device that
+		 * may never complete it.
+		 */
+		mutex_unlock(&dd->bounce_lock);
+		return dmalab_rw_chunk_map(dd, write, ubuf, off, len, true);
+	}
+
+	req = dmalab_req_alloc(dd);
+	if (!req) {
+		ret = -ENOMEM;
+		goto unlock;
+	}
+	req->q = dmalab_pick_queue(dd);
+	req->len = len;
+	hb = write ? &req->hsrc : &req->hdst;
+	dmalab_hbuf_rwbounce(dd, hb, len, !write);
+
+	if (write) {
+		/*
+		 * Take the buffer back from the device (the last transfer
+		 * may have been an H2D it read) before the CPU writes it.
+		 * TO_DEVICE: nothing of the device's is to be copied back,
+		 * the CPU overwrites what it syncs.
+		 */
+		dma_sync_single_for_cpu(dev, dd->bounce_dma, len,
+					DMA_TO_DEVICE);
+		if (copy_from_user(dd->bounce_cpu, ubuf, len)) {
+			ret = -EFAULT;
+			goto out;
+		}
+		/*
+		 * Give the CPU's writes to the device before the H2D reads
+		 * them: swiotlb copies them into the bounce slot, a
+		 * non-coherent CPU writes back its cache.
+		 */
+		dma_sync_single_for_device(dev, dd->bounce_dma, len,
+					   DMA_TO_DEVICE);
+	} else {
+		/*
+		 * The last D2H gave the buffer to the CPU: give it back
+		 * before the device writes it, so that no dirty cache line
+		 * is written back over the device's data later.
+		 */
+		dma_sync_single_for_device(dev, dd->bounce_dma, len,
+					   DMA_FROM_DEVICE);
+	}
+
+	dmalab_rw_setup(req, write, hb, off);
+	ret = dmalab_rw_run(dd, req, write, off);
+	if (ret == -ERESTARTSYS) {
+		/*
+		 * Abandoned: the device may still write the buffer.  Keep it
+		 * from the next transfers until the request is freed after
+		 * its completion (dmalab_hbuf_release() clears the flag; it
+		 * waits for bounce_lock, so it cannot clear it before us).
+		 */
+		dd->bounce_busy = true;
+		mutex_unlock(&dd->bounce_lock);
+		return ret;
+	}
+	if (!ret && !write) {
+		/*
+		 * The D2H completed: take its data from the device before
+		 * reading it (swiotlb copies it out of the bounce slot, a
+		 * non-coherent CPU drops stale cache lines).
+		 */
+		dma_sync_single_for_cpu(dev, dd->bounce_dma, len,
+					DMA_FROM_DEVICE);
+		if (copy_to_user(ubuf, dd->bounce_cpu, len))
+			ret = -EFAULT;
+	}
+out:
+	/* the request is ours: the buffer goes back with bounce_lock */
+	memset(hb, 0, sizeof(*hb));
+	dmalab_req_free(req);
+unlock:
+	mutex_unlock(&dd->bounce_lock);
+	return ret;
+}
+
+/* One piece of a read or write: one descriptor. */
+static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
+			   char __user *ubuf, u64 off, size_t len)
+{
+	if (dd->bounce_size)
+		return dmalab_rw_chunk_bounce(dd, write, ubuf, off, len);
+	return dmalab_rw_chunk_map(dd, write, ubuf, off, len, false);
 }
 
 /**
@@ -203,7 +334,12 @@ static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 		return -EAGAIN;
 	if (!dmalab_enter(dd))
 		return -ENODEV;
-	if (is_sync_kiocb(iocb) || dmalab_use_bounce)
+	/*
+	 * aio and io_uring stay zero copy even with use_bounce=1: the one
+	 * reused bounce buffer carries one transfer at a time, and would
+	 * turn their submission into a synchronous wait.
+	 */
+	if (is_sync_kiocb(iocb))
 		ret = dmalab_rw(dd, it, &iocb->ki_pos, write);
 	else
 		ret = dmalab_aio_rw(f, iocb, it, write);
@@ -847,11 +983,10 @@ int dmalab_chardev_register(struct dmalab_dev *dd)
 {
 	int ret;
 
-	/* a bounce chunk is one streaming mapping: at most max_seg */
+	/* a bounced chunk fills the bounce buffer at most (<= max_seg) */
 	dd->rw_chunk = min_t(u32, dd->max_xfer,
-			     dmalab_use_bounce ? min_t(u32, dd->max_seg,
-						       DMALAB_BOUNCE_CHUNK) :
-						 DMALAB_RW_CHUNK);
+			     dd->bounce_size ? dd->bounce_size :
+					       DMALAB_RW_CHUNK);
 	dd->misc.minor = MISC_DYNAMIC_MINOR;
 	dd->misc.name = dd->name;
 	dd->misc.fops = &dmalab_fops;

@@ -57,7 +57,7 @@ MODULE_PARM_DESC(timeout_ms, "Time a request may take before its queue is reset 
 
 bool dmalab_use_bounce;
 module_param_named(use_bounce, dmalab_use_bounce, bool, 0444);
-MODULE_PARM_DESC(use_bounce, "read/write through a kernel bounce buffer instead of pinned user pages (default off)");
+MODULE_PARM_DESC(use_bounce, "synchronous read/write through a reused kernel bounce buffer instead of pinned user pages (default off)");
 
 static unsigned int ring_order = 8;
 DMALAB_UINT_PARAM(ring_order, ring_order, DMALAB_RING_ORDER_MIN,
@@ -415,6 +415,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dd->poll_timer.function = dmalab_poll_timer_fn;
 	INIT_DELAYED_WORK(&dd->watchdog, dmalab_watchdog_fn);
 	mutex_init(&dd->test_lock);
+	mutex_init(&dd->bounce_lock);
 	mutex_init(&dd->cbufs_lock);
 	INIT_LIST_HEAD(&dd->cbufs);
 	atomic_set(&dd->pbuf_maps, 0);
@@ -445,6 +446,11 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = dmalab_setup_dma(dd);
 	if (ret)
 		goto err_disable;
+	if (dmalab_use_bounce) {
+		ret = dmalab_bounce_init(dd);
+		if (ret)
+			goto err_disable;
+	}
 
 	dd->nr_queues = min_t(unsigned int, DMALAB_CAP_NUM_QUEUES(dd->cap),
 			      DMALAB_DRV_MAX_QUEUES);
@@ -518,6 +524,8 @@ err_irqs:
 err_disable:
 	dmalab_hw_disable(dd);
 	pci_clear_master(pdev);
+	/* streaming mapping: after DMA stops, before coherent memory goes */
+	dmalab_bounce_free(dd);
 err_put:
 	pci_set_drvdata(pdev, NULL);
 	dmalab_dev_put(dd);
@@ -549,7 +557,13 @@ static void dmalab_remove(struct pci_dev *pdev)
 	pci_clear_master(pdev);
 	flush_work(&dd->orphan_work);
 	flush_work(&dd->async_work);
+	/*
+	 * Streaming mappings before coherent memory (PCI/pci.rst), now
+	 * that DMA is stopped, the interrupts freed and abandoned requests
+	 * freed by the orphan work.
+	 */
 	dmalab_test_buf_free(dd);
+	dmalab_bounce_free(dd);
 	dmalab_cbufs_free_dma(dd);
 	dmalab_dev_put(dd);
 }

@@ -5,6 +5,7 @@
  */
 
 #include <linux/dmapool.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
@@ -252,7 +253,10 @@ int dmalab_hbuf_bounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 	return 0;
 }
 
-/* Map the bounce buffer for the device (after filling it, for writes). */
+/*
+ * Map a per-transfer bounce buffer for the device (after filling it, for
+ * writes).  read/write use it only while the reused buffer is busy.
+ */
 int dmalab_hbuf_bounce_map(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 {
 	struct device *dev = &dd->pdev->dev;
@@ -276,6 +280,96 @@ void dmalab_hbuf_bounce_unmap(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 	dma_unmap_single(&dd->pdev->dev, hb->bounce_dma, hb->bounce_len,
 			 hb->dir);
 	hb->bounce_mapped = false;
+}
+
+/**
+ * dmalab_bounce_init() - allocate and map read/write's reused bounce buffer
+ * @dd:		the device, its DMA mask and dd->max_seg set
+ *
+ * Maps it once, DMA_BIDIRECTIONAL since reads and writes share it, for
+ * the device's lifetime: each transfer then only hands it over with
+ * dma_sync_single_*() instead of mapping and unmapping it.  One mapping
+ * must fit what swiotlb bounces at once, dma_max_mapping_size(), which
+ * dd->max_seg respects.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int dmalab_bounce_init(struct dmalab_dev *dd)
+{
+	struct device *dev = &dd->pdev->dev;
+	size_t size = min_t(size_t, DMALAB_BOUNCE_MAX, dd->max_seg);
+	unsigned int order = ilog2(size >> PAGE_SHIFT);
+	struct page *page;
+	dma_addr_t dma;
+
+	/* fragmented memory: a smaller buffer only means more descriptors */
+	for (;;) {
+		page = alloc_pages(GFP_KERNEL | __GFP_ZERO |
+				   (order ? __GFP_NOWARN : 0), order);
+		if (page || !order)
+			break;
+		order--;
+	}
+	if (!page)
+		return -ENOMEM;
+	dma = dma_map_page(dev, page, 0, PAGE_SIZE << order,
+			   DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, dma)) {
+		__free_pages(page, order);
+		return -ENOMEM;
+	}
+	dd->bounce_page = page;
+	dd->bounce_cpu = page_address(page);
+	dd->bounce_dma = dma;
+	dd->bounce_size = PAGE_SIZE << order;
+	return 0;
+}
+
+/*
+ * Remove (or a failed probe): the device no longer does DMA and its
+ * interrupts are freed, so no transfer uses the buffer any more; abandoned
+ * ones were freed by the orphan work already.
+ */
+void dmalab_bounce_free(struct dmalab_dev *dd)
+{
+	if (!dd->bounce_size)
+		return;
+	dma_unmap_page(&dd->pdev->dev, dd->bounce_dma, dd->bounce_size,
+		       DMA_BIDIRECTIONAL);
+	__free_pages(dd->bounce_page, get_order(dd->bounce_size));
+	dd->bounce_page = NULL;
+	dd->bounce_cpu = NULL;
+	dd->bounce_size = 0;
+}
+
+/**
+ * dmalab_hbuf_rwbounce() - lend the reused bounce buffer to a request
+ * @dd:		the device; dd->bounce_lock held, dd->bounce_busy clear
+ * @hb:		host buffer to set up (zeroed)
+ * @len:	bytes, at most dd->bounce_size
+ * @dev_writes:	the device writes the buffer
+ *
+ * The caller syncs the buffer.  While it owns the request it takes the
+ * buffer back with memset(hb, 0, ...) before freeing the request; only an
+ * abandoned request is freed with the buffer still lent, and its release
+ * clears dd->bounce_busy.
+ */
+void dmalab_hbuf_rwbounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			  size_t len, bool dev_writes)
+{
+	hb->kind = DMALAB_HB_RWBOUNCE;
+	hb->dir = dev_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	hb->bounce = dd->bounce_cpu;
+	hb->bounce_len = len;
+	hb->bounce_dma = dd->bounce_dma;
+	hb->hw_addr = dd->bounce_dma;
+	hb->hw_sg = false;
+	/*
+	 * Each transfer through the mapping counts as one, as on the paths
+	 * that map per transfer: the counters then tell how many transfers
+	 * were bounced (swiotlb) or translated (IOMMU).
+	 */
+	dmalab_count_mapping(dd, dd->bounce_dma, page_to_phys(dd->bounce_page));
 }
 
 int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
@@ -320,6 +414,16 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 	case DMALAB_HB_BOUNCE:
 		dmalab_hbuf_bounce_unmap(dd, hb);
 		kfree(hb->bounce);
+		break;
+	case DMALAB_HB_RWBOUNCE:
+		/*
+		 * Only an abandoned request gets here (from the orphan work),
+		 * once the device completed it or its queue was reset: no DMA
+		 * to the buffer is left, transfers may use it again.
+		 */
+		mutex_lock(&dd->bounce_lock);
+		dd->bounce_busy = false;
+		mutex_unlock(&dd->bounce_lock);
 		break;
 	case DMALAB_HB_NONE:
 	case DMALAB_HB_DMA:

@@ -52,8 +52,12 @@ vm_config() {
         VM_QEMU_ARGS=(-device intel-iommu,intremap=on -device dmalab)
         ;;
     swiotlb)
-        # Every streaming mapping goes through a bounce buffer.
+        # Every streaming mapping goes through a bounce buffer.  The
+        # driver's read/write copy through its own reused streaming buffer
+        # (use_bounce=1), so the tests' pread/pwrite are right only if the
+        # driver syncs it (dma_sync_single_for_device/_for_cpu) each use.
         VM_APPEND="swiotlb=force"
+        VM_MODPARAMS="use_bounce=1"
         VM_QEMU_ARGS=(-device dmalab)
         ;;
     dma32)
