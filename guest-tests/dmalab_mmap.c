@@ -11,11 +11,39 @@
 #include <sys/mman.h>
 
 #define CBUF_SIZE	(256 * 1024)
-#define NTESTS		14
+#define NTESTS		15
 
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
+static const char *devname;
+
+/* The driver's own write-combining kernel mapping, through debugfs. */
+static int kernel_view_matches(size_t off, const uint8_t *want, size_t n)
+{
+	char path[256];
+	uint8_t *got;
+	int dfd, ok;
+
+	if (dbg_path(devname, "devmem", path, sizeof(path), R_OK))
+		return 0;
+	got = malloc(n);
+	dfd = open(path, O_RDONLY);
+	ok = got && dfd >= 0;
+	/* debugfs hands out at most a page per read */
+	for (size_t done = 0; ok && done < n;) {
+		ssize_t r = pread(dfd, got + done, n - done,
+				  (off_t)(off + done));
+
+		ok = r > 0;
+		done += ok ? (size_t)r : 0;
+	}
+	ok = ok && same(got, want, n, "debugfs devmem after pwrite");
+	if (dfd >= 0)
+		close(dfd);
+	free(got);
+	return ok;
+}
 
 /* An op on any queue. */
 static void op_any(struct dmalab_op *op, uint32_t opcode, uint32_t len,
@@ -37,7 +65,7 @@ static void test_devmem(void)
 	tap(m != MAP_FAILED, "mmap all of device memory (%zu bytes)", sz);
 	if (m == MAP_FAILED) {
 		diag("mmap: %s", strerror(errno));
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 4; i++)
 			tap(0, "device memory mapping unavailable");
 		return;
 	}
@@ -52,6 +80,8 @@ static void test_devmem(void)
 	ok = pwrite(fd, buf, n, (off_t)off) == (ssize_t)n &&
 	     same(m + off, buf, n, "mapping after pwrite");
 	tap(ok, "data written by DMA (pwrite) is seen through the mapping");
+	tap(kernel_view_matches(off, buf, n),
+	    "the driver's write-combining kernel mapping (debugfs devmem) sees it too");
 
 	/* CPU writes the mapping, DMA out */
 	off = 3;
@@ -236,13 +266,14 @@ int main(int argc, char **argv)
 	const char *dev;
 
 	dev = test_begin(argc, argv, "dmalab_mmap", NTESTS, &rs);
+	devname = dev;
 	fd = dev_open(dev, &info);
 	tap(fd >= 0 && info.devmem_size >= 2 * 65536 &&
 	    info.max_xfer >= 65536, "open %s and DMALAB_IOC_INFO", dev);
 	if (fd < 0 || info.devmem_size < 2 * 65536 || info.max_xfer < 65536)
 		tap_bail("cannot use %s", dev);
 
-	test_devmem();		/* 4 */
+	test_devmem();		/* 5 */
 	test_bad_mmaps();	/* 1 */
 	test_coherent();	/* 8 */
 	close(fd);

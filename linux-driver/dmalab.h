@@ -255,6 +255,7 @@ struct dmalab_dev {
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	void __iomem *pio;
+	void __iomem *devmem;		/* BAR2, write-combining */
 	int id;
 	char name[16];
 	struct miscdevice misc;

@@ -352,7 +352,7 @@ const char *dmalab_irq_mode_str(struct dmalab_dev *dd)
 static int dmalab_map_bars(struct dmalab_dev *dd)
 {
 	struct pci_dev *pdev = dd->pdev;
-	int bars = BIT(DMALAB_BAR_REGS) | BIT(DMALAB_BAR_DEVMEM);
+	int bars = BIT(DMALAB_BAR_REGS);
 	bool have_pio;
 	int ret;
 
@@ -379,7 +379,23 @@ static int dmalab_map_bars(struct dmalab_dev *dd)
 	dd->regs = pcim_iomap_table(pdev)[DMALAB_BAR_REGS];
 	if (have_pio)
 		dd->pio = pcim_iomap_table(pdev)[DMALAB_BAR_PIO];
+
+	/*
+	 * Device memory is prefetchable RAM behind the BAR: map it
+	 * write-combining, as user space gets it through mmap.  The region
+	 * is released by pcim (managed device) and the mapping by devres.
+	 */
+	ret = pci_request_region(pdev, DMALAB_BAR_DEVMEM, DMALAB_NAME);
+	if (ret) {
+		dev_err(&pdev->dev, "cannot claim BAR%d (%d)\n",
+			DMALAB_BAR_DEVMEM, ret);
+		return ret;
+	}
 	dd->devmem_phys = pci_resource_start(pdev, DMALAB_BAR_DEVMEM);
+	dd->devmem = devm_ioremap_wc(&pdev->dev, dd->devmem_phys,
+				     pci_resource_len(pdev, DMALAB_BAR_DEVMEM));
+	if (!dd->devmem)
+		return -ENOMEM;
 	return 0;
 }
 

@@ -5,6 +5,9 @@
 
 #include <linux/debugfs.h>
 #include <linux/device.h>
+#include <linux/io.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/seq_file.h>
 #include <linux/sysfs.h>
 
@@ -324,6 +327,50 @@ void dmalab_debugfs_exit(void)
 	dmalab_debugfs_root = NULL;
 }
 
+/*
+ * debugfs "devmem": device memory as the CPU sees it through the kernel's
+ * write-combining mapping, to compare with what the engine moved.
+ */
+static ssize_t dmalab_devmem_read(struct file *file, char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct dmalab_dev *dd = file->private_data;
+	size_t len;
+	void *buf;
+	ssize_t ret;
+
+	if (*ppos < 0)
+		return -EINVAL;
+	if (*ppos >= dd->devmem_size)
+		return 0;
+	len = min_t(u64, count, dd->devmem_size - *ppos);
+	len = min_t(size_t, len, PAGE_SIZE);
+	buf = kmalloc(len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (!dmalab_enter(dd)) {
+		ret = -ENODEV;
+		goto out_free;
+	}
+	memcpy_fromio(buf, dd->devmem + *ppos, len);
+	dmalab_leave(dd);
+	ret = len - copy_to_user(ubuf, buf, len);
+	if (!ret)
+		ret = -EFAULT;
+	else
+		*ppos += ret;
+out_free:
+	kfree(buf);
+	return ret;
+}
+
+static const struct file_operations dmalab_devmem_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.read = dmalab_devmem_read,
+	.llseek = default_llseek,
+};
+
 void dmalab_debugfs_add(struct dmalab_dev *dd)
 {
 	dd->debugfs = debugfs_create_dir(pci_name(dd->pdev),
@@ -331,6 +378,8 @@ void dmalab_debugfs_add(struct dmalab_dev *dd)
 	debugfs_create_file("regs", 0400, dd->debugfs, dd, &dmalab_regs_fops);
 	debugfs_create_file("queues", 0400, dd->debugfs, dd,
 			    &dmalab_queues_fops);
+	debugfs_create_file_size("devmem", 0400, dd->debugfs, dd,
+				 &dmalab_devmem_fops, dd->devmem_size);
 	dmalab_debugfs_faults(dd);
 }
 
