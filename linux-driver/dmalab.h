@@ -6,6 +6,7 @@
 #define DMALAB_DRV_H
 
 #include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
@@ -248,7 +249,10 @@ struct dmalab_dbgreg {
 	u32 reg;
 };
 
-#define DMALAB_NR_DBGREGS	8
+#define DMALAB_NR_DBGREGS	9
+
+/* Bits of dmalab_dev.state. */
+#define DMALAB_ST_GONE		0	/* device lost: reads return all-ones */
 
 struct dmalab_dev {
 	struct kref ref;
@@ -264,6 +268,14 @@ struct dmalab_dev {
 	/* held shared by every file operation, exclusive by remove */
 	struct rw_semaphore lifetime;
 	bool dead;
+	/*
+	 * DMALAB_ST_GONE: the device was found lost (DMALAB_REG_ID read
+	 * all-ones).  Set without the lifetime lock (the paths that find it
+	 * may hold it shared, or run in an interrupt), once, by
+	 * dmalab_dev_lost(); checked by dmalab_enter() like dead.
+	 */
+	unsigned long state;
+	struct work_struct lost_work;	/* zaps mappings, wakes pollers */
 
 	/* open files, for zapping their mappings on remove */
 	struct mutex files_lock;
@@ -373,6 +385,12 @@ struct dmalab_aio {
 	spinlock_t lock;	/* bad_off, err */
 };
 
+/* The device was found lost: nothing may touch its registers any more. */
+static inline bool dmalab_gone(struct dmalab_dev *dd)
+{
+	return test_bit(DMALAB_ST_GONE, &dd->state);
+}
+
 static inline u32 dmalab_rd(struct dmalab_dev *dd, u32 reg)
 {
 	return readl(dd->regs + reg);
@@ -405,6 +423,9 @@ void dmalab_queues_free(struct dmalab_dev *dd);
 int dmalab_queues_start(struct dmalab_dev *dd);
 void dmalab_queue_reap(struct dmalab_queue *q);
 int dmalab_queue_recover(struct dmalab_queue *q, int err);
+bool dmalab_check_gone(struct dmalab_dev *dd);
+void dmalab_dev_lost(struct dmalab_dev *dd);
+void dmalab_lost_work(struct work_struct *work);
 struct dmalab_queue *dmalab_pick_queue(struct dmalab_dev *dd);
 int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline);
 int dmalab_req_submit_nowait(struct dmalab_req *req);

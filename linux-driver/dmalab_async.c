@@ -291,7 +291,7 @@ __poll_t dmalab_async_poll(struct dmalab_file *f, struct file *file,
 	if (f->inflight < DMALAB_ASYNC_MAX)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	spin_unlock_irqrestore(&f->alock, flags);
-	if (READ_ONCE(f->dd->dead))
+	if (READ_ONCE(f->dd->dead) || dmalab_gone(f->dd))
 		mask |= EPOLLHUP | EPOLLERR;
 	return mask;
 }

@@ -22,12 +22,12 @@ unsigned long dmalab_deadline(void)
 
 /*
  * Take the device for one file operation: returns false (and the caller
- * fails with -ENODEV) once the device is being removed.
+ * fails with -ENODEV) once the device is being removed or was found lost.
  */
 bool dmalab_enter(struct dmalab_dev *dd)
 {
 	down_read(&dd->lifetime);
-	if (dd->dead) {
+	if (dd->dead || dmalab_gone(dd)) {
 		up_read(&dd->lifetime);
 		return false;
 	}
@@ -839,6 +839,9 @@ static vm_fault_t dmalab_pbuf_fault(struct vm_fault *vmf)
 	struct page *page;
 
 	if (vmf->pgoff < DMALAB_PAGEBUF_PGOFF || idx >= pb->npages)
+		return VM_FAULT_SIGBUS;
+	/* no lifetime lock under mmap_lock: the flag alone */
+	if (dmalab_gone(pb->dd))
 		return VM_FAULT_SIGBUS;
 	page = dmalab_pbuf_page(pb, idx);
 	if (!page)

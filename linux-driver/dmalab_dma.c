@@ -210,7 +210,7 @@ dmalab_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 	struct dmalab_ddesc *d;
 	struct dmalab_req *req;
 
-	if (!len || len > dd->max_xfer)
+	if (!len || len > dd->max_xfer || dmalab_gone(dd))
 		return NULL;
 	req = dmalab_req_alloc_gfp(dd, GFP_NOWAIT);
 	if (!req)
@@ -236,8 +236,12 @@ dmalab_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 static struct dma_async_tx_descriptor *
 dmalab_prep_interrupt(struct dma_chan *chan, unsigned long flags)
 {
-	struct dmalab_ddesc *d = dmalab_ddesc_alloc(to_dchan(chan), flags);
+	struct dmalab_dchan *dc = to_dchan(chan);
+	struct dmalab_ddesc *d;
 
+	if (dmalab_gone(dc->q->dd))
+		return NULL;
+	d = dmalab_ddesc_alloc(dc, flags);
 	return d ? &d->tx : NULL;
 }
 
@@ -317,9 +321,11 @@ static void dmalab_synchronize(struct dma_chan *chan)
 		if (empty)
 			break;
 		if (time_after(jiffies, deadline)) {
-			dev_err(&dc->q->dd->pdev->dev,
-				"dma channel %d: descriptors stuck, resetting queue %u\n",
-				chan->chan_id, dc->q->idx);
+			if (!dmalab_check_gone(dc->q->dd))
+				dev_err(&dc->q->dd->pdev->dev,
+					"dma channel %d: descriptors stuck, resetting queue %u\n",
+					chan->chan_id, dc->q->idx);
+			/* with the device gone: fails them with -ENODEV */
 			dmalab_queue_recover(dc->q, -ETIMEDOUT);
 			deadline = dmalab_deadline();
 		}

@@ -184,6 +184,9 @@ static int dmalab_hw_init(struct dmalab_dev *dd)
 
 static void dmalab_hw_disable(struct dmalab_dev *dd)
 {
+	/* a device that is gone is not touched (its reset would time out) */
+	if (dmalab_gone(dd))
+		return;
 	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
 	dmalab_wr(dd, DMALAB_REG_CTRL, 0);
 	dmalab_hw_reset(dd);
@@ -427,6 +430,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	spin_lock_init(&dd->async_lock);
 	INIT_LIST_HEAD(&dd->async_done);
 	INIT_WORK(&dd->async_work, dmalab_async_work);
+	INIT_WORK(&dd->lost_work, dmalab_lost_work);
 	hrtimer_init(&dd->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	dd->poll_timer.function = dmalab_poll_timer_fn;
 	INIT_DELAYED_WORK(&dd->watchdog, dmalab_watchdog_fn);
@@ -543,6 +547,8 @@ err_disable:
 	/* streaming mapping: after DMA stops, before coherent memory goes */
 	dmalab_bounce_free(dd);
 err_put:
+	/* a shared interrupt may have found the device lost meanwhile */
+	cancel_work_sync(&dd->lost_work);
 	pci_set_drvdata(pdev, NULL);
 	dmalab_dev_put(dd);
 	return ret;
@@ -563,7 +569,9 @@ static void dmalab_remove(struct pci_dev *pdev)
 	up_write(&dd->lifetime);
 	dmalab_chardev_zap(dd);
 
-	dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	/* after a surprise removal: fail everything, touch nothing */
+	if (!dmalab_check_gone(dd))
+		dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
 	/* fails what is still outstanding: waiters wake, async ops finish */
 	dmalab_queues_stop(dd);
 	hrtimer_cancel(&dd->poll_timer);
@@ -573,6 +581,8 @@ static void dmalab_remove(struct pci_dev *pdev)
 	pci_clear_master(pdev);
 	flush_work(&dd->orphan_work);
 	flush_work(&dd->async_work);
+	/* nothing finds the device lost any more; remove zapped already */
+	cancel_work_sync(&dd->lost_work);
 	/*
 	 * Streaming mappings before coherent memory (PCI/pci.rst), now
 	 * that DMA is stopped, the interrupts freed and abandoned requests

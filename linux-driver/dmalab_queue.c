@@ -166,7 +166,8 @@ void dmalab_queues_stop(struct dmalab_dev *dd)
 
 		spin_lock_irqsave(&q->lock, flags);
 		q->running = false;
-		dmalab_queue_hw_reset(q);
+		if (!dmalab_gone(dd))
+			dmalab_queue_hw_reset(q);
 		dmalab_queue_cancel_all(q, -ENODEV);
 		spin_unlock_irqrestore(&q->lock, flags);
 		wake_up_all(&q->space_wq);
@@ -174,8 +175,90 @@ void dmalab_queues_stop(struct dmalab_dev *dd)
 }
 
 /*
+ * The device is gone: stop the queue for good and fail its outstanding
+ * requests with -ENODEV, without touching the hardware.  Waiters wake, async
+ * requests go to their end_io.  Any context; idempotent.
+ */
+static void dmalab_queue_kill(struct dmalab_queue *q)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->running = false;
+	dmalab_queue_cancel_all(q, -ENODEV);
+	spin_unlock_irqrestore(&q->lock, flags);
+	wake_up_all(&q->space_wq);
+}
+
+/**
+ * dmalab_dev_lost() - the device is gone (surprise removal, dead link)
+ * @dd:		the device
+ *
+ * Marks it gone, so that dmalab_enter() fails every later file operation
+ * with -ENODEV and nothing touches its registers any more, and fails every
+ * outstanding request (char device, async, aio, dmaengine) with -ENODEV.
+ * The work item then zaps the user mappings and wakes pollers.  Takes no
+ * lifetime lock (callers may hold it shared) and may run in an interrupt:
+ * only the queue locks, one at a time.  Remove still frees everything.
+ */
+void dmalab_dev_lost(struct dmalab_dev *dd)
+{
+	unsigned int i;
+
+	if (test_and_set_bit(DMALAB_ST_GONE, &dd->state))
+		return;
+	dev_err(&dd->pdev->dev,
+		"%s: device lost (ID register reads all-ones), failing all I/O with ENODEV\n",
+		dd->name);
+	if (dd->queues) {
+		for (i = 0; i < dd->nr_queues; i++)
+			dmalab_queue_kill(&dd->queues[i]);
+	}
+	schedule_work(&dd->lost_work);
+}
+
+/**
+ * dmalab_check_gone() - whether the device is gone
+ * @dd:		the device
+ *
+ * A present device never reads all-ones from DMALAB_REG_ID (it reads
+ * DMALAB_ID_MAGIC): if it does, the device has been removed or its link is
+ * down, and dmalab_dev_lost() handles the loss.  For the paths that notice
+ * trouble (timeouts, a queue reset, all-ones interrupt causes, the
+ * watchdog, remove).  Any context.
+ *
+ * Return: true if the device is (now known to be) gone.
+ */
+bool dmalab_check_gone(struct dmalab_dev *dd)
+{
+	if (dmalab_gone(dd))
+		return true;
+	if (dmalab_rd(dd, DMALAB_REG_ID) != ~0u)
+		return false;
+	dmalab_dev_lost(dd);
+	return true;
+}
+
+/* Process context: the rest of dmalab_dev_lost(). */
+void dmalab_lost_work(struct work_struct *work)
+{
+	struct dmalab_dev *dd = container_of(work, struct dmalab_dev,
+					     lost_work);
+	struct dmalab_file *f;
+
+	/* stale mappings fault, and the fault fails */
+	dmalab_chardev_zap(dd);
+	/* poll() reports EPOLLHUP | EPOLLERR */
+	mutex_lock(&dd->files_lock);
+	list_for_each_entry(f, &dd->files, node)
+		wake_up_interruptible(&f->wq);
+	mutex_unlock(&dd->files_lock);
+}
+
+/*
  * Reset a queue: stop it, fail its outstanding requests with @err and start
- * it again with an empty ring.
+ * it again with an empty ring.  If the device is gone, fail them with
+ * -ENODEV instead and leave the queue stopped.
  */
 int dmalab_queue_recover(struct dmalab_queue *q, int err)
 {
@@ -183,6 +266,11 @@ int dmalab_queue_recover(struct dmalab_queue *q, int err)
 	unsigned long flags;
 	int ret;
 
+	if (dmalab_check_gone(dd)) {
+		/* dmalab_dev_lost() may still be on its way to this queue */
+		dmalab_queue_kill(q);
+		return -ENODEV;
+	}
 	trace_dmalab_reset(q->dd, q->idx, err);
 	spin_lock_irqsave(&q->lock, flags);
 	ret = dmalab_queue_hw_reset(q);
@@ -194,6 +282,9 @@ int dmalab_queue_recover(struct dmalab_queue *q, int err)
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up_all(&q->space_wq);
 	atomic64_inc(&dd->stats.queue_resets);
+	/* a queue that does not reset may sit on a device that went away */
+	if (ret && dmalab_check_gone(dd))
+		ret = -ENODEV;
 	return ret;
 }
 
@@ -284,7 +375,7 @@ enum hrtimer_restart dmalab_poll_timer_fn(struct hrtimer *t)
 {
 	struct dmalab_dev *dd = container_of(t, struct dmalab_dev, poll_timer);
 
-	if (!dmalab_reap_all(dd) || READ_ONCE(dd->dead))
+	if (!dmalab_reap_all(dd) || READ_ONCE(dd->dead) || dmalab_gone(dd))
 		return HRTIMER_NORESTART;
 	hrtimer_forward_now(t, ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC));
 	return HRTIMER_RESTART;
@@ -293,7 +384,7 @@ enum hrtimer_restart dmalab_poll_timer_fn(struct hrtimer *t)
 /* Start polling after a submission (polling mode only). */
 void dmalab_poll_kick(struct dmalab_dev *dd)
 {
-	if (!dmalab_poll_us || READ_ONCE(dd->dead))
+	if (!dmalab_poll_us || READ_ONCE(dd->dead) || dmalab_gone(dd))
 		return;
 	/*
 	 * Also when the callback is running and about to stop: a timer
@@ -313,7 +404,8 @@ static unsigned long dmalab_watchdog_period(void)
 /*
  * Reset queues whose oldest request has no waiter (async ioctl, aio,
  * dmaengine) and is past its deadline.  A waiting submitter handles the
- * timeout of its own request in dmalab_req_wait().
+ * timeout of its own request in dmalab_req_wait().  While requests are
+ * outstanding it also checks, each period, that the device is still there.
  */
 void dmalab_watchdog_fn(struct work_struct *work)
 {
@@ -322,6 +414,8 @@ void dmalab_watchdog_fn(struct work_struct *work)
 	bool busy = false;
 	unsigned int i;
 
+	if (dmalab_check_gone(dd))
+		return;
 	for (i = 0; i < dd->nr_queues; i++) {
 		struct dmalab_queue *q = &dd->queues[i];
 		struct dmalab_req *req;
@@ -337,6 +431,8 @@ void dmalab_watchdog_fn(struct work_struct *work)
 				time_after(jiffies, req->deadline);
 		}
 		spin_unlock_irqrestore(&q->lock, flags);
+		if (stuck && dmalab_check_gone(dd))
+			return;
 		if (stuck) {
 			atomic64_inc(&dd->stats.timeouts);
 			dev_err(&dd->pdev->dev,
@@ -345,7 +441,7 @@ void dmalab_watchdog_fn(struct work_struct *work)
 			dmalab_queue_recover(q, -ETIMEDOUT);
 		}
 	}
-	if (busy && !READ_ONCE(dd->dead))
+	if (busy && !READ_ONCE(dd->dead) && !dmalab_gone(dd))
 		schedule_delayed_work(&dd->watchdog, dmalab_watchdog_period());
 }
 
@@ -519,10 +615,14 @@ int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline)
 					     q->idx);
 			return req->err;
 		}
-		atomic64_inc(&dd->stats.timeouts);
-		dev_err(&dd->pdev->dev,
-			"queue %u: descriptor %u timed out, resetting queue\n",
-			q->idx, req->slot);
+		/* a lost device is reported once, not as a timeout */
+		if (!dmalab_check_gone(dd)) {
+			atomic64_inc(&dd->stats.timeouts);
+			dev_err(&dd->pdev->dev,
+				"queue %u: descriptor %u timed out, resetting queue\n",
+				q->idx, req->slot);
+		}
+		/* finishes the request, with -ENODEV if the device is gone */
 		dmalab_queue_recover(q, -ETIMEDOUT);
 		spin_lock_irqsave(&q->lock, flags);
 		finished = req->finished;
@@ -558,6 +658,8 @@ static void dmalab_handle_error(struct dmalab_dev *dd)
 {
 	u32 sts = dmalab_rd(dd, DMALAB_REG_STATUS);
 
+	if (sts == ~0u && dmalab_check_gone(dd))
+		return;
 	atomic64_inc(&dd->stats.err_irqs);
 	if (!(sts & DMALAB_STATUS_ERROR))
 		return;
@@ -582,6 +684,8 @@ irqreturn_t dmalab_queue_irq(int irq, void *data)
 {
 	struct dmalab_queue *q = data;
 
+	if (dmalab_gone(q->dd))
+		return IRQ_NONE;
 	/* Clear the cause first: a later completion sets it again. */
 	dmalab_wr(q->dd, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_QUEUE(q->idx));
 	atomic64_inc(&q->dd->stats.irqs);
@@ -594,6 +698,8 @@ irqreturn_t dmalab_err_irq(int irq, void *data)
 {
 	struct dmalab_dev *dd = data;
 
+	if (dmalab_gone(dd))
+		return IRQ_NONE;
 	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, DMALAB_INTR_ERROR);
 	dmalab_handle_error(dd);
 	return IRQ_HANDLED;
@@ -607,8 +713,15 @@ irqreturn_t dmalab_shared_irq(int irq, void *data)
 	unsigned int i;
 	u32 cause;
 
+	if (dmalab_gone(dd))
+		return IRQ_NONE;
 	cause = dmalab_rd(dd, DMALAB_REG_INTR_CAUSE);
-	if (!cause || cause == ~0u)
+	if (cause == ~0u) {
+		/* no cause has every bit: the device may be gone */
+		dmalab_check_gone(dd);
+		return IRQ_NONE;
+	}
+	if (!cause)
 		return IRQ_NONE;
 	/* Acknowledge before handling, so nothing that follows is lost. */
 	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, cause);

@@ -182,6 +182,10 @@ static int dmalab_regs_show(struct seq_file *s, void *unused)
 	struct dmalab_dev *dd = s->private;
 	unsigned int i, q;
 
+	if (dmalab_gone(dd)) {
+		seq_puts(s, "device lost: registers not read\n");
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(dmalab_global_regs); i++)
 		seq_printf(s, "%-16s 0x%03x = 0x%08x\n",
 			   dmalab_global_regs[i].name,
@@ -231,10 +235,14 @@ DEFINE_SHOW_ATTRIBUTE(dmalab_queues);
 /*
  * Fault injection for driver tests: the device's TEST-ONLY debug block, one
  * file per register, present only when the device has DMALAB_FEAT_DEBUG.
+ * "dead" is write-only: DMALAB_DBG_DEAD_MAGIC emulates a surprise removal
+ * (every read all-ones, writes, DMA and interrupts dropped) until a function
+ * or system reset.
  */
 static const struct {
 	const char *name;
 	u32 reg;
+	bool wo;
 } dmalab_fault_regs[DMALAB_NR_DBGREGS] = {
 	{ "fail_nth", DMALAB_REG_DBG_FAIL_NTH },
 	{ "fail_status", DMALAB_REG_DBG_FAIL_STATUS },
@@ -244,12 +252,15 @@ static const struct {
 	{ "stall", DMALAB_REG_DBG_STALL },
 	{ "corrupt_nth", DMALAB_REG_DBG_CORRUPT_NTH },
 	{ "corrupt_offset", DMALAB_REG_DBG_CORRUPT_OFFSET },
+	{ "dead", DMALAB_REG_DBG_DEAD, true },
 };
 
 static int dmalab_dbgreg_get(void *data, u64 *val)
 {
 	struct dmalab_dbgreg *r = data;
 
+	if (dmalab_gone(r->dd))
+		return -ENODEV;
 	*val = dmalab_rd(r->dd, r->reg);
 	return 0;
 }
@@ -260,6 +271,8 @@ static int dmalab_dbgreg_set(void *data, u64 val)
 
 	if (val > U32_MAX)
 		return -EINVAL;
+	if (dmalab_gone(r->dd))
+		return -ENODEV;
 	dmalab_wr(r->dd, r->reg, val);
 	/* a queue that was stalled needs a doorbell to run again */
 	if (r->reg == DMALAB_REG_DBG_STALL) {
@@ -279,12 +292,17 @@ static int dmalab_dbgreg_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(dmalab_dbgreg_fops, dmalab_dbgreg_get,
 			 dmalab_dbgreg_set, "%llu\n");
+/* write-only registers (reading them fails with EACCES) */
+DEFINE_DEBUGFS_ATTRIBUTE(dmalab_dbgreg_wo_fops, NULL, dmalab_dbgreg_set,
+			 "%llu\n");
 
 /* The last host bus address the engine accessed (debug block). */
 static int dmalab_last_addr_get(void *data, u64 *val)
 {
 	struct dmalab_dev *dd = data;
 
+	if (dmalab_gone(dd))
+		return -ENODEV;
 	*val = dmalab_rd64(dd, DMALAB_REG_DBG_LAST_ADDR_LO,
 			   DMALAB_REG_DBG_LAST_ADDR_HI);
 	return 0;
@@ -310,9 +328,14 @@ static void dmalab_debugfs_faults(struct dmalab_dev *dd)
 	for (i = 0; i < ARRAY_SIZE(dmalab_fault_regs); i++) {
 		dd->dbgregs[i].dd = dd;
 		dd->dbgregs[i].reg = dmalab_fault_regs[i].reg;
-		debugfs_create_file_unsafe(dmalab_fault_regs[i].name, 0600,
-					   dir, &dd->dbgregs[i],
-					   &dmalab_dbgreg_fops);
+		if (dmalab_fault_regs[i].wo)
+			debugfs_create_file_unsafe(dmalab_fault_regs[i].name,
+						   0200, dir, &dd->dbgregs[i],
+						   &dmalab_dbgreg_wo_fops);
+		else
+			debugfs_create_file_unsafe(dmalab_fault_regs[i].name,
+						   0600, dir, &dd->dbgregs[i],
+						   &dmalab_dbgreg_fops);
 	}
 }
 

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dmalab_dead: device loss.  The device's test-only DEAD register (debugfs
+ * fault/dead) emulates a surprise removal: every register reads all-ones,
+ * writes, DMA and interrupts are dropped.  With a sync op and an async op
+ * in flight, the driver must notice (DMALAB_REG_ID reads ~0 when the op
+ * times out, or in the watchdog), fail the ops with ENODEV within a bounded
+ * time and every later call, open, mmap too; poll reports POLLHUP; the
+ * stale mappings must not crash anyone.  Then the function is recovered:
+ * unbind, function reset (sysfs "reset", an FLR that revives the emulated
+ * device), bind, and a new open moves data byte for byte.  No pinned page
+ * may be left.  guest/init checks the kernel log afterwards.  Output is TAP.
+ *
+ * Without a function reset (no sysfs "reset" file, e.g. conventional PCI
+ * on -M pc) a dead device could not be revived for the tests that follow,
+ * so every case is skipped with that reason.
+ *
+ * Usage: dmalab_dead [seed] [device]   (as root)
+ */
+#include "dmalab_test.h"
+
+#include <poll.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+
+#define NTESTS		16
+#define TIMEOUT_MS	500
+/* an op in flight at the loss ends within this (several timeouts) */
+#define BOUND_S		5.0
+#define XFER		(64 * 1024)
+#define DRV		"/sys/bus/pci/drivers/dmalab/"
+
+static uint64_t rs;		/* the test's PRNG */
+static char faultdir[PATH_MAX];
+
+/* pwrite random data at off, pread it back, compare; 1 if all is well. */
+static int rw_roundtrip(int fd, uint64_t off, size_t len)
+{
+	static uint8_t w[XFER], r[XFER];
+
+	fill_rand(&rs, w, len);
+	memset(r, 0, len);
+	if (pwrite(fd, w, len, off) != (ssize_t)len) {
+		diag("pwrite: %s", strerror(errno));
+		return 0;
+	}
+	if (pread(fd, r, len, off) != (ssize_t)len) {
+		diag("pread: %s", strerror(errno));
+		return 0;
+	}
+	return same(r, w, len, "pread after pwrite");
+}
+
+/* The same through SUBMIT (H2D, D2H) on queue q. */
+static int op_roundtrip(int fd, uint32_t q, uint64_t off, size_t len)
+{
+	static uint8_t w[XFER], r[XFER];
+	int e;
+
+	fill_rand(&rs, w, len);
+	memset(r, 0, len);
+	e = do_h2d(fd, q, w, off, len);
+	if (!e)
+		e = do_d2h(fd, q, r, off, len);
+	if (e) {
+		diag("SUBMIT on queue %u: %s", q, strerror(e));
+		return 0;
+	}
+	return same(r, w, len, "D2H after H2D");
+}
+
+/*
+ * A child blocks in SUBMIT (D2H) on queue q, stalled; the parent kills the
+ * device meanwhile.  Returns the child's errno (0: success, -1: unknown)
+ * and the time the op took to *dt.
+ */
+static int inflight_child(int fd, uint32_t q, int *dead_err, double *dt)
+{
+	int p[2], status;
+	double t0;
+	pid_t pid;
+	char c;
+
+	*dead_err = -1;
+	*dt = -1;
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		static uint8_t buf[4096];
+		struct dmalab_op op;
+		int r;
+
+		op_xfer(&op, DMALAB_UOP_D2H, q, sizeof(buf),
+			DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER,
+			(uintptr_t)buf);
+		if (write(p[1], "x", 1) != 1)
+			_exit(255);
+		r = ioctl(fd, DMALAB_IOC_SUBMIT, &op);
+		_exit(r ? errno : 0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	t0 = now_s();
+	usleep(100000);
+	*dead_err = write_ulong_at(faultdir, "dead", DMALAB_DBG_DEAD_MAGIC);
+	waitpid(pid, &status, 0);
+	*dt = now_s() - t0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Lines of the kernel log with s in them. */
+static int klog_count(const char *s, const char *also)
+{
+	int n = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf, *line, *save = NULL;
+	int count = 0;
+
+	if (n <= 0)
+		return -1;
+	buf = malloc(n + 1);
+	if (!buf)
+		return -1;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, n);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, s) && (!also || strstr(line, also)))
+			count++;
+	free(buf);
+	return count;
+}
+
+static int klog_clean(void)
+{
+	static const char *const bad[] = {
+		"Oops", "BUG:", "WARNING:", "Call Trace", "hung_task",
+	};
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		n += klog_count(bad[i], NULL) > 0;
+	return !n;
+}
+
+static int wait_for(const char *path, int present, double secs)
+{
+	double t0 = now_s();
+
+	while ((access(path, F_OK) == 0) != present) {
+		if (now_s() - t0 > secs)
+			return 0;
+		usleep(20000);
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	char bdf[64], reset[PATH_MAX], buf[PATH_MAX], why[256];
+	static uint8_t abuf[4096], rbuf[4096];
+	struct dmalab_info info;
+	struct dmalab_async a;
+	struct dmalab_wait w;
+	struct dmalab_op op;
+	struct pollfd pfd;
+	long old_timeout;
+	long long pins0, pins1;
+	void *dm, *cb;
+	const char *dev;
+	int fd, fd2, e, e1, e2, e3, e4, e5, s1, s2, dead_err, n, ok;
+	uint32_t q = 0;
+	double t0, dt;
+
+	dev = test_begin(argc, argv, "dmalab_dead", NTESTS, &rs);
+	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
+		tap_bail("cannot use %s", dev);
+	fd = dev_open(dev, &info);
+	if (fd < 0)
+		tap_bail("cannot use %s", dev);
+	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset", bdf);
+	snprintf(why, sizeof(why), "/sys/bus/pci/devices/%s/reset_method",
+		 bdf);
+	if (read_str(why, buf, sizeof(buf)) > 0)
+		buf[strcspn(buf, "\n")] = 0;
+	else
+		snprintf(buf, sizeof(buf), "none");
+	diag("%s at %s, reset methods: %s", dev, bdf, buf);
+	if (!(info.features & DMALAB_FEAT_DEBUG) ||
+	    dbg_path(dev, "fault/dead", faultdir, sizeof(faultdir), W_OK)) {
+		tap_skip_n(NTESTS, "no fault injection (debugfs fault/dead)");
+		close(fd);
+		return tap_done();
+	}
+	if (access(reset, W_OK)) {
+		tap_skip_n(NTESTS, "no sysfs reset file (no function reset): a dead device could not be revived for the tests that follow");
+		close(fd);
+		return tap_done();
+	}
+	dbg_path(dev, "fault", faultdir, sizeof(faultdir), W_OK);
+	pins0 = pins_outstanding(NULL, NULL);
+
+	old_timeout = read_long(DMALAB_TIMEOUT_PARAM);
+	tap(old_timeout > 0 &&
+	    write_ulong(DMALAB_TIMEOUT_PARAM, TIMEOUT_MS) == 0,
+	    "timeout_ms lowered to %d (was %ld)", TIMEOUT_MS, old_timeout);
+
+	/* 2: the device works; both kinds of mapping are in place */
+	dm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cb = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_COHERENT);
+	if (cb != MAP_FAILED)
+		memset(cb, 0x5a, 65536);
+	tap(dm != MAP_FAILED && cb != MAP_FAILED && rw_roundtrip(fd, 0, XFER),
+	    "before the loss: data moves, device memory and coherent buffer mapped");
+
+	/*
+	 * 3-4: an async op and a sync op in flight on a stalled queue; the
+	 * device dies under them.
+	 */
+	write_ulong_at(faultdir, "stall", 1u << q);
+	memset(&a, 0, sizeof(a));
+	op_xfer(&a.op, DMALAB_UOP_D2H, q, sizeof(abuf), DMALAB_BUF_DEVMEM,
+		4096, DMALAB_BUF_USER, (uintptr_t)abuf);
+	a.user_data = 42;
+	e1 = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) ? errno : 0;
+	e = inflight_child(fd, q, &dead_err, &dt);
+	tap(!e1 && dead_err == 0,
+	    "async op submitted (%s), DEAD magic written to %s/dead (%s)",
+	    strerror(e1), faultdir,
+	    dead_err < 0 ? "?" : strerror(dead_err));
+	tap(e == ENODEV && dt < BOUND_S,
+	    "the op in flight at the loss fails with ENODEV after %.2f s (%s)",
+	    dt, e > 0 ? strerror(e) : e == 0 ? "no error" : "?");
+
+	/* 5: a new op fails at once */
+	t0 = now_s();
+	n = pwrite(fd, abuf, sizeof(abuf), 0);
+	e = n < 0 ? errno : 0;
+	dt = now_s() - t0;
+	tap(n == -1 && e == ENODEV && dt < TIMEOUT_MS / 1000.0,
+	    "a later pwrite fails with ENODEV at once (%.3f s, %s)", dt,
+	    strerror(e));
+
+	/* 6: every call on the open file */
+	e1 = dev_info(fd, &info);
+	op_xfer(&op, DMALAB_UOP_D2H, DMALAB_QUEUE_ANY, sizeof(rbuf),
+		DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER, (uintptr_t)rbuf);
+	e2 = submit_fd(fd, &op);
+	e3 = pread(fd, rbuf, sizeof(rbuf), 0) < 0 ? errno : 0;
+	e4 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED ?
+	     errno : 0;
+	e5 = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_PAGEBUF) == MAP_FAILED ? errno : 0;
+	snprintf(why, sizeof(why),
+		 "INFO %s, SUBMIT %s, pread %s, mmap %s, mmap pagebuf %s",
+		 strerror(e1), strerror(e2), strerror(e3), strerror(e4),
+		 strerror(e5));
+	tap(e1 == ENODEV && e2 == ENODEV && e3 == ENODEV && e4 == ENODEV &&
+	    e5 == ENODEV, "calls on the open file fail with ENODEV (%s)", why);
+
+	/* 7: async calls and poll */
+	memset(&a, 0, sizeof(a));
+	op_xfer(&a.op, DMALAB_UOP_D2H, q, sizeof(rbuf), DMALAB_BUF_DEVMEM,
+		0, DMALAB_BUF_USER, (uintptr_t)rbuf);
+	e1 = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a) ? errno : 0;
+	memset(&w, 0, sizeof(w));
+	w.size = sizeof(w);
+	w.max = 1;
+	w.timeout_ms = 100;
+	e2 = ioctl(fd, DMALAB_IOC_WAIT, &w) ? errno : 0;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	n = poll(&pfd, 1, 1000);
+	tap(e1 == ENODEV && e2 == ENODEV && n == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR)) == (POLLHUP | POLLERR),
+	    "SUBMIT_ASYNC %s, WAIT %s, poll reports HUP and ERR (revents %#x)",
+	    strerror(e1), strerror(e2), pfd.revents);
+
+	/* 8: a new open */
+	fd2 = open(dev, O_RDWR);
+	e = fd2 < 0 ? errno : 0;
+	if (fd2 >= 0)
+		close(fd2);
+	tap(fd2 < 0 && e == ENODEV, "a new open of %s fails with ENODEV (%s)",
+	    dev, fd2 < 0 ? strerror(e) : "opened");
+
+	/* 9: the stale mappings: no signal, or SIGBUS; never a crash */
+	s1 = dm != MAP_FAILED ? touch_in_child(dm) : -1;
+	s2 = cb != MAP_FAILED ? touch_in_child(cb) : -1;
+	tap((s1 == 0 || s1 == SIGBUS) && (s2 == 0 || s2 == SIGBUS),
+	    "touching the stale device memory and coherent mappings: signals %d, %d (0 or SIGBUS)",
+	    s1, s2);
+
+	/* 10: one report, nothing else in the kernel log */
+	n = klog_count("device lost", bdf);
+	tap(n == 1 && klog_clean(),
+	    "the driver logged the loss once (%d), no oops or warning", n);
+
+	/*
+	 * 11-14: recovery.  Unbind with the file and its mappings still
+	 * there; close them before binding again (the old device keeps its
+	 * number until its last reference goes).
+	 */
+	e = write_str(DRV "unbind", bdf);
+	snprintf(buf, sizeof(buf), "/sys/bus/pci/devices/%s/driver", bdf);
+	tap(!e && wait_for(dev, 0, 5.0) && access(buf, F_OK),
+	    "driver unbound from %s (%s), %s gone", bdf, strerror(e), dev);
+	if (dm != MAP_FAILED)
+		munmap(dm, 8192);
+	if (cb != MAP_FAILED)
+		munmap(cb, 65536);
+	close(fd);
+
+	e = write_str(reset, "1");
+	tap(!e, "function reset through %s (%s)", reset, strerror(e));
+
+	e = write_str(DRV "bind", bdf);
+	tap(!e && wait_for(dev, 1, 5.0), "driver bound again (%s), %s is back",
+	    strerror(e), dev);
+
+	fd = dev_open(dev, &info);
+	ok = fd >= 0;
+	if (ok) {
+		ok = rw_roundtrip(fd, 12345, XFER) &&
+		     op_roundtrip(fd, DMALAB_QUEUE_ANY, 777, 5000);
+		dm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			  0);
+		if (dm == MAP_FAILED) {
+			ok = 0;
+		} else {
+			fill_rand(&rs, abuf, sizeof(abuf));
+			ok &= pwrite(fd, abuf, sizeof(abuf), 4096) ==
+			      (ssize_t)sizeof(abuf) &&
+			      same((volatile uint8_t *)dm + 4096, abuf,
+				   sizeof(abuf), "mapping after pwrite");
+			munmap(dm, 8192);
+		}
+		close(fd);
+	} else {
+		diag("open %s: %s", dev, strerror(errno));
+	}
+	tap(ok, "a new open of the revived device moves data byte for byte");
+
+	/* 15-16 */
+	pins1 = pins_settle(pins0);
+	tap(pins1 <= pins0,
+	    "no pinned page left behind (outstanding %lld before, %lld after)",
+	    pins0, pins1);
+	tap(old_timeout > 0 &&
+	    write_ulong(DMALAB_TIMEOUT_PARAM, old_timeout) == 0,
+	    "timeout_ms restored to %ld", old_timeout);
+	return tap_done();
+}
