@@ -312,6 +312,7 @@ struct dmalab_dev {
 
 	/* reaps in polling mode; restarts stuck queues */
 	struct hrtimer poll_timer;
+	spinlock_t poll_lock;		/* arming poll_timer */
 	struct delayed_work watchdog;
 
 	/* dmaengine provider */

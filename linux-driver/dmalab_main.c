@@ -431,6 +431,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&dd->async_done);
 	INIT_WORK(&dd->async_work, dmalab_async_work);
 	INIT_WORK(&dd->lost_work, dmalab_lost_work);
+	spin_lock_init(&dd->poll_lock);
 	hrtimer_init(&dd->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	dd->poll_timer.function = dmalab_poll_timer_fn;
 	INIT_DELAYED_WORK(&dd->watchdog, dmalab_watchdog_fn);

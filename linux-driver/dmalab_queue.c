@@ -375,24 +375,42 @@ enum hrtimer_restart dmalab_poll_timer_fn(struct hrtimer *t)
 {
 	struct dmalab_dev *dd = container_of(t, struct dmalab_dev, poll_timer);
 
+	enum hrtimer_restart ret = HRTIMER_NORESTART;
+
 	if (!dmalab_reap_all(dd) || READ_ONCE(dd->dead) || dmalab_gone(dd))
 		return HRTIMER_NORESTART;
-	hrtimer_forward_now(t, ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC));
-	return HRTIMER_RESTART;
+	/*
+	 * A submitter may have started the timer while this callback ran
+	 * (dmalab_poll_kick); forwarding a queued timer is a bug, so leave
+	 * that arming in place.  The lock orders the check against kicks.
+	 */
+	spin_lock(&dd->poll_lock);
+	if (!hrtimer_is_queued(t)) {
+		hrtimer_forward_now(t, ns_to_ktime((u64)dmalab_poll_us *
+						   NSEC_PER_USEC));
+		ret = HRTIMER_RESTART;
+	}
+	spin_unlock(&dd->poll_lock);
+	return ret;
 }
 
 /* Start polling after a submission (polling mode only). */
 void dmalab_poll_kick(struct dmalab_dev *dd)
 {
+	unsigned long flags;
+
 	if (!dmalab_poll_us || READ_ONCE(dd->dead) || dmalab_gone(dd))
 		return;
 	/*
 	 * Also when the callback is running and about to stop: a timer
 	 * started meanwhile stays queued.
 	 */
+	spin_lock_irqsave(&dd->poll_lock, flags);
 	if (!hrtimer_is_queued(&dd->poll_timer))
-		hrtimer_start(&dd->poll_timer, ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC),
+		hrtimer_start(&dd->poll_timer,
+			      ns_to_ktime((u64)dmalab_poll_us * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL);
+	spin_unlock_irqrestore(&dd->poll_lock, flags);
 }
 
 /* Watchdog period: a quarter of the timeout, at least 10 ms. */
