@@ -225,11 +225,14 @@ static void test_batch(void)
 	unsigned int i;
 	int r, ok = 0;
 
+	struct dmalab_stats st0, st1;
+	long coal = read_long("/sys/module/dmalab/parameters/coal_count");
+
 	if ((uint64_t)len * BATCH > info.devmem_size || len > info.max_xfer) {
-		tap(1, "# SKIP batch: device memory too small");
-		tap(1, "# SKIP batch: device memory too small");
+		tap_skip_n(3, "batch: device memory too small");
 		return;
 	}
+	st0 = dev_stats(fd);
 	src = malloc((size_t)len * BATCH);
 	dst = calloc(BATCH, len);
 	if (!src || !dst)
@@ -252,6 +255,19 @@ static void test_batch(void)
 		diag("SUBMIT_BATCH: %s", strerror(errno));
 	tap(ok, "batch of %d H2D ops over all queues (%u completed)", BATCH,
 	    b.completed);
+
+	/*
+	 * With count coalescing (driver parameter coal_count) the device
+	 * interrupts once per coal_count completions, not once per op.
+	 */
+	st1 = dev_stats(fd);
+	if (coal > 1 && !polling_mode())
+		tap(ok && st1.irqs - st0.irqs <= (st1.completed - st0.completed) / 2,
+		    "coalescing (coal_count=%ld): %llu interrupts for %llu completions",
+		    coal, (unsigned long long)(st1.irqs - st0.irqs),
+		    (unsigned long long)(st1.completed - st0.completed));
+	else
+		tap_skip("coalescing: the driver runs without coal_count");
 
 	/* read back in reverse order, on other queues */
 	for (i = 0; i < BATCH; i++) {
@@ -468,7 +484,7 @@ static void test_stats(void)
 	    "STATS: everything completed, no timeouts, interrupts as the mode says");
 }
 
-#define NTESTS 20
+#define NTESTS 21
 
 int main(int argc, char **argv)
 {

@@ -246,8 +246,14 @@ void dmalab_lost_work(struct work_struct *work)
 					     lost_work);
 	struct dmalab_file *f;
 
-	/* stale mappings fault, and the fault fails */
-	dmalab_chardev_zap(dd);
+	/*
+	 * User mappings are left in place until unbind or remove: the
+	 * function is still on the bus, so its BAR and the coherent memory
+	 * stay valid, as after a real surprise removal where reads return
+	 * all-ones.  Zapping the PAT-tracked PFN mappings from this work
+	 * item could race with the owner's own munmap or exit, and in this
+	 * kernel the loser of that race WARNs in untrack_pfn().
+	 */
 	/* poll() reports EPOLLHUP | EPOLLERR */
 	mutex_lock(&dd->files_lock);
 	list_for_each_entry(f, &dd->files, node)
