@@ -102,6 +102,11 @@ typedef uint64_t dmalab_le64;
 #define   DMALAB_INTR_QUEUE(q)          (1u << (q))
 #define   DMALAB_INTR_ERROR             (1u << 31)
 #define DMALAB_MSIX_ERR_VECTOR(nq)      (nq)
+/*
+ * The MSI-X table always has this many entries, whatever the queue count;
+ * only vectors 0..num_queues are ever signalled.
+ */
+#define DMALAB_MSIX_TABLE_SIZE          (DMALAB_MAX_QUEUES + 1)
 
 /* Error log: the most recent error; ERR_COUNT counts all of them. */
 #define DMALAB_REG_ERR_QUEUE            0x040

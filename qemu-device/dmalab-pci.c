@@ -129,7 +129,8 @@ static bool dmalab_check_params(DmalabState *s, Error **errp)
 static bool dmalab_init_irqs(DmalabState *s, Error **errp)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
-    unsigned nvec = s->num_queues + 1; /* one per queue, one for errors */
+    /* one per queue and one for errors, signalled from a fixed-size table */
+    unsigned nvec = s->num_queues + 1;
     Error *err = NULL;
 
     pdev->config[PCI_INTERRUPT_PIN] = 1;
@@ -142,7 +143,14 @@ static bool dmalab_init_irqs(DmalabState *s, Error **errp)
     if (s->use_msix) {
         memory_region_init(&s->msix_bar, OBJECT(s), "dmalab-msix",
                            DMALAB_MSIX_BAR_SIZE);
-        if (msix_init(pdev, nvec, &s->msix_bar, DMALAB_BAR_MSIX, 0,
+        /*
+         * Every dmalab has a table of the same size: a guest reprogramming
+         * BARs while another vCPU still holds a stale TLB entry for a
+         * sibling's table then stays within bounds (QEMU's MSI-X code
+         * asserts on an access past the table).
+         */
+        if (msix_init(pdev, DMALAB_MSIX_TABLE_SIZE, &s->msix_bar,
+                      DMALAB_BAR_MSIX, 0,
                       &s->msix_bar, DMALAB_BAR_MSIX,
                       DMALAB_MSIX_BAR_SIZE / 2, 0, errp) < 0) {
             return false;
