@@ -391,7 +391,7 @@ static void test_libaio(void)
 	io_context_t ctx = 0;
 	size_t off0 = 600000;
 	double t0, dt;
-	int i, n, ok;
+	int i, n, ok, got;
 
 	if (io_setup(NOPS, &ctx)) {
 		tap_skip_n(5, "io_setup failed");
@@ -406,10 +406,15 @@ static void test_libaio(void)
 		cbp[i] = &cb[i];
 	}
 	n = io_submit(ctx, NOPS, cbp);
-	ok = n == NOPS && io_getevents(ctx, NOPS, NOPS, ev, &ts) == NOPS;
+	got = n == NOPS ? io_getevents(ctx, NOPS, NOPS, ev, &ts) : -1;
+	ok = got == NOPS;
 	for (i = 0; ok && i < NOPS; i++)
 		ok = ev[i].res == OPLEN;
-	tap(ok, "libaio: %d writes submitted at once complete (%d)", NOPS, n);
+	if (!ok)
+		for (i = 0; i < got; i++)
+			diag("libaio write event %d: res %ld", i, (long)ev[i].res);
+	tap(ok, "libaio: %d writes submitted at once complete (submitted %d, events %d)",
+	    NOPS, n, got);
 
 	for (i = 0; i < NOPS; i++)
 		io_prep_pread(&cb[i], fd, r[i].p, OPLEN,
