@@ -45,6 +45,7 @@ accel=""
 shell=0
 deps=1
 timeout_s=""
+only_tests=""
 while [ $# -gt 0 ]; do
     case "$1" in
     check) command=check ;;
@@ -53,6 +54,7 @@ while [ $# -gt 0 ]; do
     --config) config=${2:?--config needs a name}; shift ;;
     --accel) accel=${2:?--accel needs kvm or tcg}; shift ;;
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
+    --tests) only_tests=${2:?--tests needs a list of test programs}; shift ;;
     --no-deps) deps=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run-vm.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -100,9 +102,15 @@ build_all() {
     }
     mapfile -t tests < <(sed -n "s/^ *'\([a-z0-9_]*\)',$/\1/p" \
         "$top/guest-tests/meson.build")
-    local paths=()
+    local paths=() want
     for t in "${tests[@]}"; do
         paths+=("$build/meson/guest-tests/$t")
+    done
+    for want in ${only_tests//,/ }; do
+        if [[ " ${tests[*]} " != *" $want "* ]]; then
+            echo "run-vm.sh: no guest test program '$want' (${tests[*]})" >&2
+            exit 2
+        fi
     done
     initrd=$build/initramfs.cpio.gz
     "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
@@ -152,11 +160,20 @@ choose_accel() {
 # Print the QEMU command line for configuration $1, one argument per line.
 qemu_cmdline() {
     local name=$1 mode=$2
+    local accel_opt=$accel
     vm_config "$name"
-    printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel" -m "$VM_MEM" \
+    # QEMU 7.2's multi-threaded TCG switches a vCPU's memory map before
+    # that vCPU has flushed its TLB (tcg_commit() in softmmu/physmem.c), so
+    # while another vCPU moves a BAR, a stale TLB entry can send an access
+    # to the wrong device: an abort in hw/pci/msix.c or a hung guest.  One
+    # thread that runs all vCPUs in turn flushes every TLB at once.
+    if [ "$accel" = tcg ] && [ "$VM_SMP" -gt 1 ]; then
+        accel_opt=tcg,thread=single
+    fi
+    printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel_opt" -m "$VM_MEM" \
         -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name ${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$VM_APPEND"
+    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -184,6 +201,8 @@ boot_config() {
     wait "$agent" || true
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "not ok - $name: the guest did not finish within ${limit}s" >>"$dir/results.tap"
+        # The console is all there is to show where a guest hung.
+        tail -n 60 "$dir/console.log" | sed 's/^/  console: /' >&2
     elif [ "$rc" != 0 ]; then
         echo "not ok - $name: QEMU exited with status $rc" >>"$dir/results.tap"
         sed 's/^/  qemu: /' "$dir/qemu.log" >&2

@@ -599,7 +599,12 @@ static void dmalab_shutdown(struct pci_dev *pdev)
 {
 	struct dmalab_dev *dd = pci_get_drvdata(pdev);
 
-	/* Stop DMA before a kexec or power off. */
+	/*
+	 * Stop DMA before a kexec or power off.  User space still runs:
+	 * stopped queues fail its later submissions with -ENODEV instead of
+	 * ringing the doorbell of a disabled device.
+	 */
+	dmalab_queues_stop(dd);
 	dmalab_hw_disable(dd);
 	pci_clear_master(pdev);
 }

@@ -25,6 +25,15 @@ static const MemTxAttrs dmalab_dma_attrs = {
     .memory = 1, /* plain memory only: never another device's registers */
 };
 
+/*
+ * A function that is removed (the debug DEAD register) or asleep (D3hot)
+ * answers no register access, moves no data and signals nothing.
+ */
+static bool dmalab_offline(DmalabState *s)
+{
+    return s->dbg_dead || s->d3hot;
+}
+
 /* ---- Interrupts ------------------------------------------------------ */
 
 static void dmalab_update_intx(DmalabState *s)
@@ -43,8 +52,8 @@ static void dmalab_deliver(DmalabState *s, uint32_t cause, unsigned vector)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
-    if (s->dbg_dead) {
-        return; /* a removed device signals nothing */
+    if (dmalab_offline(s)) {
+        return; /* a removed or sleeping device signals nothing */
     }
     s->stat_irqs++;
     if (msix_enabled(pdev)) {
@@ -810,7 +819,7 @@ void dmalab_bh(void *opaque)
     bool progress = true;
 
     if (!(s->ctrl & DMALAB_CTRL_ENABLE) ||
-        (s->status & DMALAB_STATUS_RESETTING) || s->dbg_dead) {
+        (s->status & DMALAB_STATUS_RESETTING) || dmalab_offline(s)) {
         return;
     }
     while (progress && descs < DMALAB_PASS_DESCS &&
@@ -1239,8 +1248,8 @@ uint64_t dmalab_mmio_read(void *opaque, hwaddr addr, unsigned size)
         trace_dmalab_ub_access(addr, size);
         return UINT64_MAX;
     }
-    if (s->dbg_dead) {
-        /* Emulated surprise removal: reads see a missing device. */
+    if (dmalab_offline(s)) {
+        /* Emulated surprise removal or D3hot: reads see no device. */
         return UINT32_MAX;
     }
     if (addr >= DMALAB_QUEUE_BASE) {
@@ -1270,7 +1279,7 @@ void dmalab_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         trace_dmalab_ub_access(addr, size);
         return;
     }
-    if (s->dbg_dead) {
+    if (dmalab_offline(s)) {
         return;
     }
     if (addr >= DMALAB_QUEUE_BASE) {
@@ -1293,7 +1302,7 @@ uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size)
 {
     DmalabState *s = opaque;
 
-    if (s->dbg_dead) {
+    if (dmalab_offline(s)) {
         return UINT32_MAX;
     }
     if (size != 4 || (addr & 3)) {
@@ -1320,7 +1329,7 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 {
     DmalabState *s = opaque;
 
-    if (s->dbg_dead) {
+    if (dmalab_offline(s)) {
         return;
     }
     if (size != 4 || (addr & 3)) {

@@ -39,7 +39,9 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/log.h"
 #include "qemu/module.h"
+#include "qemu/range.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
@@ -48,6 +50,7 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "dmalab.h"
+#include "trace.h"
 
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_cpl) != 32);
@@ -57,6 +60,12 @@ QEMU_BUILD_BUG_ON(DMALAB_QREG(DMALAB_MAX_QUEUES, 0) > DMALAB_REGS_SIZE);
 
 #define DMALAB_PCIE_CAP_OFFSET  0x80
 #define DMALAB_MSI_CAP_OFFSET   0x60
+#define DMALAB_PM_CAP_OFFSET    0xc0
+/* PowerState values of the PMCSR */
+#define DMALAB_PM_D0            0
+#define DMALAB_PM_D1            1
+#define DMALAB_PM_D2            2
+#define DMALAB_PM_D3HOT         3
 #define DMALAB_MSIX_BAR_SIZE    0x1000
 
 static const MemoryRegionOps dmalab_mmio_ops = {
@@ -196,11 +205,74 @@ static void dmalab_init_pci_ids(PCIDevice *pdev)
     pci_set_word(conf + PCI_SUBSYSTEM_ID, DMALAB_PCI_SUBSYS_ID);
 }
 
-/* Config writes: the PCI core, plus the PCIe FLR bit that it leaves alone. */
+/*
+ * PCI power management: D0 and D3hot.  NoSoftReset is clear, so the
+ * transition from D3hot to D0 resets the function: the function reset of
+ * a conventional PCI device, which has no FLR (the kernel's "pm" reset
+ * method).  In D3hot the function is offline like a removed one.
+ */
+static bool dmalab_init_pm(PCIDevice *pdev, Error **errp)
+{
+    if (pci_add_capability(pdev, PCI_CAP_ID_PM, DMALAB_PM_CAP_OFFSET,
+                           PCI_PM_SIZEOF, errp) < 0) {
+        return false;
+    }
+    /* version 3 (PCI PM 1.2); no D1, D2 or PME */
+    pci_set_word(pdev->config + DMALAB_PM_CAP_OFFSET + PCI_PM_PMC, 3);
+    pci_set_word(pdev->wmask + DMALAB_PM_CAP_OFFSET + PCI_PM_CTRL,
+                 PCI_PM_CTRL_STATE_MASK);
+    return true;
+}
+
+static uint16_t dmalab_pm_state(PCIDevice *pdev)
+{
+    return pci_get_word(pdev->config + DMALAB_PM_CAP_OFFSET + PCI_PM_CTRL) &
+           PCI_PM_CTRL_STATE_MASK;
+}
+
+static void dmalab_pm_set_state(PCIDevice *pdev, uint16_t state)
+{
+    uint8_t *pmcsr = pdev->config + DMALAB_PM_CAP_OFFSET + PCI_PM_CTRL;
+
+    pci_set_word(pmcsr, (pci_get_word(pmcsr) & ~PCI_PM_CTRL_STATE_MASK) |
+                 state);
+}
+
+static void dmalab_pm_write_config(PCIDevice *pdev, uint16_t old)
+{
+    DmalabState *s = DMALAB(pdev);
+    uint16_t state = dmalab_pm_state(pdev);
+
+    if (state == old) {
+        return;
+    }
+    if (state == DMALAB_PM_D1 || state == DMALAB_PM_D2) {
+        /* unsupported states are not entered */
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "dmalab: power state D%u is not supported\n", state);
+        dmalab_pm_set_state(pdev, old);
+        return;
+    }
+    trace_dmalab_power_state(old, state);
+    if (state == DMALAB_PM_D3HOT) {
+        s->d3hot = true;
+        pci_set_irq(pdev, 0);
+        return;
+    }
+    /* D3hot -> D0: the function resets (and the reset clears d3hot) */
+    pci_device_reset(pdev);
+}
+
+/* Config writes: the PCI core, plus the PM state and the PCIe FLR bit. */
 static void dmalab_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                 int len)
 {
+    uint16_t pm_old = dmalab_pm_state(pdev);
+
     pci_default_write_config(pdev, addr, val, len);
+    if (ranges_overlap(addr, len, DMALAB_PM_CAP_OFFSET + PCI_PM_CTRL, 2)) {
+        dmalab_pm_write_config(pdev, pm_old);
+    }
     if (pci_is_express(pdev)) {
         pcie_cap_flr_write_config(pdev, addr, val, len);
     }
@@ -231,6 +303,9 @@ static void dmalab_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     dmalab_init_pci_ids(pdev);
+    if (!dmalab_init_pm(pdev, errp)) {
+        return;
+    }
     if (pci_bus_is_express(pci_get_bus(pdev))) {
         if (pcie_endpoint_cap_init(pdev, DMALAB_PCIE_CAP_OFFSET) < 0) {
             error_setg(errp, "cannot add the PCIe capability");
@@ -266,10 +341,14 @@ static void dmalab_exit(PCIDevice *pdev)
     }
 }
 
-/* System reset and PCIe function-level reset both arrive here. */
+/* System reset, PCIe FLR and the D3hot -> D0 reset all arrive here. */
 static void dmalab_reset(DeviceState *dev)
 {
-    dmalab_core_reset(DMALAB(dev));
+    DmalabState *s = DMALAB(dev);
+
+    dmalab_pm_set_state(PCI_DEVICE(s), DMALAB_PM_D0);
+    s->d3hot = false;
+    dmalab_core_reset(s);
 }
 
 static int dmalab_post_load(void *opaque, int version_id)
@@ -285,6 +364,7 @@ static int dmalab_post_load(void *opaque, int version_id)
             return -EINVAL;
         }
     }
+    s->d3hot = dmalab_pm_state(PCI_DEVICE(s)) == DMALAB_PM_D3HOT;
     dmalab_core_post_load(s);
     return 0;
 }

@@ -110,6 +110,9 @@ struct DmalabState {
     uint64_t dbg_last_addr;
     uint32_t dbg_delayed_causes; /* causes held back by IRQ_DELAY */
 
+    /* PCI power management: D3hot, kept in step with the PMCSR */
+    bool d3hot;
+
     DmalabQueue queues[DMALAB_MAX_QUEUES];
     uint8_t chunk[DMALAB_CHUNK];
 

@@ -70,12 +70,6 @@ vm_config() {
         VM_QEMU_ARGS=(-device dmalab,dma-bits=32)
         ;;
     two-devices)
-        # One vCPU: under TCG, QEMU 7.2 can dispatch one vCPU's MMIO access
-        # through a stale TLB entry while another vCPU reprograms the two
-        # devices' BARs (the PCI remove/rescan tests), which trips an
-        # assertion in QEMU's MSI-X code.  With one vCPU the TLB is always
-        # flushed before the next access.
-        VM_SMP=1
         VM_QEMU_ARGS=(-device pcie-root-port,id=rp0,chassis=1
                       -device dmalab,id=dmalab0,bus=rp0,queues=2
                       -device pcie-root-port,id=rp1,chassis=2

@@ -2017,6 +2017,76 @@ static void test_reset_flr(void)
     dmalab_stop(&d);
 }
 
+/*
+ * PCI power management: D3hot takes the function offline, and the way back
+ * to D0 resets it (NoSoftReset clear), the function reset of a conventional
+ * PCI device.  D1 and D2 are not supported and not entered.
+ */
+static void pm_reset_on(const char *machine)
+{
+    struct dmalab_cpl cpl;
+    uint16_t pmc, csr;
+    uint64_t buf;
+    uint8_t pm;
+    Dmalab d;
+
+    dmalab_start_machine(&d, machine, "stall-queues=4");
+    pm = qpci_find_capability(d.dev, PCI_CAP_ID_PM, 0);
+    g_assert_cmphex(pm, !=, 0);
+    pmc = qpci_config_readw(d.dev, pm + PCI_PM_PMC);
+    g_assert_cmphex(pmc & PCI_PM_CAP_VER_MASK, ==, 3);
+    g_assert_cmphex(pmc & (PCI_PM_CAP_D1 | PCI_PM_CAP_D2), ==, 0);
+    csr = qpci_config_readw(d.dev, pm + PCI_PM_CTRL);
+    g_assert_cmphex(csr & PCI_PM_CTRL_STATE_MASK, ==, 0);
+    g_assert_cmphex(csr & PCI_PM_CTRL_NO_SOFT_RESET, ==, 0);
+
+    buf = guest_alloc(&d.alloc, 64);
+    dmalab_setup_queue(&d, 8);
+    dirty_registers(&d);
+    wr(&d, DMALAB_REG_DBG_STALL, 1);
+
+    /* D1 is refused: the function stays in D0 and keeps its state. */
+    qpci_config_writew(d.dev, pm + PCI_PM_CTRL, csr | 1);
+    g_assert_cmphex(qpci_config_readw(d.dev, pm + PCI_PM_CTRL) &
+                    PCI_PM_CTRL_STATE_MASK, ==, 0);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 1);
+
+    /* D3hot: no register answers; the configuration space still does. */
+    qpci_config_writew(d.dev, pm + PCI_PM_CTRL, csr | 3);
+    g_assert_cmphex(qpci_config_readw(d.dev, pm + PCI_PM_CTRL) &
+                    PCI_PM_CTRL_STATE_MASK, ==, 3);
+    g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, UINT32_MAX);
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_VENDOR_ID), ==,
+                    DMALAB_PCI_VENDOR_ID);
+
+    /* D0 again: a reset, like FLR (command register and BARs cleared). */
+    qpci_config_writew(d.dev, pm + PCI_PM_CTRL, csr);
+    g_assert_cmphex(qpci_config_readw(d.dev, pm + PCI_PM_CTRL) &
+                    PCI_PM_CTRL_STATE_MASK, ==, 0);
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_COMMAND) &
+                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
+    dmalab_map(&d);
+    check_alive(&d);
+    check_reset_regs(&d, 4);
+    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 4);
+
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x44, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x44);
+    dmalab_stop(&d);
+}
+
+static void test_reset_pm_q35(void)
+{
+    pm_reset_on("q35");
+}
+
+static void test_reset_pm_pc(void)
+{
+    pm_reset_on("pc");
+}
+
 /* ---- Statistics and error log ----------------------------------------- */
 
 static void test_stats(void)
@@ -2951,6 +3021,8 @@ int main(int argc, char **argv)
     qtest_add_func("/dmalab/reset/ctrl-inflight", test_reset_ctrl_inflight);
     qtest_add_func("/dmalab/reset/queue", test_reset_queue);
     qtest_add_func("/dmalab/reset/flr", test_reset_flr);
+    qtest_add_func("/dmalab/reset/pm-q35", test_reset_pm_q35);
+    qtest_add_func("/dmalab/reset/pm-pc", test_reset_pm_pc);
     qtest_add_func("/dmalab/stats/counters", test_stats);
     qtest_add_func("/dmalab/stats/error-log", test_error_log);
     qtest_add_func("/dmalab/error/bad-opcode", test_bad_opcode);
