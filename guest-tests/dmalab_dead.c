@@ -7,13 +7,13 @@
  * times out, or in the watchdog), fail the ops with ENODEV within a bounded
  * time and every later call, open, mmap too; poll reports POLLHUP; the
  * stale mappings must not crash anyone.  Then the function is recovered:
- * unbind, function reset (sysfs "reset", an FLR that revives the emulated
- * device), bind, and a new open moves data byte for byte.  No pinned page
+ * unbind, function reset (sysfs "reset": an FLR on PCIe, the D3hot -> D0
+ * reset on conventional PCI; either revives the emulated device), bind, and a new open moves data byte for byte.  No pinned page
  * may be left.  guest/init checks the kernel log afterwards.  Output is TAP.
  *
- * Without a function reset (no sysfs "reset" file, e.g. conventional PCI
- * on -M pc) a dead device could not be revived for the tests that follow,
- * so every case is skipped with that reason.
+ * Without a function reset (no sysfs "reset" file) a dead device could not
+ * be revived for the tests that follow, so every case is skipped with that
+ * reason.
  *
  * Usage: dmalab_dead [seed] [device]   (as root)
  */
