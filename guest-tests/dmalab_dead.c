@@ -8,8 +8,15 @@
  * time and every later call, open, mmap too; poll reports POLLHUP; the
  * stale mappings must not crash anyone.  Then the function is recovered:
  * unbind, function reset (sysfs "reset": an FLR on PCIe, the D3hot -> D0
- * reset on conventional PCI; either revives the emulated device), bind, and a new open moves data byte for byte.  No pinned page
- * may be left.  guest/init checks the kernel log afterwards.  Output is TAP.
+ * reset on conventional PCI; either revives the emulated device), bind,
+ * and a new open moves data byte for byte.  No pinned page may be left.
+ * guest/init checks the kernel log afterwards.  Output is TAP.
+ *
+ * Two more users are in flight at the loss: a libaio read (read_iter with
+ * a kiocb), which must complete with -ENODEV, and the kernel's dmatest
+ * module on every dmaengine channel, whose transfers must be aborted (long
+ * before dmatest's own timeout), whose threads must end and which must
+ * unload, releasing its channels.
  *
  * Without a function reset (no sysfs "reset" file) a dead device could not
  * be revived for the tests that follow, so every case is skipped with that
@@ -19,16 +26,24 @@
  */
 #include "dmalab_test.h"
 
+#include <dirent.h>
+#include <libaio.h>
 #include <poll.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
-#define NTESTS		16
+#define NTESTS		18
 #define TIMEOUT_MS	500
 /* an op in flight at the loss ends within this (several timeouts) */
 #define BOUND_S		5.0
 #define XFER		(64 * 1024)
 #define DRV		"/sys/bus/pci/drivers/dmalab/"
+#define DMATEST_KO	"/lib/modules/dmatest.ko"
+#define DMATEST		"/sys/module/dmatest/parameters/"
+/* dmatest's own wait: the driver must abort the transfers long before */
+#define DMATEST_TIMEOUT	"20000"
+#define DMATEST_MARK	"dmalab_dead: starting dmatest"
 
 static uint64_t rs;		/* the test's PRNG */
 static char faultdir[PATH_MAX];
@@ -152,6 +167,84 @@ static int klog_clean(void)
 	return !n;
 }
 
+/*
+ * Start dmatest on every dmaengine channel of the device at bdf, a few
+ * iterations of one thread per channel.  Returns 0, or an errno.
+ */
+static int dmatest_start(const char *bdf)
+{
+	int f = open(DMATEST_KO, O_RDONLY | O_CLOEXEC), e;
+
+	if (f < 0)
+		return errno;
+	e = syscall(SYS_finit_module, f, "", 0) ? errno : 0;
+	close(f);
+	if (e && e != EEXIST)
+		return e;
+	klog_mark(DMATEST_MARK);
+	e = write_str(DMATEST "device", bdf);
+	e = e ?: write_str(DMATEST "threads_per_chan", "1");
+	e = e ?: write_str(DMATEST "iterations", "3");
+	e = e ?: write_str(DMATEST "timeout", DMATEST_TIMEOUT);
+	e = e ?: write_str(DMATEST "run", "1");
+	return e;
+}
+
+/* The dmaengine channels of the device at bdf. */
+static int dma_channels(const char *bdf)
+{
+	DIR *d = opendir("/sys/class/dma");
+	char path[PATH_MAX], link[PATH_MAX];
+	struct dirent *e;
+	const char *base;
+	int n = 0;
+	ssize_t len;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/dma/%s/device",
+			 e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		base = strrchr(link, '/');
+		n += !strcmp(base ? base + 1 : link, bdf);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * dmatest threads that printed their summary, and how many of them counted
+ * no failure, from the kernel log.
+ */
+static int dmatest_summaries(int *clean)
+{
+	char *buf = klog_since(DMATEST_MARK), *line, *save = NULL;
+	int count = 0;
+
+	*clean = 0;
+	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *sum = strstr(line, "dmatest: ");
+		unsigned long tests, fails;
+
+		sum = sum ? strstr(sum, "summary ") : NULL;
+		if (!sum || sscanf(sum, "summary %lu tests, %lu failures",
+				   &tests, &fails) != 2)
+			continue;
+		diag("%s", strstr(line, "dmatest: "));
+		count++;
+		*clean += !fails;
+	}
+	free(buf);
+	return count;
+}
+
 static int wait_for(const char *path, int present, double secs)
 {
 	double t0 = now_s();
@@ -178,6 +271,12 @@ int main(int argc, char **argv)
 	void *dm, *cb;
 	const char *dev;
 	int fd, fd2, e, e1, e2, e3, e4, e5, s1, s2, dead_err, n, ok;
+	int nchan, dmatest_err, aio_n, clean;
+	static uint8_t aiobuf[4096];
+	struct iocb aiocb, *aiocbp = &aiocb;
+	struct io_event ev;
+	struct timespec aio_wait = { (time_t)BOUND_S, 0 };
+	io_context_t ctx = 0;
 	uint32_t q = 0;
 	double t0, dt;
 
@@ -224,10 +323,17 @@ int main(int argc, char **argv)
 	    "before the loss: data moves, device memory and coherent buffer mapped");
 
 	/*
-	 * 3-4: an async op and a sync op in flight on a stalled queue; the
-	 * device dies under them.
+	 * 3-4: an async op and a sync op in flight on stalled queues, and a
+	 * libaio read and dmatest's transfers too; the device dies under them.
 	 */
-	write_ulong_at(faultdir, "stall", 1u << q);
+	write_ulong_at(faultdir, "stall", 0xffffffffUL);
+	nchan = dma_channels(bdf);
+	dmatest_err = nchan ? dmatest_start(bdf) : ENODEV;
+	aio_n = -1;
+	if (!io_setup(1, &ctx)) {
+		io_prep_pread(&aiocb, fd, aiobuf, sizeof(aiobuf), 8192);
+		aio_n = io_submit(ctx, 1, &aiocbp);
+	}
 	memset(&a, 0, sizeof(a));
 	op_xfer(&a.op, DMALAB_UOP_D2H, q, sizeof(abuf), DMALAB_BUF_DEVMEM,
 		4096, DMALAB_BUF_USER, (uintptr_t)abuf);
@@ -242,7 +348,37 @@ int main(int argc, char **argv)
 	    "the op in flight at the loss fails with ENODEV after %.2f s (%s)",
 	    dt, e > 0 ? strerror(e) : e == 0 ? "no error" : "?");
 
-	/* 5: a new op fails at once */
+	/* 5: the libaio read */
+	n = aio_n == 1 ? io_getevents(ctx, 1, 1, &ev, &aio_wait) : -1;
+	tap(n == 1 && ev.res == (unsigned long)-ENODEV,
+	    "the libaio read in flight at the loss completes with ENODEV (submitted %d, events %d, res %ld)",
+	    aio_n, n, n == 1 ? (long)ev.res : 0L);
+	if (ctx)
+		io_destroy(ctx);
+
+	/*
+	 * 6: dmatest's transfers are aborted, so its threads end well before
+	 * its own timeout; it unloads, releasing the channels (before the
+	 * unbind below, which needs them free).
+	 */
+	if (dmatest_err) {
+		tap_skip("dmatest not run (%d channels, %s)", nchan,
+			 strerror(dmatest_err));
+	} else {
+		t0 = now_s();
+		while ((n = dmatest_summaries(&clean)) < nchan &&
+		       now_s() - t0 < BOUND_S)
+			usleep(100000);
+		dt = now_s() - t0;
+		e = syscall(SYS_delete_module, "dmatest", O_NONBLOCK) ? errno : 0;
+		tap(n == nchan && !clean && !e,
+		    "dmatest on %d channels: %d threads ended within %.1f s, all with failures (%d clean), unloaded (%s)",
+		    nchan, n, dt, clean, strerror(e));
+		if (e)
+			tap_bail("dmatest still holds the channels: cannot unbind");
+	}
+
+	/* 7: a new op fails at once */
 	t0 = now_s();
 	n = pwrite(fd, abuf, sizeof(abuf), 0);
 	e = n < 0 ? errno : 0;
@@ -251,7 +387,7 @@ int main(int argc, char **argv)
 	    "a later pwrite fails with ENODEV at once (%.3f s, %s)", dt,
 	    strerror(e));
 
-	/* 6: every call on the open file */
+	/* 8: every call on the open file */
 	e1 = dev_info(fd, &info);
 	op_xfer(&op, DMALAB_UOP_D2H, DMALAB_QUEUE_ANY, sizeof(rbuf),
 		DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER, (uintptr_t)rbuf);
@@ -268,7 +404,7 @@ int main(int argc, char **argv)
 	tap(e1 == ENODEV && e2 == ENODEV && e3 == ENODEV && e4 == ENODEV &&
 	    e5 == ENODEV, "calls on the open file fail with ENODEV (%s)", why);
 
-	/* 7: async calls and poll */
+	/* 9: async calls and poll */
 	memset(&a, 0, sizeof(a));
 	op_xfer(&a.op, DMALAB_UOP_D2H, q, sizeof(rbuf), DMALAB_BUF_DEVMEM,
 		0, DMALAB_BUF_USER, (uintptr_t)rbuf);
@@ -287,7 +423,7 @@ int main(int argc, char **argv)
 	    "SUBMIT_ASYNC %s, WAIT %s, poll reports HUP and ERR (revents %#x)",
 	    strerror(e1), strerror(e2), pfd.revents);
 
-	/* 8: a new open */
+	/* 10: a new open */
 	fd2 = open(dev, O_RDWR);
 	e = fd2 < 0 ? errno : 0;
 	if (fd2 >= 0)
@@ -295,20 +431,20 @@ int main(int argc, char **argv)
 	tap(fd2 < 0 && e == ENODEV, "a new open of %s fails with ENODEV (%s)",
 	    dev, fd2 < 0 ? strerror(e) : "opened");
 
-	/* 9: the stale mappings: no signal, or SIGBUS; never a crash */
+	/* 11: the stale mappings: no signal, or SIGBUS; never a crash */
 	s1 = dm != MAP_FAILED ? touch_in_child(dm) : -1;
 	s2 = cb != MAP_FAILED ? touch_in_child(cb) : -1;
 	tap((s1 == 0 || s1 == SIGBUS) && (s2 == 0 || s2 == SIGBUS),
 	    "touching the stale device memory and coherent mappings: signals %d, %d (0 or SIGBUS)",
 	    s1, s2);
 
-	/* 10: one report, nothing else in the kernel log */
+	/* 12: one report, nothing else in the kernel log */
 	n = klog_count("device lost", bdf);
 	tap(n == 1 && klog_clean(),
 	    "the driver logged the loss once (%d), no oops or warning", n);
 
 	/*
-	 * 11-14: recovery.  Unbind with the file and its mappings still
+	 * 13-16: recovery.  Unbind with the file and its mappings still
 	 * there; close them before binding again (the old device keeps its
 	 * number until its last reference goes).
 	 */
@@ -352,7 +488,7 @@ int main(int argc, char **argv)
 	}
 	tap(ok, "a new open of the revived device moves data byte for byte");
 
-	/* 15-16 */
+	/* 17-18 */
 	pins1 = pins_settle(pins0);
 	tap(pins1 <= pins0,
 	    "no pinned page left behind (outstanding %lld before, %lld after)",

@@ -17,7 +17,8 @@
 #define PARAMS		"/sys/module/dmatest/parameters/"
 #define THREADS		"2"
 #define ITERATIONS	"200"
-#define KLOG_SIZE	(1 << 20)
+/* written to the kernel log before the run: its lines follow */
+#define MARK		"dmalab_dmatest: starting dmatest"
 
 static int write_param(const char *name, const char *val)
 {
@@ -95,7 +96,7 @@ int main(void)
 	if (n)
 		return tap_done();
 
-	klogctl(5, NULL, 0); /* clear the ring: only this run's lines count */
+	klog_mark(MARK);
 	n = write_param("device", dev);
 	n = n ?: write_param("threads_per_chan", THREADS);
 	n = n ?: write_param("iterations", ITERATIONS);
@@ -107,9 +108,6 @@ int main(void)
 	if (n)
 		return tap_done();
 
-	klog = calloc(1, KLOG_SIZE);
-	if (!klog)
-		return 1;
 	/*
 	 * Reading "wait" blocks until every thread has finished -- but returns
 	 * at once while the threads have not started running yet (dmatest
@@ -124,26 +122,24 @@ int main(void)
 			n = read(fd, buf, sizeof(buf));
 			close(fd);
 		}
-		n = klogctl(3, klog, KLOG_SIZE - 1);
-		klog[n > 0 ? n : 0] = '\0';
+		klog = klog_since(MARK);
 		summaries = 0;
-		for (line = klog; (line = strstr(line, "dmatest: ")); line++) {
+		for (line = klog; line && (line = strstr(line, "dmatest: "));
+		     line++) {
 			char *eol = strchr(line, '\n');
 			char *sum = strstr(line, "summary");
 
 			if (sum && (!eol || sum < eol))
 				summaries++;
 		}
+		free(klog);
 		if (summaries >= nchan * atoi(THREADS))
 			break;
 		sleep(1);
 	}
 	summaries = 0;
-	n = klogctl(3, klog, KLOG_SIZE - 1);
-	if (n < 0)
-		n = 0;
-	klog[n] = '\0';
-	for (line = strtok_r(klog, "\n", &save); line;
+	klog = klog_since(MARK);
+	for (line = klog ? strtok_r(klog, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		const char *s = strstr(line, "dmatest: ");
 		unsigned long tests, fails;

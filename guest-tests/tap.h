@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -412,6 +413,50 @@ static inline double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- kernel log --------------------------------------------------------- */
+
+/*
+ * The kernel log is never cleared: guest/init checks all of it after the
+ * tests.  A test that reads what the kernel printed during one step writes
+ * a mark before it and reads what follows the last mark.
+ */
+static inline void klog_mark(const char *mark)
+{
+	int f = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+
+	if (f < 0)
+		return;
+	if (write(f, mark, strlen(mark)) < 0)
+		perror("/dev/kmsg");
+	close(f);
+}
+
+/*
+ * The kernel log after the last line holding mark (all of it if none), as
+ * a string to free(); NULL if it cannot be read.
+ */
+static inline char *klog_since(const char *mark)
+{
+	int n = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf, *at, *next;
+
+	if (n <= 0)
+		return NULL;
+	buf = malloc(n + 1);
+	if (!buf)
+		return NULL;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, n);
+	buf[n > 0 ? n : 0] = 0;
+	for (at = buf; (next = strstr(at, mark)); at = next + 1)
+		;
+	if (at != buf) {
+		at = strchr(at, '\n');
+		at = at ? at + 1 : buf + strlen(buf);
+	}
+	memmove(buf, at, strlen(at) + 1);
+	return buf;
 }
 
 #endif /* DMALAB_TAP_H */
