@@ -3,16 +3,19 @@
  * dmalab_faults: the driver's error paths, driven by the device's test-only
  * fault injection (debugfs /sys/kernel/debug/dmalab/<pci>/fault/): a stalled
  * queue times out and is reset, lost / duplicated / late interrupts, an
- * injected descriptor failure, a wait interrupted by a signal, and
- * DMALAB_IOC_QUEUE_RESET cancelling a waiting op.  Output is TAP.
+ * injected descriptor failure, a wait interrupted by a signal,
+ * DMALAB_IOC_QUEUE_RESET cancelling a waiting op, and (use_bounce=1) a read
+ * abandoned with its D2H still aimed at the reused bounce buffer.  Output
+ * is TAP.
  *
  * Needs debugfs mounted and /sys/module/dmalab/parameters/timeout_ms.
  * Usage: dmalab_faults [seed] [device]   (as root)
  */
 #include "dmalab_test.h"
 
-#define NTESTS		12
+#define NTESTS		13
 #define TIMEOUT_MS	400
+#define BOUNCE_ROUNDS	6
 
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
@@ -207,6 +210,110 @@ static void test_interrupted(void)
 	    e > 0 ? strerror(e) : "?");
 }
 
+/* Fork a child that signals the pipe, then runs fn(arg); returns its pid. */
+static pid_t child_after_ready(int (*fn)(uint64_t, uint8_t *), uint64_t off,
+			       uint8_t *buf)
+{
+	struct sigaction sa;
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;	/* no SA_RESTART */
+		sigaction(SIGUSR1, &sa, NULL);
+		if (write(p[1], "x", 1) != 1)
+			_exit(255);
+		_exit(fn(off, buf));
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static int child_pread(uint64_t off, uint8_t *buf)
+{
+	ssize_t n = pread(fd, buf, 4096, off);
+
+	return n == 4096 ? 0 : n < 0 ? errno : 254;
+}
+
+static int child_pwrite(uint64_t off, uint8_t *buf)
+{
+	ssize_t n = pwrite(fd, buf, 4096, off);
+
+	return n == 4096 ? 0 : n < 0 ? errno : 254;
+}
+
+static int child_status(pid_t pid)
+{
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * use_bounce=1: pread and pwrite go through the driver's one reused,
+ * mapped bounce buffer.  A pread interrupted by a signal leaves its D2H in
+ * flight, aimed at that buffer.  A pwrite that follows while the D2H is
+ * still queued must not share the buffer: if it did, the device running
+ * the stale D2H first would overwrite the pwrite's data in the buffer
+ * before its H2D reads it, and device memory would get the stale bytes.
+ */
+static void test_abandoned_bounce(void)
+{
+	static uint8_t old[4096], data[4096], got[4096], scratch[4096];
+	char val[8] = "";
+	int round, e1 = 0, e2 = 0, ok = 1;
+
+	if (read_str(DMALAB_PARAMS "use_bounce", val, sizeof(val)) <= 0 ||
+	    val[0] != 'Y') {
+		tap_skip("the reused bounce buffer: swiotlb only (use_bounce=1)");
+		return;
+	}
+	for (round = 0; round < BOUNCE_ROUNDS && ok; round++) {
+		uint64_t off_old = 300000 + round * 16384;
+		uint64_t off_new = off_old + 8192;
+		pid_t reader, writer;
+
+		fill_rand(&rs, old, sizeof(old));
+		fill_rand(&rs, data, sizeof(data));
+		memset(got, 0, sizeof(got));
+		if (pwrite(fd, old, sizeof(old), off_old) != sizeof(old) ||
+		    pwrite(fd, got, sizeof(got), off_new) != sizeof(got)) {
+			diag("setup: %s", strerror(errno));
+			ok = 0;
+			break;
+		}
+		fault("stall", 0xffffffffUL);
+		reader = child_after_ready(child_pread, off_old, scratch);
+		usleep(100000);
+		if (reader > 0)
+			kill(reader, SIGUSR1);
+		e1 = child_status(reader);
+		writer = child_after_ready(child_pwrite, off_new, data);
+		usleep(100000);
+		fault("stall", 0);
+		e2 = child_status(writer);
+		ok = e1 == EINTR && e2 == 0 &&
+		     pread(fd, got, sizeof(got), off_new) == sizeof(got) &&
+		     same(got, data, sizeof(data), "the pwrite after the abandoned pread");
+	}
+	tap(ok, "a pwrite after a pread abandoned in the reused bounce buffer lands intact (%d rounds; pread %s, pwrite %s)",
+	    round, e1 > 0 ? strerror(e1) : "?", e2 >= 0 ? strerror(e2) : "?");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev;
@@ -232,6 +339,7 @@ int main(int argc, char **argv)
 	test_fail_nth();	/* 2 */
 	write_ulong(DMALAB_TIMEOUT_PARAM, 5000);
 	test_interrupted();	/* 3 */
+	test_abandoned_bounce();	/* 1 */
 
 	if (old_timeout > 0)
 		write_ulong(DMALAB_TIMEOUT_PARAM, old_timeout);
