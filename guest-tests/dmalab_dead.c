@@ -91,41 +91,22 @@ static int op_roundtrip(int fd, uint32_t q, uint64_t off, size_t len)
  */
 static int inflight_child(int fd, uint32_t q, int *dead_err, double *dt)
 {
-	int p[2], status;
+	struct child_d2h op = { fd, q };
 	double t0;
 	pid_t pid;
-	char c;
+	int e;
 
 	*dead_err = -1;
 	*dt = -1;
-	if (pipe(p))
+	pid = child_start(child_submit_d2h, &op);
+	if (pid < 0)
 		return -1;
-	pid = fork();
-	if (pid == 0) {
-		static uint8_t buf[4096];
-		struct dmalab_op op;
-		int r;
-
-		op_xfer(&op, DMALAB_UOP_D2H, q, sizeof(buf),
-			DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER,
-			(uintptr_t)buf);
-		if (write(p[1], "x", 1) != 1)
-			_exit(255);
-		r = ioctl(fd, DMALAB_IOC_SUBMIT, &op);
-		_exit(r ? errno : 0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &c, 1) != 1) {
-		close(p[0]);
-		return -1;
-	}
-	close(p[0]);
 	t0 = now_s();
 	usleep(100000);
 	*dead_err = write_ulong_at(faultdir, "dead", DMALAB_DBG_DEAD_MAGIC);
-	waitpid(pid, &status, 0);
+	e = child_wait(pid);
 	*dt = now_s() - t0;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return e;
 }
 
 /* Lines of the kernel log with s in them. */

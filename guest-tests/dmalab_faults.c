@@ -134,63 +134,32 @@ static void test_fail_nth(void)
 	tap(roundtrip(0, 100), "the next op succeeds");
 }
 
-static void on_usr1(int sig)
-{
-	(void)sig;
-}
-
 /*
  * A child blocks in SUBMIT on a stalled queue; the parent either signals it
  * or resets the queue.  Returns the child's errno (0: success).
  */
 static int blocked_child(uint32_t q, int reset)
 {
-	struct sigaction sa;
-	int p[2], status;
+	struct child_d2h op = { fd, q };
 	pid_t pid;
-	char c;
+	int e;
 
-	if (pipe(p))
-		return -1;
 	fault("stall", 1u << q);
-	pid = fork();
-	if (pid == 0) {
-		static uint8_t buf[4096];
-		struct dmalab_op op;
-		int r;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;	/* no SA_RESTART */
-		sigaction(SIGUSR1, &sa, NULL);
-		op_xfer(&op, DMALAB_UOP_D2H, q, sizeof(buf),
-			DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER,
-			(uintptr_t)buf);
-		if (write(p[1], "x", 1) != 1)
-			_exit(255);
-		r = ioctl(fd, DMALAB_IOC_SUBMIT, &op);
-		_exit(r ? errno : 0);
-	}
-	close(p[1]);
-	if (pid < 0 || read(p[0], &c, 1) != 1) {
-		close(p[0]);
-		fault("stall", 0);
-		return -1;
-	}
-	close(p[0]);
+	pid = child_start(child_submit_d2h, &op);
 	usleep(100000);
-	if (reset) {
+	if (pid > 0 && reset) {
 		struct dmalab_queue_reset qr;
 
 		memset(&qr, 0, sizeof(qr));
 		qr.queue = q;
 		if (ioctl(fd, DMALAB_IOC_QUEUE_RESET, &qr))
 			diag("QUEUE_RESET: %s", strerror(errno));
-	} else {
+	} else if (pid > 0) {
 		kill(pid, SIGUSR1);
 	}
-	waitpid(pid, &status, 0);
+	e = child_wait(pid);
 	fault("stall", 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return e;
 }
 
 static void test_interrupted(void)
@@ -210,57 +179,26 @@ static void test_interrupted(void)
 	    e > 0 ? strerror(e) : "?");
 }
 
-/* Fork a child that signals the pipe, then runs fn(arg); returns its pid. */
-static pid_t child_after_ready(int (*fn)(uint64_t, uint8_t *), uint64_t off,
-			       uint8_t *buf)
-{
-	struct sigaction sa;
-	int p[2];
-	pid_t pid;
-	char c;
+/* One page between device memory and a buffer, as a child_start() fn. */
+struct page_io {
+	uint64_t off;
+	uint8_t *buf;
+};
 
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_usr1;	/* no SA_RESTART */
-		sigaction(SIGUSR1, &sa, NULL);
-		if (write(p[1], "x", 1) != 1)
-			_exit(255);
-		_exit(fn(off, buf));
-	}
-	close(p[1]);
-	if (pid > 0 && read(p[0], &c, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(p[0]);
-	return pid;
-}
-
-static int child_pread(uint64_t off, uint8_t *buf)
+static int child_pread(void *arg)
 {
-	ssize_t n = pread(fd, buf, 4096, off);
+	struct page_io *io = arg;
+	ssize_t n = pread(fd, io->buf, 4096, io->off);
 
 	return n == 4096 ? 0 : n < 0 ? errno : 254;
 }
 
-static int child_pwrite(uint64_t off, uint8_t *buf)
+static int child_pwrite(void *arg)
 {
-	ssize_t n = pwrite(fd, buf, 4096, off);
+	struct page_io *io = arg;
+	ssize_t n = pwrite(fd, io->buf, 4096, io->off);
 
 	return n == 4096 ? 0 : n < 0 ? errno : 254;
-}
-
-static int child_status(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /*
@@ -285,6 +223,7 @@ static void test_abandoned_bounce(void)
 	for (round = 0; round < BOUNCE_ROUNDS && ok; round++) {
 		uint64_t off_old = 300000 + round * 16384;
 		uint64_t off_new = off_old + 8192;
+		struct page_io rd = { off_old, scratch }, wr = { off_new, data };
 		pid_t reader, writer;
 
 		fill_rand(&rs, old, sizeof(old));
@@ -297,15 +236,15 @@ static void test_abandoned_bounce(void)
 			break;
 		}
 		fault("stall", 0xffffffffUL);
-		reader = child_after_ready(child_pread, off_old, scratch);
+		reader = child_start(child_pread, &rd);
 		usleep(100000);
 		if (reader > 0)
 			kill(reader, SIGUSR1);
-		e1 = child_status(reader);
-		writer = child_after_ready(child_pwrite, off_new, data);
+		e1 = child_wait(reader);
+		writer = child_start(child_pwrite, &wr);
 		usleep(100000);
 		fault("stall", 0);
-		e2 = child_status(writer);
+		e2 = child_wait(writer);
 		ok = e1 == EINTR && e2 == 0 &&
 		     pread(fd, got, sizeof(got), off_new) == sizeof(got) &&
 		     same(got, data, sizeof(data), "the pwrite after the abandoned pread");

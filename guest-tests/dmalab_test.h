@@ -287,4 +287,71 @@ static inline int touch_in_child(volatile uint8_t *p)
 	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 
+static inline void child_on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Fork a child that runs fn(arg) and exits with its result.  It returns
+ * once the child is about to call fn, so that the caller can then stall,
+ * signal or kill the device under it.  SIGUSR1 interrupts the child's
+ * system calls (a handler without SA_RESTART).  Returns the pid, or -1.
+ */
+static inline pid_t child_start(int (*fn)(void *), void *arg)
+{
+	struct sigaction sa;
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = child_on_usr1;
+		sigaction(SIGUSR1, &sa, NULL);
+		if (write(p[1], "x", 1) != 1)
+			_exit(255);
+		_exit(fn(arg));
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* The exit status of a child_start() child (its fn result), or -1. */
+static inline int child_wait(pid_t pid)
+{
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A one-page D2H on a queue, to run in a child_start() child. */
+struct child_d2h {
+	int fd;
+	uint32_t queue;
+};
+
+/* child_start() fn: 0, or the errno of DMALAB_IOC_SUBMIT. */
+static inline int child_submit_d2h(void *arg)
+{
+	const struct child_d2h *c = arg;
+	static uint8_t buf[4096];
+	struct dmalab_op op;
+
+	op_xfer(&op, DMALAB_UOP_D2H, c->queue, sizeof(buf),
+		DMALAB_BUF_DEVMEM, 0, DMALAB_BUF_USER, (uintptr_t)buf);
+	return ioctl(c->fd, DMALAB_IOC_SUBMIT, &op) ? errno : 0;
+}
+
 #endif /* DMALAB_TEST_H */
