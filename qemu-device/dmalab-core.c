@@ -670,7 +670,7 @@ static bool dmalab_write_cpl(DmalabQueue *q, uint32_t slot,
      */
     sts = dmalab_dma_write(s, addr, &cpl, tail_off);
     if (sts == DMALAB_STS_OK) {
-        smp_wmb();
+        smp_wmb(); /* the body is visible before the phase bit */
         sts = dmalab_dma_write(s, addr + tail_off, (uint8_t *)&cpl + tail_off,
                                sizeof(cpl) - tail_off);
     }
@@ -1344,8 +1344,8 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
         break;
     case DMALAB_PIO_TAIL:
         if (s->pio_qsel >= s->num_queues) {
-            dmalab_error(s, DMALAB_ERR_QUEUE_DEVICE, val, DMALAB_STS_BAD_DOORBELL,
-                         s->pio_qsel);
+            dmalab_error(s, DMALAB_ERR_QUEUE_DEVICE, val,
+                         DMALAB_STS_BAD_DOORBELL, s->pio_qsel);
             break;
         }
         dmalab_doorbell(&s->queues[s->pio_qsel], val);

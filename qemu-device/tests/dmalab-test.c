@@ -1975,10 +1975,33 @@ static void test_reset_queue(void)
     dmalab_stop(&d);
 }
 
+/*
+ * After a function reset of a device started with stall-queues=4 and then
+ * dirtied: the command register and the BARs are cleared, every register
+ * is back at its reset value, the debug block is armed again from the
+ * properties, and a queue set up anew moves data (a fill of @pattern).
+ */
+static void check_function_reset(Dmalab *d, uint64_t buf, uint8_t pattern)
+{
+    struct dmalab_cpl cpl;
+
+    g_assert_cmphex(qpci_config_readw(d->dev, PCI_COMMAND) &
+                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
+    dmalab_map(d);
+    check_alive(d);
+    check_reset_regs(d, 4);
+    g_assert_cmphex(rd(d, DMALAB_REG_DBG_STALL), ==, 4);
+    g_assert_cmphex(rd(d, DMALAB_REG_DBG_FAIL_NTH), ==, 0);
+
+    dmalab_setup_queue(d, 8);
+    cpl = dmalab_run(d, DMALAB_OP_FILL, 0, 8, pattern, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d->qts, buf), ==, pattern);
+}
+
 /* PCIe function-level reset: everything back to reset values. */
 static void test_reset_flr(void)
 {
-    struct dmalab_cpl cpl;
     uint64_t buf;
     uint16_t ctl;
     uint8_t exp;
@@ -2000,20 +2023,7 @@ static void test_reset_flr(void)
     ctl = qpci_config_readw(d.dev, exp + PCI_EXP_DEVCTL);
     qpci_config_writew(d.dev, exp + PCI_EXP_DEVCTL,
                        ctl | PCI_EXP_DEVCTL_BCR_FLR);
-    /* FLR clears the command register and the BARs. */
-    g_assert_cmphex(qpci_config_readw(d.dev, PCI_COMMAND) &
-                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
-    dmalab_map(&d);
-    check_alive(&d);
-    check_reset_regs(&d, 4);
-    /* The debug block is armed again from the properties. */
-    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 4);
-    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_FAIL_NTH), ==, 0);
-
-    dmalab_setup_queue(&d, 8);
-    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x33, buf);
-    assert_ok(&cpl, 8);
-    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x33);
+    check_function_reset(&d, buf, 0x33);
     dmalab_stop(&d);
 }
 
@@ -2024,7 +2034,6 @@ static void test_reset_flr(void)
  */
 static void pm_reset_on(const char *machine)
 {
-    struct dmalab_cpl cpl;
     uint16_t pmc, csr;
     uint64_t buf;
     uint8_t pm;
@@ -2059,21 +2068,11 @@ static void pm_reset_on(const char *machine)
     g_assert_cmphex(qpci_config_readw(d.dev, PCI_VENDOR_ID), ==,
                     DMALAB_PCI_VENDOR_ID);
 
-    /* D0 again: a reset, like FLR (command register and BARs cleared). */
+    /* D0 again: a reset, like FLR. */
     qpci_config_writew(d.dev, pm + PCI_PM_CTRL, csr);
     g_assert_cmphex(qpci_config_readw(d.dev, pm + PCI_PM_CTRL) &
                     PCI_PM_CTRL_STATE_MASK, ==, 0);
-    g_assert_cmphex(qpci_config_readw(d.dev, PCI_COMMAND) &
-                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
-    dmalab_map(&d);
-    check_alive(&d);
-    check_reset_regs(&d, 4);
-    g_assert_cmphex(rd(&d, DMALAB_REG_DBG_STALL), ==, 4);
-
-    dmalab_setup_queue(&d, 8);
-    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x44, buf);
-    assert_ok(&cpl, 8);
-    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x44);
+    check_function_reset(&d, buf, 0x44);
     dmalab_stop(&d);
 }
 
