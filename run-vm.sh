@@ -260,11 +260,14 @@ run_qtests() {
 
 run_lint() {
     local dir=$build/results/lint
-    step "host tests: driver style (checkpatch --strict, sparse, W=1)"
+    step "host tests: style (driver: checkpatch --strict, sparse, W=1; device: QEMU's checkpatch)"
     rm -rf "$dir"
     mkdir -p "$dir"
-    "$top/scripts/lint-driver.sh" "$kheaders" >"$dir/results.tap" 2>"$dir/stderr.log" ||
-        echo "not ok - lint-driver.sh exited with status $?" >>"$dir/results.tap"
+    "$top/scripts/lint-driver.sh" "$kheaders" >"$dir/driver.tap" 2>"$dir/stderr.log" ||
+        echo "not ok - lint-driver.sh exited with status $?" >>"$dir/driver.tap"
+    "$top/scripts/lint-device.sh" >"$dir/device.tap" 2>>"$dir/stderr.log" ||
+        echo "not ok - lint-device.sh exited with status $?" >>"$dir/device.tap"
+    cat "$dir/driver.tap" "$dir/device.tap" >"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
     tally lint "$dir/results.tap" 0
 }

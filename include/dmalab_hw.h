@@ -225,8 +225,9 @@ struct dmalab_desc {
  * An entry with DMALAB_SG_LINK continues at another table (its addr), like
  * the kernel's chained scatterlists.  DMALAB_SG_END marks the last data
  * entry, and a zero-length entry without LINK ends the table too: a walk
- * that needs more bytes after the end completes with DMALAB_STS_SG_SHORT.  The walk visits at most DMALAB_SG_MAX_ENTRIES
- * entries, so a table that links to itself ends with DMALAB_STS_SG_LOOP.
+ * that needs more bytes after the end completes with DMALAB_STS_SG_SHORT.
+ * The walk visits at most DMALAB_SG_MAX_ENTRIES entries, so a table that
+ * links to itself ends with DMALAB_STS_SG_LOOP.
  */
 #define DMALAB_SG_LINK                  (1u << 0)
 #define DMALAB_SG_END                   (1u << 1)
