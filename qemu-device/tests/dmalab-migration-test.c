@@ -1,11 +1,12 @@
 /*
- * QTest: migrating a dmalab device with work in flight
+ * QTest: migrating a dmalab device with work in flight, and savevm/loadvm
  *
- * The source machine's queue 0 is stalled (a test-only fault) with
- * descriptors already rung, so the work is pending when the machine
- * migrates.  On the destination the stall is lifted: the engine must find
- * the ring, the doorbell and device memory as they were, finish the work
- * and write completions that the test checks byte for byte.
+ * Queue 0 is stalled (a test-only fault) with descriptors already rung, so
+ * the work is pending when the machine migrates or is saved.  Then the
+ * stall is lifted, on the destination or after loading the snapshot: the
+ * engine must find the ring, the doorbell and device memory as they were,
+ * finish the work and write completions that the test checks byte for
+ * byte.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -16,6 +17,7 @@
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
 #include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
 #include "hw/misc/dmalab_hw.h"
 
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
@@ -94,58 +96,90 @@ static void check_cpl(QTestState *qts, uint64_t cpl_base, uint32_t slot)
     g_assert_cmphex(le64_to_cpu(cpl.cookie), ==, 0x5eed0000 + slot);
 }
 
+/* Guest memory of the test: the rings and both host buffers. */
+typedef struct Work {
+    uint64_t ring, cpl, hsrc, hdst;
+    uint8_t *data;
+} Work;
+
+/*
+ * Set up queue 0 (stalled by the stall-queues=1 property) and ring an H2D
+ * of random data into device memory and a D2H back into another buffer;
+ * check that they are pending.
+ */
+static void start_stalled_work(QTestState *qts, QPCIDevice *dev,
+                               QPCIBar regs, QGuestAllocator *alloc,
+                               Work *w)
+{
+    w->data = g_malloc(XFER_LEN);
+    for (size_t i = 0; i < XFER_LEN; i++) {
+        w->data[i] = g_test_rand_int();
+    }
+    w->ring = guest_alloc(alloc, RING_SIZE * sizeof(struct dmalab_desc));
+    w->cpl = guest_alloc(alloc, RING_SIZE * sizeof(struct dmalab_cpl));
+    w->hsrc = guest_alloc(alloc, XFER_LEN);
+    w->hdst = guest_alloc(alloc, XFER_LEN);
+    qtest_memset(qts, w->cpl, 0, RING_SIZE * sizeof(struct dmalab_cpl));
+    qtest_memset(qts, w->hdst, 0, XFER_LEN);
+    qtest_memwrite(qts, w->hsrc, w->data, XFER_LEN);
+
+    qpci_io_writel(dev, regs, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_LO), w->ring);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_HI),
+                   w->ring >> 32);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_LO), w->cpl);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_HI), w->cpl >> 32);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_SIZE), RING_SIZE);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CTRL),
+                   DMALAB_QCTRL_ENABLE);
+
+    /* Host -> device memory, then device memory -> another host buffer. */
+    put_desc(qts, w->ring, 0, DMALAB_OP_H2D, w->hsrc, DEVMEM_OFF);
+    put_desc(qts, w->ring, 1, DMALAB_OP_D2H, DEVMEM_OFF, w->hdst);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_TAIL), 2);
+    qtest_clock_step(qts, 1000 * 1000);
+    g_assert_cmpuint(qpci_io_readl(dev, regs, DMALAB_QREG(0, DMALAB_Q_HEAD)),
+                     ==, 0);
+    g_assert_cmphex(qpci_io_readl(dev, regs,
+                                  DMALAB_QREG(0, DMALAB_Q_STATUS)) &
+                    DMALAB_QSTS_BUSY, ==, DMALAB_QSTS_BUSY);
+}
+
+/* Lift the stall; the work finishes with the right completions and data. */
+static void finish_work(QTestState *qts, QPCIDevice *dev, QPCIBar regs,
+                        const Work *w)
+{
+    g_autofree uint8_t *back = g_malloc(XFER_LEN);
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    qpci_io_writel(dev, regs, DMALAB_REG_DBG_STALL, 0);
+    while (qpci_io_readl(dev, regs, DMALAB_QREG(0, DMALAB_Q_HEAD)) != 2) {
+        g_assert(g_get_monotonic_time() < deadline);
+        qtest_clock_step(qts, 1000);
+    }
+    check_cpl(qts, w->cpl, 0);
+    check_cpl(qts, w->cpl, 1);
+    qtest_memread(qts, w->hdst, back, XFER_LEN);
+    g_assert(memcmp(back, w->data, XFER_LEN) == 0);
+}
+
 static void test_migrate_in_flight(void)
 {
     const char *args = "-machine q35 -nodefaults "
                        "-device dmalab,addr=04.0,stall-queues=1";
     g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
                                            g_get_tmp_dir(), getpid());
-    g_autofree uint8_t *data = g_malloc(XFER_LEN);
-    g_autofree uint8_t *back = g_malloc(XFER_LEN);
     QGuestAllocator alloc;
     Side src, dst;
     QPCIBar regs;
-    uint64_t ring, cpl, hsrc, hdst;
-    gint64 deadline;
-
-    for (size_t i = 0; i < XFER_LEN; i++) {
-        data[i] = g_test_rand_int();
-    }
+    Work w;
 
     src.qts = qtest_initf("%s", args);
     pc_alloc_init(&alloc, src.qts, ALLOC_NO_FLAGS);
     side_attach(&src, &alloc);
     qpci_device_enable(src.dev);
     regs = qpci_iomap(src.dev, DMALAB_BAR_REGS, NULL);
-
-    ring = guest_alloc(&alloc, RING_SIZE * sizeof(struct dmalab_desc));
-    cpl = guest_alloc(&alloc, RING_SIZE * sizeof(struct dmalab_cpl));
-    hsrc = guest_alloc(&alloc, XFER_LEN);
-    hdst = guest_alloc(&alloc, XFER_LEN);
-    qtest_memset(src.qts, cpl, 0, RING_SIZE * sizeof(struct dmalab_cpl));
-    qtest_memset(src.qts, hdst, 0, XFER_LEN);
-    qtest_memwrite(src.qts, hsrc, data, XFER_LEN);
-
-    qpci_io_writel(src.dev, regs, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_LO), ring);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_HI), ring >> 32);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_LO), cpl);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_HI), cpl >> 32);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_SIZE),
-                   RING_SIZE);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_CTRL),
-                   DMALAB_QCTRL_ENABLE);
-
-    /* Host -> device memory, then device memory -> another host buffer. */
-    put_desc(src.qts, ring, 0, DMALAB_OP_H2D, hsrc, DEVMEM_OFF);
-    put_desc(src.qts, ring, 1, DMALAB_OP_D2H, DEVMEM_OFF, hdst);
-    qpci_io_writel(src.dev, regs, DMALAB_QREG(0, DMALAB_Q_TAIL), 2);
-    qtest_clock_step(src.qts, 1000 * 1000);
-    g_assert_cmpuint(qpci_io_readl(src.dev, regs,
-                                   DMALAB_QREG(0, DMALAB_Q_HEAD)), ==, 0);
-    g_assert_cmphex(qpci_io_readl(src.dev, regs,
-                                  DMALAB_QREG(0, DMALAB_Q_STATUS)) &
-                    DMALAB_QSTS_BUSY, ==, DMALAB_QSTS_BUSY);
+    start_stalled_work(src.qts, src.dev, regs, &alloc, &w);
 
     dst.qts = qtest_initf("%s -incoming %s", args, uri);
     qtest_qmp_assert_success(src.qts,
@@ -160,19 +194,10 @@ static void test_migrate_in_flight(void)
                                    DMALAB_QREG(0, DMALAB_Q_TAIL)), ==, 2);
     g_assert_cmphex(qpci_io_readl(dst.dev, regs,
                                   DMALAB_QREG(0, DMALAB_Q_RING_LO)), ==,
-                    (uint32_t)ring);
-    qpci_io_writel(dst.dev, regs, DMALAB_REG_DBG_STALL, 0);
+                    (uint32_t)w.ring);
+    finish_work(dst.qts, dst.dev, regs, &w);
 
-    deadline = g_get_monotonic_time() + TIMEOUT_US;
-    while (qpci_io_readl(dst.dev, regs, DMALAB_QREG(0, DMALAB_Q_HEAD)) != 2) {
-        g_assert(g_get_monotonic_time() < deadline);
-        qtest_clock_step(dst.qts, 1000);
-    }
-    check_cpl(dst.qts, cpl, 0);
-    check_cpl(dst.qts, cpl, 1);
-    qtest_memread(dst.qts, hdst, back, XFER_LEN);
-    g_assert(memcmp(back, data, XFER_LEN) == 0);
-
+    g_free(w.data);
     side_free(&dst);
     g_free(src.dev);
     qpci_free_pc(src.bus);
@@ -180,9 +205,115 @@ static void test_migrate_in_flight(void)
     qtest_quit(src.qts);
 }
 
+/* Wait for a block job to conclude without error, then dismiss it. */
+static void wait_job(QTestState *qts, const char *id)
+{
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-jobs' }");
+        QList *jobs = qdict_get_qlist(rsp, "return");
+        QListEntry *e;
+        bool done = false;
+
+        QLIST_FOREACH_ENTRY(jobs, e) {
+            QDict *job = qobject_to(QDict, qlist_entry_obj(e));
+
+            if (!strcmp(qdict_get_str(job, "id"), id) &&
+                !strcmp(qdict_get_str(job, "status"), "concluded")) {
+                if (qdict_haskey(job, "error")) {
+                    g_error("job %s: %s", id, qdict_get_str(job, "error"));
+                }
+                done = true;
+            }
+        }
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+    qtest_qmp_assert_success(qts, "{ 'execute': 'job-dismiss',"
+                             "  'arguments': { 'id': %s } }", id);
+}
+
+/*
+ * savevm/loadvm: save the machine with the work pending, let the work
+ * finish and scribble over its results, load the snapshot: the work is
+ * pending again, and finishes again byte for byte.
+ */
+static void test_savevm_in_flight(void)
+{
+    g_autofree char *img = g_strdup_printf("%s/dmalab-savevm-%d.qcow2",
+                                           g_get_tmp_dir(), getpid());
+    QGuestAllocator alloc;
+    QTestState *qts;
+    Side side;
+    QPCIBar regs;
+    Work w;
+
+    g_assert(g_file_set_contents(img, "", 0, NULL));
+    qts = qtest_initf("-machine q35 -nodefaults "
+                      "-device dmalab,addr=04.0,stall-queues=1 "
+                      "-blockdev driver=file,filename=%s,node-name=file0",
+                      img);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'blockdev-create',"
+                             "  'arguments': { 'job-id': 'create',"
+                             "    'options': { 'driver': 'qcow2',"
+                             "      'file': 'file0', 'size': %d } } }",
+                             64 * 1024 * 1024);
+    wait_job(qts, "create");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'blockdev-add',"
+                             "  'arguments': { 'driver': 'qcow2',"
+                             "    'node-name': 'disk0', 'file': 'file0' } }");
+
+    side.qts = qts;
+    pc_alloc_init(&alloc, qts, ALLOC_NO_FLAGS);
+    side_attach(&side, &alloc);
+    qpci_device_enable(side.dev);
+    regs = qpci_iomap(side.dev, DMALAB_BAR_REGS, NULL);
+    start_stalled_work(qts, side.dev, regs, &alloc, &w);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'snapshot-save',"
+                             "  'arguments': { 'job-id': 'save',"
+                             "    'tag': 'in-flight', 'vmstate': 'disk0',"
+                             "    'devices': [ 'disk0' ] } }");
+    wait_job(qts, "save");
+
+    finish_work(qts, side.dev, regs, &w);
+    qtest_memset(qts, w.hdst, 0xee, XFER_LEN);
+    qtest_memset(qts, w.cpl, 0xee, RING_SIZE * sizeof(struct dmalab_cpl));
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(0, DMALAB_Q_CTRL), 0);
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'snapshot-load',"
+                             "  'arguments': { 'job-id': 'load',"
+                             "    'tag': 'in-flight', 'vmstate': 'disk0',"
+                             "    'devices': [ 'disk0' ] } }");
+    wait_job(qts, "load");
+
+    /* As saved: stalled, nothing done, the results not yet written. */
+    g_assert_cmpuint(qpci_io_readl(side.dev, regs,
+                                   DMALAB_QREG(0, DMALAB_Q_HEAD)), ==, 0);
+    g_assert_cmpuint(qpci_io_readl(side.dev, regs,
+                                   DMALAB_QREG(0, DMALAB_Q_TAIL)), ==, 2);
+    g_assert_cmpuint(qpci_io_readl(side.dev, regs, DMALAB_REG_DBG_STALL),
+                     ==, 1);
+    g_assert_cmphex(qtest_readb(qts, w.hdst), ==, 0);
+    finish_work(qts, side.dev, regs, &w);
+
+    g_free(w.data);
+    g_free(side.dev);
+    qpci_free_pc(side.bus);
+    alloc_destroy(&alloc);
+    qtest_quit(qts);
+    unlink(img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/dmalab/migration/in-flight", test_migrate_in_flight);
+    qtest_add_func("/dmalab/migration/savevm", test_savevm_in_flight);
     return g_test_run();
 }
