@@ -211,6 +211,7 @@ struct dmalab_queue {
 	u32 tail;			/* next free slot */
 	u16 phase;			/* expected phase bit */
 	bool running;
+	int stop_err;			/* what submissions get while stopped */
 	u64 seq;			/* cookie counter */
 	wait_queue_head_t space_wq;
 	char irq_name[32];
@@ -253,6 +254,7 @@ struct dmalab_dbgreg {
 
 /* Bits of dmalab_dev.state. */
 #define DMALAB_ST_GONE		0	/* device lost: reads return all-ones */
+#define DMALAB_ST_RESETTING	1	/* in a function reset: all-ones expected */
 
 struct dmalab_dev {
 	struct kref ref;
@@ -424,6 +426,7 @@ void dmalab_queues_free(struct dmalab_dev *dd);
 int dmalab_queues_start(struct dmalab_dev *dd);
 void dmalab_queue_reap(struct dmalab_queue *q);
 int dmalab_queue_recover(struct dmalab_queue *q, int err);
+void dmalab_queues_halt(struct dmalab_dev *dd, int err);
 bool dmalab_check_gone(struct dmalab_dev *dd);
 void dmalab_dev_lost(struct dmalab_dev *dd);
 void dmalab_lost_work(struct work_struct *work);

@@ -609,6 +609,57 @@ static void dmalab_shutdown(struct pci_dev *pdev)
 	pci_clear_master(pdev);
 }
 
+/*
+ * A function reset (sysfs "reset", or a reset the PCI core does for
+ * another reason) while the driver is bound: the device forgets its rings
+ * and its enable, and the BARs do not decode in between.  Stop everything
+ * that touches the registers, fail what is outstanding with -EIO, and
+ * bring the device back up as probe did.  Files, mappings and dmaengine
+ * clients stay; only the requests in flight are lost.
+ */
+static void dmalab_reset_prepare(struct pci_dev *pdev)
+{
+	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+	unsigned int i;
+
+	dev_info(&pdev->dev, "function reset: stopping the queues\n");
+	hrtimer_cancel(&dd->poll_timer);
+	cancel_delayed_work_sync(&dd->watchdog);
+	dmalab_queues_halt(dd, -EIO);
+	if (!dmalab_check_gone(dd))
+		dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
+	for (i = 0; i < dd->nr_vecs; i++)
+		synchronize_irq(pci_irq_vector(pdev, i));
+	set_bit(DMALAB_ST_RESETTING, &dd->state);
+}
+
+static void dmalab_reset_done(struct pci_dev *pdev)
+{
+	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+	int ret;
+
+	clear_bit(DMALAB_ST_RESETTING, &dd->state);
+	if (dmalab_check_gone(dd))
+		return;
+	ret = dmalab_hw_init(dd);
+	if (!ret)
+		ret = dmalab_queues_start(dd);
+	if (ret) {
+		dev_err(&pdev->dev,
+			"function reset: the device did not come back (%d); unbind and bind the driver again\n",
+			ret);
+		return;
+	}
+	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, ~0u);
+	dmalab_wr(dd, DMALAB_REG_INTR_MASK, 0);
+	dev_info(&pdev->dev, "function reset: queues running again\n");
+}
+
+static const struct pci_error_handlers dmalab_err_handlers = {
+	.reset_prepare = dmalab_reset_prepare,
+	.reset_done = dmalab_reset_done,
+};
+
 static const struct pci_device_id dmalab_ids[] = {
 	{ PCI_DEVICE(DMALAB_PCI_VENDOR_ID, DMALAB_PCI_DEVICE_ID) },
 	{ }
@@ -621,6 +672,7 @@ static struct pci_driver dmalab_driver = {
 	.probe = dmalab_probe,
 	.remove = dmalab_remove,
 	.shutdown = dmalab_shutdown,
+	.err_handler = &dmalab_err_handlers,
 	.dev_groups = dmalab_dev_groups,
 };
 

@@ -32,6 +32,7 @@ int dmalab_queues_init(struct dmalab_dev *dd)
 		q->size = size;
 		q->mask = size - 1;
 		spin_lock_init(&q->lock);
+		q->stop_err = -ENODEV;	/* until dmalab_queues_start() */
 		init_waitqueue_head(&q->space_wq);
 		q->ring = dmam_alloc_coherent(dev, size * sizeof(*q->ring),
 					      &q->ring_dma, GFP_KERNEL);
@@ -154,7 +155,17 @@ static void dmalab_queue_cancel_all(struct dmalab_queue *q, int err)
 	q->head = q->tail;
 }
 
-void dmalab_queues_stop(struct dmalab_dev *dd)
+/**
+ * dmalab_queues_halt() - stop every queue
+ * @dd:		the device
+ * @err:	what outstanding and later requests fail with
+ *
+ * Resets each queue in the device (unless it is gone), fails its
+ * outstanding requests with @err and every later submission with @err until
+ * dmalab_queues_start(): -ENODEV for a device going away, -EIO around a
+ * function reset.
+ */
+void dmalab_queues_halt(struct dmalab_dev *dd, int err)
 {
 	unsigned int i;
 
@@ -166,12 +177,18 @@ void dmalab_queues_stop(struct dmalab_dev *dd)
 
 		spin_lock_irqsave(&q->lock, flags);
 		q->running = false;
+		q->stop_err = err;
 		if (!dmalab_gone(dd))
 			dmalab_queue_hw_reset(q);
-		dmalab_queue_cancel_all(q, -ENODEV);
+		dmalab_queue_cancel_all(q, err);
 		spin_unlock_irqrestore(&q->lock, flags);
 		wake_up_all(&q->space_wq);
 	}
+}
+
+void dmalab_queues_stop(struct dmalab_dev *dd)
+{
+	dmalab_queues_halt(dd, -ENODEV);
 }
 
 /*
@@ -185,6 +202,7 @@ static void dmalab_queue_kill(struct dmalab_queue *q)
 
 	spin_lock_irqsave(&q->lock, flags);
 	q->running = false;
+	q->stop_err = -ENODEV;
 	dmalab_queue_cancel_all(q, -ENODEV);
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up_all(&q->space_wq);
@@ -233,6 +251,9 @@ bool dmalab_check_gone(struct dmalab_dev *dd)
 {
 	if (dmalab_gone(dd))
 		return true;
+	/* while a function reset runs, the BARs do not decode: not a loss */
+	if (test_bit(DMALAB_ST_RESETTING, &dd->state))
+		return false;
 	if (dmalab_rd(dd, DMALAB_REG_ID) != ~0u)
 		return false;
 	dmalab_dev_lost(dd);
@@ -284,7 +305,7 @@ int dmalab_queue_recover(struct dmalab_queue *q, int err)
 	if (q->running && !ret)
 		ret = dmalab_queue_hw_start(q);
 	else if (!q->running)
-		ret = -ENODEV;
+		ret = q->stop_err;
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up_all(&q->space_wq);
 	atomic64_inc(&dd->stats.queue_resets);
@@ -525,7 +546,8 @@ static void dmalab_submitted(struct dmalab_req *req)
  * success the request belongs to the queue until dmalab_req_wait() returns
  * (or, with req->end_io, until that is called).
  *
- * Return: 0, -ENODEV (queue stopped), -ETIMEDOUT or -ERESTARTSYS.
+ * Return: 0, -ENODEV (queue stopped; -EIO during a function reset),
+ * -ETIMEDOUT or -ERESTARTSYS.
  */
 int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 {
@@ -536,8 +558,10 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 	for (;;) {
 		spin_lock_irqsave(&q->lock, flags);
 		if (!q->running) {
+			int err = q->stop_err;
+
 			spin_unlock_irqrestore(&q->lock, flags);
-			return -ENODEV;
+			return err;
 		}
 		if (((q->tail + 1) & q->mask) != q->head)
 			break;
@@ -565,7 +589,8 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
  * dmalab_req_submit_nowait() - submit without sleeping (dmaengine)
  * @req:	the prepared request, with req->end_io set
  *
- * Return: 0, -EBUSY if the ring is full, -ENODEV if the queue is stopped.
+ * Return: 0, -EBUSY if the ring is full, -ENODEV if the queue is stopped
+ * (-EIO during a function reset).
  */
 int dmalab_req_submit_nowait(struct dmalab_req *req)
 {
@@ -575,7 +600,7 @@ int dmalab_req_submit_nowait(struct dmalab_req *req)
 
 	spin_lock_irqsave(&q->lock, flags);
 	if (!q->running)
-		ret = -ENODEV;
+		ret = q->stop_err;
 	else if (((q->tail + 1) & q->mask) == q->head)
 		ret = -EBUSY;
 	else
