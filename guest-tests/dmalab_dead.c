@@ -25,8 +25,8 @@
  * Usage: dmalab_dead [seed] [device]   (as root)
  */
 #include "dmalab_test.h"
+#include "dmatest_client.h"
 
-#include <dirent.h>
 #include <libaio.h>
 #include <poll.h>
 #include <sys/klog.h>
@@ -39,8 +39,6 @@
 #define BOUND_S		5.0
 #define XFER		(64 * 1024)
 #define DRV		"/sys/bus/pci/drivers/dmalab/"
-#define DMATEST_KO	"/lib/modules/dmatest.ko"
-#define DMATEST		"/sys/module/dmatest/parameters/"
 /* dmatest's own wait: the driver must abort the transfers long before */
 #define DMATEST_TIMEOUT	"20000"
 #define DMATEST_MARK	"dmalab_dead: starting dmatest"
@@ -148,84 +146,6 @@ static int klog_clean(void)
 	return !n;
 }
 
-/*
- * Start dmatest on every dmaengine channel of the device at bdf, a few
- * iterations of one thread per channel.  Returns 0, or an errno.
- */
-static int dmatest_start(const char *bdf)
-{
-	int f = open(DMATEST_KO, O_RDONLY | O_CLOEXEC), e;
-
-	if (f < 0)
-		return errno;
-	e = syscall(SYS_finit_module, f, "", 0) ? errno : 0;
-	close(f);
-	if (e && e != EEXIST)
-		return e;
-	klog_mark(DMATEST_MARK);
-	e = write_str(DMATEST "device", bdf);
-	e = e ?: write_str(DMATEST "threads_per_chan", "1");
-	e = e ?: write_str(DMATEST "iterations", "3");
-	e = e ?: write_str(DMATEST "timeout", DMATEST_TIMEOUT);
-	e = e ?: write_str(DMATEST "run", "1");
-	return e;
-}
-
-/* The dmaengine channels of the device at bdf. */
-static int dma_channels(const char *bdf)
-{
-	DIR *d = opendir("/sys/class/dma");
-	char path[PATH_MAX], link[PATH_MAX];
-	struct dirent *e;
-	const char *base;
-	int n = 0;
-	ssize_t len;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/dma/%s/device",
-			 e->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = 0;
-		base = strrchr(link, '/');
-		n += !strcmp(base ? base + 1 : link, bdf);
-	}
-	closedir(d);
-	return n;
-}
-
-/*
- * dmatest threads that printed their summary, and how many of them counted
- * no failure, from the kernel log.
- */
-static int dmatest_summaries(int *clean)
-{
-	char *buf = klog_since(DMATEST_MARK), *line, *save = NULL;
-	int count = 0;
-
-	*clean = 0;
-	for (line = buf ? strtok_r(buf, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		const char *sum = strstr(line, "dmatest: ");
-		unsigned long tests, fails;
-
-		sum = sum ? strstr(sum, "summary ") : NULL;
-		if (!sum || sscanf(sum, "summary %lu tests, %lu failures",
-				   &tests, &fails) != 2)
-			continue;
-		diag("%s", strstr(line, "dmatest: "));
-		count++;
-		*clean += !fails;
-	}
-	free(buf);
-	return count;
-}
-
 static int wait_for(const char *path, int present, double secs)
 {
 	double t0 = now_s();
@@ -252,7 +172,7 @@ int main(int argc, char **argv)
 	void *dm, *cb;
 	const char *dev;
 	int fd, fd2, e, e1, e2, e3, e4, e5, s1, s2, dead_err, n, ok;
-	int nchan, dmatest_err, aio_n, clean;
+	int nchan, dmatest_err, aio_n, failed, aborted, wrong;
 	static uint8_t aiobuf[4096];
 	struct iocb aiocb, *aiocbp = &aiocb;
 	struct io_event ev;
@@ -308,8 +228,10 @@ int main(int argc, char **argv)
 	 * libaio read and dmatest's transfers too; the device dies under them.
 	 */
 	write_ulong_at(faultdir, "stall", 0xffffffffUL);
-	nchan = dma_channels(bdf);
-	dmatest_err = nchan ? dmatest_start(bdf) : ENODEV;
+	nchan = dma_channels_of(bdf);
+	dmatest_err = nchan ? dmatest_load() : ENODEV;
+	dmatest_err = dmatest_err ?: dmatest_go(bdf, "1", "3", DMATEST_TIMEOUT,
+					       DMATEST_MARK);
 	aio_n = -1;
 	if (!io_setup(1, &ctx)) {
 		io_prep_pread(&aiocb, fd, aiobuf, sizeof(aiobuf), 8192);
@@ -347,14 +269,18 @@ int main(int argc, char **argv)
 			 strerror(dmatest_err));
 	} else {
 		t0 = now_s();
-		while ((n = dmatest_summaries(&clean)) < nchan &&
+		while (dmatest_summaries(DMATEST_MARK, 0, &failed) < nchan &&
 		       now_s() - t0 < BOUND_S)
 			usleep(100000);
 		dt = now_s() - t0;
-		e = syscall(SYS_delete_module, "dmatest", O_NONBLOCK) ? errno : 0;
-		tap(n == nchan && !clean && !e,
-		    "dmatest on %d channels: %d threads ended within %.1f s, all with failures (%d clean), unloaded (%s)",
-		    nchan, n, dt, clean, strerror(e));
+		n = dmatest_summaries(DMATEST_MARK, 1, &failed);
+		aborted = dmatest_results(DMATEST_MARK, "'completion error status'");
+		wrong = dmatest_results(DMATEST_MARK, "'data error'") +
+			dmatest_results(DMATEST_MARK, "'test timed out'");
+		e = dmatest_unload();
+		tap(n == nchan && failed == n && aborted >= nchan && !wrong && !e,
+		    "dmatest on %d channels: %d threads ended within %.1f s, %d with failures; %d transfers reported as errors, %d as data errors or timeouts; unloaded (%s)",
+		    nchan, n, dt, failed, aborted, wrong, strerror(e));
 		if (e)
 			tap_bail("dmatest still holds the channels: cannot unbind");
 	}

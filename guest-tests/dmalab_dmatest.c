@@ -7,26 +7,12 @@
  *
  * TAP output.  Needs /lib/modules/dmatest.ko in the initramfs.
  */
-#include "tap.h"
+#include "dmatest_client.h"
 
-#include <dirent.h>
-#include <sys/klog.h>
-#include <sys/syscall.h>
-
-#define DMATEST_KO	"/lib/modules/dmatest.ko"
-#define PARAMS		"/sys/module/dmatest/parameters/"
 #define THREADS		"2"
 #define ITERATIONS	"200"
 /* written to the kernel log before the run: its lines follow */
 #define MARK		"dmalab_dmatest: starting dmatest"
-
-static int write_param(const char *name, const char *val)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	return write_str(path, val);
-}
 
 /* Find the PCI name of the first dmalab device that has dma channels. */
 static int find_dmalab_dma_device(char *pci_name, size_t len, int *nchan)
@@ -74,7 +60,7 @@ static int find_dmalab_dma_device(char *pci_name, size_t len, int *nchan)
 
 int main(void)
 {
-	char dev[64], *klog, *line, *save;
+	char dev[64], buf[8];
 	int nchan, fd, n, summaries = 0, bad = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -87,22 +73,13 @@ int main(void)
 	}
 	tap(1, "dmalab device %s offers %d dmaengine channels", dev, nchan);
 
-	fd = open(DMATEST_KO, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : (int)syscall(SYS_finit_module, fd, "", 0);
-	tap(n == 0, "load the upstream dmatest module (%s)",
-	    n ? strerror(errno) : "ok");
-	if (fd >= 0)
-		close(fd);
+	n = dmatest_load();
+	tap(n == 0, "load the upstream dmatest module (%s)", strerror(n));
 	if (n)
 		return tap_done();
 
-	klog_mark(MARK);
-	n = write_param("device", dev);
-	n = n ?: write_param("threads_per_chan", THREADS);
-	n = n ?: write_param("iterations", ITERATIONS);
-	n = n ?: write_param("test_buf_size", "65536");
-	n = n ?: write_param("timeout", "20000");
-	n = n ?: write_param("run", "1");
+	n = dmatest_param("test_buf_size", "65536");
+	n = n ?: dmatest_go(dev, THREADS, ITERATIONS, "20000", MARK);
 	tap(n == 0, "start dmatest: %s threads per channel, %s iterations, verify on",
 	    THREADS, ITERATIONS);
 	if (n)
@@ -115,53 +92,20 @@ int main(void)
 	 * read it again until every thread printed its summary (120 s).
 	 */
 	for (int tries = 0; tries < 120; tries++) {
-		char buf[8];
-
-		fd = open(PARAMS "wait", O_RDONLY);
+		fd = open(DMATEST_PARAMS "wait", O_RDONLY);
 		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf));
+			if (read(fd, buf, sizeof(buf)) < 0)
+				diag("dmatest wait: %s", strerror(errno));
 			close(fd);
 		}
-		klog = klog_since(MARK);
-		summaries = 0;
-		for (line = klog; line && (line = strstr(line, "dmatest: "));
-		     line++) {
-			char *eol = strchr(line, '\n');
-			char *sum = strstr(line, "summary");
-
-			if (sum && (!eol || sum < eol))
-				summaries++;
-		}
-		free(klog);
-		if (summaries >= nchan * atoi(THREADS))
+		if (dmatest_summaries(MARK, 0, &bad) >= nchan * atoi(THREADS))
 			break;
 		sleep(1);
 	}
-	summaries = 0;
-	klog = klog_since(MARK);
-	for (line = klog ? strtok_r(klog, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		const char *s = strstr(line, "dmatest: ");
-		unsigned long tests, fails;
-
-		if (!s)
-			continue;
-		if (strstr(s, "summary")) {
-			printf("# %s\n", s);
-			if (sscanf(strstr(s, "summary"), "summary %lu tests, %lu failures",
-				   &tests, &fails) == 2) {
-				summaries++;
-				if (fails || !tests)
-					bad++;
-			}
-		} else if (strstr(s, "result") || strstr(s, "error")) {
-			printf("# %s\n", s);
-		}
-	}
-	free(klog);
+	summaries = dmatest_summaries(MARK, 1, &bad);
 	tap(summaries >= nchan * atoi(THREADS),
 	    "dmatest reported a summary for every thread (%d)", summaries);
 	tap(bad == 0, "dmatest reports 0 failures on every thread");
-	syscall(SYS_delete_module, "dmatest", O_NONBLOCK);
+	dmatest_unload();
 	return tap_done();
 }

@@ -12,15 +12,13 @@
  * Usage: dmalab_reset [seed] [device]   (as root)
  */
 #include "dmalab_test.h"
+#include "dmatest_client.h"
 
 #include <sys/mman.h>
-#include <sys/syscall.h>
 
 #define NTESTS		9
 #define XFER		(48 * 1024 + 7)
 #define MARK_OFF	65536
-#define DMATEST_KO	"/lib/modules/dmatest.ko"
-#define DMATEST		"/sys/module/dmatest/parameters/"
 #define DMATEST_MARK	"dmalab_reset: starting dmatest"
 
 static uint64_t rs;		/* the test's PRNG */
@@ -43,49 +41,20 @@ static int op_roundtrip(int fd, uint32_t q, uint64_t off)
 	return same(r, w, sizeof(w), "D2H after H2D");
 }
 
-/* Run dmatest on the device at bdf; summaries and failed threads. */
+/* Run dmatest on the device at bdf: threads that finished, or -1. */
 static int dmatest_run(const char *bdf, int *failed)
 {
-	char *log, *line, *save = NULL;
-	int f, e, n = 0;
+	int e = dmatest_load(), n = 0;
 	double t0;
 
-	*failed = 0;
-	f = open(DMATEST_KO, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	e = syscall(SYS_finit_module, f, "", 0) ? errno : 0;
-	close(f);
-	if (e && e != EEXIST)
-		return -1;
-	klog_mark(DMATEST_MARK);
-	e = write_str(DMATEST "device", bdf);
-	e = e ?: write_str(DMATEST "threads_per_chan", "1");
-	e = e ?: write_str(DMATEST "iterations", "50");
-	e = e ?: write_str(DMATEST "timeout", "5000");
-	e = e ?: write_str(DMATEST "run", "1");
-	for (t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000)) {
-		n = 0;
-		*failed = 0;
-		log = klog_since(DMATEST_MARK);
-		for (line = log ? strtok_r(log, "\n", &save) : NULL; line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			const char *sum = strstr(line, "dmatest: ");
-			unsigned long tests, fails;
-
-			sum = sum ? strstr(sum, "summary ") : NULL;
-			if (!sum || sscanf(sum, "summary %lu tests, %lu failures",
-					   &tests, &fails) != 2)
-				continue;
-			if (!n++ || fails || !tests)
-				diag("%s", strstr(line, "dmatest: "));
-			*failed += fails || !tests;
-		}
-		free(log);
-		if (read_long(DMATEST "run") == 0 && n)
+	e = e ?: dmatest_go(bdf, "1", "50", "5000", DMATEST_MARK);
+	for (t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
+		if (read_long(DMATEST_PARAMS "run") == 0 &&
+		    dmatest_summaries(DMATEST_MARK, 0, failed) > 0)
 			break;
-	}
-	syscall(SYS_delete_module, "dmatest", O_NONBLOCK);
+	if (!e)
+		n = dmatest_summaries(DMATEST_MARK, 1, failed);
+	dmatest_unload();
 	return e ? -1 : n;
 }
 

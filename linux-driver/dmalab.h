@@ -233,6 +233,8 @@ struct dmalab_ddesc {
  * @submitted (tx_submit) to @issued (issue_pending) to @active (on the
  * ring) and are completed, in cookie order, by the tasklet.
  */
+#define DMALAB_DCHAN_ERR_HISTORY	64
+
 struct dmalab_dchan {
 	struct dma_chan chan;
 	struct dmalab_queue *q;
@@ -242,6 +244,15 @@ struct dmalab_dchan {
 	struct list_head issued;
 	struct list_head active;
 	struct tasklet_struct tasklet;
+	/*
+	 * Cookies of the last descriptors that failed or were terminated,
+	 * so that tx_status reports DMA_ERROR for them rather than the
+	 * DMA_COMPLETE their place in the cookie order implies (a client
+	 * that polls instead of using callback_result would otherwise take
+	 * a lost copy for a done one).
+	 */
+	dma_cookie_t err_cookies[DMALAB_DCHAN_ERR_HISTORY];
+	unsigned int err_next;
 };
 
 /* A debugfs file backed by one register of the device's debug block. */

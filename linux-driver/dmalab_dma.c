@@ -61,6 +61,25 @@ static void dmalab_cookie_complete(struct dma_async_tx_descriptor *tx)
 	tx->cookie = 0;
 }
 
+/* Remember a failed or terminated descriptor's cookie; dc->lock held. */
+static void dmalab_cookie_failed(struct dmalab_dchan *dc, dma_cookie_t cookie)
+{
+	dc->err_cookies[dc->err_next] = cookie;
+	dc->err_next = (dc->err_next + 1) % DMALAB_DCHAN_ERR_HISTORY;
+}
+
+/* Whether the cookie is among the recent failures; dc->lock held. */
+static bool dmalab_cookie_is_failed(struct dmalab_dchan *dc,
+				    dma_cookie_t cookie)
+{
+	unsigned int i;
+
+	for (i = 0; i < DMALAB_DCHAN_ERR_HISTORY; i++)
+		if (dc->err_cookies[i] == cookie)
+			return true;
+	return false;
+}
+
 /* ---- descriptors ----------------------------------------------------- */
 
 static void dmalab_ddesc_free(struct dmalab_ddesc *d)
@@ -147,6 +166,8 @@ static void dmalab_dchan_tasklet(struct tasklet_struct *t)
 		if (!smp_load_acquire(&d->done))
 			break;
 		d->result = dmalab_ddesc_result(d);
+		if (d->result != DMA_TRANS_NOERROR)
+			dmalab_cookie_failed(dc, d->tx.cookie);
 		dmalab_cookie_complete(&d->tx);
 		list_move_tail(&d->node, &list);
 	}
@@ -262,14 +283,18 @@ static enum dma_status dmalab_tx_status(struct dma_chan *chan,
 {
 	struct dmalab_dchan *dc = to_dchan(chan);
 	dma_cookie_t used, complete;
+	enum dma_status status;
 	unsigned long flags;
 
 	spin_lock_irqsave(&dc->lock, flags);
 	used = chan->cookie;
 	complete = chan->completed_cookie;
+	status = dma_async_is_complete(cookie, complete, used);
+	if (status == DMA_COMPLETE && dmalab_cookie_is_failed(dc, cookie))
+		status = DMA_ERROR;
 	spin_unlock_irqrestore(&dc->lock, flags);
 	dma_set_tx_state(txstate, complete, used, 0);
-	return dma_async_is_complete(cookie, complete, used);
+	return status;
 }
 
 static int dmalab_alloc_chan_resources(struct dma_chan *chan)
@@ -279,6 +304,8 @@ static int dmalab_alloc_chan_resources(struct dma_chan *chan)
 
 	spin_lock_irqsave(&dc->lock, flags);
 	dmalab_cookie_init(chan);
+	memset(dc->err_cookies, 0, sizeof(dc->err_cookies));
+	dc->err_next = 0;
 	spin_unlock_irqrestore(&dc->lock, flags);
 	return 0;
 }
@@ -294,6 +321,8 @@ static int dmalab_terminate_all(struct dma_chan *chan)
 	spin_lock_irqsave(&dc->lock, flags);
 	list_splice_tail_init(&dc->submitted, &list);
 	list_splice_tail_init(&dc->issued, &list);
+	list_for_each_entry(d, &list, node)
+		dmalab_cookie_failed(dc, d->tx.cookie);
 	spin_unlock_irqrestore(&dc->lock, flags);
 	list_for_each_entry_safe(d, tmp, &list, node) {
 		list_del(&d->node);
