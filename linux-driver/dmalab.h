@@ -228,13 +228,14 @@ struct dmalab_ddesc {
 	enum dmaengine_tx_result result;
 };
 
+/* Failed descriptors whose cookies a channel remembers for tx_status. */
+#define DMALAB_DCHAN_ERR_HISTORY	64
+
 /*
  * A dmaengine channel on top of one queue.  Descriptors move from
  * @submitted (tx_submit) to @issued (issue_pending) to @active (on the
  * ring) and are completed, in cookie order, by the tasklet.
  */
-#define DMALAB_DCHAN_ERR_HISTORY	64
-
 struct dmalab_dchan {
 	struct dma_chan chan;
 	struct dmalab_queue *q;
