@@ -51,7 +51,7 @@ typedef uint64_t dmalab_le64;
 /* ---- Interface version ---------------------------------------------- */
 
 #define DMALAB_VERSION_MAJOR            1
-#define DMALAB_VERSION_MINOR            0
+#define DMALAB_VERSION_MINOR            1
 #define DMALAB_VERSION \
     ((DMALAB_VERSION_MAJOR << 16) | DMALAB_VERSION_MINOR)
 
