@@ -266,7 +266,7 @@ struct dmalab_dbgreg {
 
 /* Bits of dmalab_dev.state. */
 #define DMALAB_ST_GONE		0	/* device lost: reads return all-ones */
-#define DMALAB_ST_RESETTING	1	/* in a function reset: all-ones expected */
+#define DMALAB_ST_OFFLINE	1	/* in a reset or D3hot: all-ones expected */
 
 struct dmalab_dev {
 	struct kref ref;

@@ -10,6 +10,7 @@
 #include <linux/iopoll.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pm.h>
 #include <linux/slab.h>
 #include <linux/stringify.h>
 
@@ -610,19 +611,18 @@ static void dmalab_shutdown(struct pci_dev *pdev)
 }
 
 /*
- * A function reset (sysfs "reset", or a reset the PCI core does for
- * another reason) while the driver is bound: the device forgets its rings
- * and its enable, and the BARs do not decode in between.  Stop everything
- * that touches the registers, fail what is outstanding with -EIO, and
- * bring the device back up as probe did.  Files, mappings and dmaengine
- * clients stay; only the requests in flight are lost.
+ * Take the device offline for a function reset or system sleep: stop
+ * everything that touches the registers, fail what is outstanding (and
+ * every submission until dmalab_bring_online()) with -EIO, and mark the
+ * device offline, so that the all-ones reads of a function whose BARs do
+ * not decode (in a reset, or in D3hot) are not taken for a lost device.
  */
-static void dmalab_reset_prepare(struct pci_dev *pdev)
+static void dmalab_take_offline(struct dmalab_dev *dd, const char *why)
 {
-	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+	struct pci_dev *pdev = dd->pdev;
 	unsigned int i;
 
-	dev_info(&pdev->dev, "function reset: stopping the queues\n");
+	dev_info(&pdev->dev, "%s: stopping the queues\n", why);
 	hrtimer_cancel(&dd->poll_timer);
 	cancel_delayed_work_sync(&dd->watchdog);
 	dmalab_queues_halt(dd, -EIO);
@@ -630,35 +630,72 @@ static void dmalab_reset_prepare(struct pci_dev *pdev)
 		dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
 	for (i = 0; i < dd->nr_vecs; i++)
 		synchronize_irq(pci_irq_vector(pdev, i));
-	set_bit(DMALAB_ST_RESETTING, &dd->state);
+	set_bit(DMALAB_ST_OFFLINE, &dd->state);
 }
 
-static void dmalab_reset_done(struct pci_dev *pdev)
+/*
+ * Bring the device back after a function reset or D3hot -> D0 (which
+ * resets it too, spec §2.2), as probe did: reset, enable, every ring
+ * programmed again and empty, interrupts unmasked.  Files, mappings,
+ * device memory and dmaengine clients survive; only the requests that
+ * were in flight are lost.
+ */
+static int dmalab_bring_online(struct dmalab_dev *dd, const char *why)
 {
-	struct dmalab_dev *dd = pci_get_drvdata(pdev);
+	struct pci_dev *pdev = dd->pdev;
 	int ret;
 
-	clear_bit(DMALAB_ST_RESETTING, &dd->state);
+	clear_bit(DMALAB_ST_OFFLINE, &dd->state);
 	if (dmalab_check_gone(dd))
-		return;
+		return -ENODEV;
 	ret = dmalab_hw_init(dd);
 	if (!ret)
 		ret = dmalab_queues_start(dd);
 	if (ret) {
 		dev_err(&pdev->dev,
-			"function reset: the device did not come back (%d); unbind and bind the driver again\n",
-			ret);
-		return;
+			"%s: the device did not come back (%d); unbind and bind the driver again\n",
+			why, ret);
+		return ret;
 	}
 	dmalab_wr(dd, DMALAB_REG_INTR_CAUSE, ~0u);
 	dmalab_wr(dd, DMALAB_REG_INTR_MASK, 0);
-	dev_info(&pdev->dev, "function reset: queues running again\n");
+	dev_info(&pdev->dev, "%s: queues running again\n", why);
+	return 0;
+}
+
+/* A function reset (sysfs "reset", or one the PCI core does) while bound. */
+static void dmalab_reset_prepare(struct pci_dev *pdev)
+{
+	dmalab_take_offline(pci_get_drvdata(pdev), "function reset");
+}
+
+static void dmalab_reset_done(struct pci_dev *pdev)
+{
+	dmalab_bring_online(pci_get_drvdata(pdev), "function reset");
 }
 
 static const struct pci_error_handlers dmalab_err_handlers = {
 	.reset_prepare = dmalab_reset_prepare,
 	.reset_done = dmalab_reset_done,
 };
+
+/*
+ * System sleep (suspend, hibernation): the PCI core saves config space and
+ * puts the function in D3hot after .suspend, and restores both before
+ * .resume; the way back to D0 has reset the device.
+ */
+static int dmalab_suspend(struct device *dev)
+{
+	dmalab_take_offline(dev_get_drvdata(dev), "suspend");
+	return 0;
+}
+
+static int dmalab_resume(struct device *dev)
+{
+	return dmalab_bring_online(dev_get_drvdata(dev), "resume");
+}
+
+static DEFINE_SIMPLE_DEV_PM_OPS(dmalab_pm_ops, dmalab_suspend, dmalab_resume);
 
 static const struct pci_device_id dmalab_ids[] = {
 	{ PCI_DEVICE(DMALAB_PCI_VENDOR_ID, DMALAB_PCI_DEVICE_ID) },
@@ -673,6 +710,7 @@ static struct pci_driver dmalab_driver = {
 	.remove = dmalab_remove,
 	.shutdown = dmalab_shutdown,
 	.err_handler = &dmalab_err_handlers,
+	.driver.pm = pm_sleep_ptr(&dmalab_pm_ops),
 	.dev_groups = dmalab_dev_groups,
 };
 

@@ -251,8 +251,8 @@ bool dmalab_check_gone(struct dmalab_dev *dd)
 {
 	if (dmalab_gone(dd))
 		return true;
-	/* while a function reset runs, the BARs do not decode: not a loss */
-	if (test_bit(DMALAB_ST_RESETTING, &dd->state))
+	/* in a function reset or in D3hot the BARs do not decode: no loss */
+	if (test_bit(DMALAB_ST_OFFLINE, &dd->state))
 		return false;
 	if (dmalab_rd(dd, DMALAB_REG_ID) != ~0u)
 		return false;
