@@ -47,7 +47,7 @@ static int dmatest_run(const char *bdf, int *failed)
 	int e = dmatest_load(), n = 0;
 	double t0;
 
-	e = e ?: dmatest_go(bdf, "1", "50", "5000", DMATEST_MARK);
+	e = e ?: dmatest_go(bdf, "1", "20", "5000", DMATEST_MARK);
 	for (t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
 		if (read_long(DMATEST_PARAMS "run") == 0 &&
 		    dmatest_summaries(DMATEST_MARK, 0, failed) > 0)

@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 
 	/* 6: the dmaengine channels */
 	e = dmatest_load();
-	e = e ?: dmatest_go(bdf, "1", "50", "5000", DMATEST_MARK);
+	e = e ?: dmatest_go(bdf, "1", "20", "5000", DMATEST_MARK);
 	for (double t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
 		if (read_long(DMATEST_PARAMS "run") == 0 &&
 		    dmatest_summaries(DMATEST_MARK, 0, &failed) > 0)
