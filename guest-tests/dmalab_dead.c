@@ -64,24 +64,6 @@ static int rw_roundtrip(int fd, uint64_t off, size_t len)
 	return same(r, w, len, "pread after pwrite");
 }
 
-/* The same through SUBMIT (H2D, D2H) on queue q. */
-static int op_roundtrip(int fd, uint32_t q, uint64_t off, size_t len)
-{
-	static uint8_t w[XFER], r[XFER];
-	int e;
-
-	fill_rand(&rs, w, len);
-	memset(r, 0, len);
-	e = do_h2d(fd, q, w, off, len);
-	if (!e)
-		e = do_d2h(fd, q, r, off, len);
-	if (e) {
-		diag("SUBMIT on queue %u: %s", q, strerror(e));
-		return 0;
-	}
-	return same(r, w, len, "D2H after H2D");
-}
-
 /*
  * A child blocks in SUBMIT (D2H) on queue q, stalled; the parent kills the
  * device meanwhile.  Returns the child's errno (0: success, -1: unknown)
@@ -376,7 +358,7 @@ int main(int argc, char **argv)
 	ok = fd >= 0;
 	if (ok) {
 		ok = rw_roundtrip(fd, 12345, XFER) &&
-		     op_roundtrip(fd, DMALAB_QUEUE_ANY, 777, 5000);
+		     op_roundtrip(fd, DMALAB_QUEUE_ANY, 777, 5000, &rs);
 		dm = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			  0);
 		if (dm == MAP_FAILED) {

@@ -23,41 +23,6 @@
 
 static uint64_t rs;		/* the test's PRNG */
 
-/* H2D random data on queue q, D2H back, compare; 1 if all is well. */
-static int op_roundtrip(int fd, uint32_t q, uint64_t off)
-{
-	static uint8_t w[XFER], r[XFER];
-	int e;
-
-	fill_rand(&rs, w, sizeof(w));
-	memset(r, 0, sizeof(r));
-	e = do_h2d(fd, q, w, off, sizeof(w));
-	if (!e)
-		e = do_d2h(fd, q, r, off, sizeof(r));
-	if (e) {
-		diag("SUBMIT on queue %u: %s", q, strerror(e));
-		return 0;
-	}
-	return same(r, w, sizeof(w), "D2H after H2D");
-}
-
-/* Run dmatest on the device at bdf: threads that finished, or -1. */
-static int dmatest_run(const char *bdf, int *failed)
-{
-	int e = dmatest_load(), n = 0;
-	double t0;
-
-	e = e ?: dmatest_go(bdf, "1", "20", "5000", DMATEST_MARK);
-	for (t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
-		if (read_long(DMATEST_PARAMS "run") == 0 &&
-		    dmatest_summaries(DMATEST_MARK, 0, failed) > 0)
-			break;
-	if (!e)
-		n = dmatest_summaries(DMATEST_MARK, 1, failed);
-	dmatest_unload();
-	return e ? -1 : n;
-}
-
 int main(int argc, char **argv)
 {
 	static uint8_t mark[4096], got[4096], abuf[4096];
@@ -138,7 +103,7 @@ int main(int argc, char **argv)
 
 	/* 5: the reset cleared the stall; every queue moves data again */
 	for (q = 0, ok = 1; q < (int)info.num_queues && ok; q++)
-		ok = op_roundtrip(fd, q, 200000 + q * 65536);
+		ok = op_roundtrip(fd, q, 200000 + q * 65536, XFER, &rs);
 	tap(ok, "the open file moves data byte for byte on all %u queues",
 	    info.num_queues);
 
@@ -155,7 +120,7 @@ int main(int argc, char **argv)
 	tap(ok, "the coherent buffer mapping is intact");
 
 	/* 8: the dmaengine channels work after the reset */
-	n = dmatest_run(bdf, &failed);
+	n = dmatest_run(bdf, "20", DMATEST_MARK, &failed);
 	if (n < 0)
 		tap_skip("dmatest unavailable");
 	else

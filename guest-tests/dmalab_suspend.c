@@ -28,24 +28,6 @@
 
 static uint64_t rs;		/* the test's PRNG */
 
-/* H2D random data on queue q, D2H back, compare; 1 if all is well. */
-static int op_roundtrip(int fd, uint32_t q, uint64_t off)
-{
-	static uint8_t w[XFER], r[XFER];
-	int e;
-
-	fill_rand(&rs, w, sizeof(w));
-	memset(r, 0, sizeof(r));
-	e = do_h2d(fd, q, w, off, sizeof(w));
-	if (!e)
-		e = do_d2h(fd, q, r, off, sizeof(r));
-	if (e) {
-		diag("SUBMIT on queue %u: %s", q, strerror(e));
-		return 0;
-	}
-	return same(r, w, sizeof(w), "D2H after H2D");
-}
-
 int main(int argc, char **argv)
 {
 	static uint8_t mark[4096], got[4096];
@@ -102,7 +84,7 @@ int main(int argc, char **argv)
 
 	/* 4: every queue */
 	for (q = 0, ok = 1; q < (int)info.num_queues && ok; q++)
-		ok = op_roundtrip(fd, q, 200000 + q * 65536);
+		ok = op_roundtrip(fd, q, 200000 + q * 65536, XFER, &rs);
 	tap(ok, "the open file moves data byte for byte on all %u queues",
 	    info.num_queues);
 
@@ -116,16 +98,9 @@ int main(int argc, char **argv)
 	tap(ok, "device memory, its mapping and the coherent mapping are intact");
 
 	/* 6: the dmaengine channels */
-	e = dmatest_load();
-	e = e ?: dmatest_go(bdf, "1", "20", "5000", DMATEST_MARK);
-	for (double t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
-		if (read_long(DMATEST_PARAMS "run") == 0 &&
-		    dmatest_summaries(DMATEST_MARK, 0, &failed) > 0)
-			break;
-	n = e ? 0 : dmatest_summaries(DMATEST_MARK, 1, &failed);
-	dmatest_unload();
-	if (e)
-		tap_skip("dmatest unavailable (%s)", strerror(e));
+	n = dmatest_run(bdf, "20", DMATEST_MARK, &failed);
+	if (n < 0)
+		tap_skip("dmatest unavailable");
 	else
 		tap(n > 0 && !failed,
 		    "dmatest after the resume: %d threads, %d with failures",
@@ -139,7 +114,7 @@ int main(int argc, char **argv)
 
 	/* 7: a new open works too */
 	fd = dev_open(dev, &info);
-	ok = fd >= 0 && op_roundtrip(fd, DMALAB_QUEUE_ANY, 500000);
+	ok = fd >= 0 && op_roundtrip(fd, DMALAB_QUEUE_ANY, 500000, XFER, &rs);
 	if (fd >= 0)
 		close(fd);
 	tap(ok, "a new open moves data");

@@ -222,6 +222,31 @@ static inline int do_d2h(int fd, uint32_t q, void *dst, uint64_t off,
 
 /* ---- sysfs and debugfs ------------------------------------------------ */
 
+/*
+ * H2D random bytes (from *rs) through SUBMIT on queue q into device memory
+ * at off, D2H them back, compare; 1 if all is well.
+ */
+static inline int op_roundtrip(int fd, uint32_t q, uint64_t off, size_t len,
+			       uint64_t *rs)
+{
+	uint8_t *w = malloc(len), *r = calloc(1, len);
+	int e = w && r ? 0 : ENOMEM, ok = 0;
+
+	if (!e) {
+		fill_rand(rs, w, len);
+		e = do_h2d(fd, q, w, off, len);
+	}
+	if (!e)
+		e = do_d2h(fd, q, r, off, len);
+	if (e)
+		diag("SUBMIT on queue %u: %s", q, strerror(e));
+	else
+		ok = same(r, w, len, "D2H after H2D");
+	free(w);
+	free(r);
+	return ok;
+}
+
 /* "dmalab0" of "/dev/dmalab0" */
 static inline const char *dev_name(const char *dev)
 {

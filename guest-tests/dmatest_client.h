@@ -111,6 +111,29 @@ static inline int dmatest_results(const char *mark, const char *what)
 	return n;
 }
 
+/*
+ * Run dmatest on every channel of the device at bdf, one thread each, and
+ * wait (up to a minute) until it has finished: the threads that reported
+ * a summary, *failed of them with failures; -1 if dmatest could not run.
+ */
+static inline int dmatest_run(const char *bdf, const char *iterations,
+			      const char *mark, int *failed)
+{
+	int e = dmatest_load(), n = 0;
+	double t0;
+
+	*failed = 0;
+	e = e ?: dmatest_go(bdf, "1", iterations, "5000", mark);
+	for (t0 = now_s(); !e && now_s() - t0 < 60; usleep(200000))
+		if (read_long(DMATEST_PARAMS "run") == 0 &&
+		    dmatest_summaries(mark, 0, failed) > 0)
+			break;
+	if (!e)
+		n = dmatest_summaries(mark, 1, failed);
+	dmatest_unload();
+	return e ? -1 : n;
+}
+
 /* The dmaengine channels of the PCI device at bdf. */
 static inline int dma_channels_of(const char *bdf)
 {
