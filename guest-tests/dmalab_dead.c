@@ -164,19 +164,9 @@ int main(int argc, char **argv)
 	double t0, dt;
 
 	dev = test_begin(argc, argv, "dmalab_dead", NTESTS, &rs);
-	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
-		tap_bail("cannot use %s", dev);
-	fd = dev_open(dev, &info);
-	if (fd < 0)
-		tap_bail("cannot use %s", dev);
+	fd = dev_open_pci(dev, bdf, sizeof(bdf), &info);
 	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset", bdf);
-	snprintf(why, sizeof(why), "/sys/bus/pci/devices/%s/reset_method",
-		 bdf);
-	if (read_str(why, buf, sizeof(buf)) > 0)
-		buf[strcspn(buf, "\n")] = 0;
-	else
-		snprintf(buf, sizeof(buf), "none");
-	diag("%s at %s, reset methods: %s", dev, bdf, buf);
+	diag_reset_methods(dev, bdf);
 	if (!(info.features & DMALAB_FEAT_DEBUG) ||
 	    dbg_path(dev, "fault/dead", faultdir, sizeof(faultdir), W_OK)) {
 		tap_skip_n(NTESTS, "no fault injection (debugfs fault/dead)");

@@ -26,7 +26,7 @@ static uint64_t rs;		/* the test's PRNG */
 int main(int argc, char **argv)
 {
 	static uint8_t mark[4096], got[4096], abuf[4096];
-	char bdf[64], reset[PATH_MAX], faultdir[PATH_MAX], methods[128];
+	char bdf[64], reset[PATH_MAX], faultdir[PATH_MAX];
 	struct child_d2h blocked;
 	struct dmalab_completion c;
 	struct dmalab_info info;
@@ -34,23 +34,14 @@ int main(int argc, char **argv)
 	struct dmalab_wait w;
 	const char *dev;
 	long long pins0, pins1;
-	int fd, e, e_async, q, ok, n, failed;
+	int fd, e, e_async, q, ok, n;
 	void *dm, *cb;
 	pid_t child;
 
 	dev = test_begin(argc, argv, "dmalab_reset", NTESTS, &rs);
-	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
-		tap_bail("cannot use %s", dev);
-	fd = dev_open(dev, &info);
-	if (fd < 0)
-		tap_bail("cannot use %s", dev);
+	fd = dev_open_pci(dev, bdf, sizeof(bdf), &info);
 	snprintf(reset, sizeof(reset), "/sys/bus/pci/devices/%s/reset", bdf);
-	snprintf(faultdir, sizeof(faultdir),
-		 "/sys/bus/pci/devices/%s/reset_method", bdf);
-	if (read_str(faultdir, methods, sizeof(methods)) <= 0)
-		snprintf(methods, sizeof(methods), "none");
-	methods[strcspn(methods, "\n")] = 0;
-	diag("%s at %s, reset methods: %s", dev, bdf, methods);
+	diag_reset_methods(dev, bdf);
 	if (access(reset, W_OK) || !(info.features & DMALAB_FEAT_DEBUG) ||
 	    dbg_path(dev, "fault", faultdir, sizeof(faultdir), W_OK)) {
 		tap_skip_n(NTESTS, "no function reset or no fault injection");
@@ -120,13 +111,7 @@ int main(int argc, char **argv)
 	tap(ok, "the coherent buffer mapping is intact");
 
 	/* 8: the dmaengine channels work after the reset */
-	n = dmatest_run(bdf, "20", DMATEST_MARK, &failed);
-	if (n < 0)
-		tap_skip("dmatest unavailable");
-	else
-		tap(n > 0 && !failed,
-		    "dmatest after the reset: %d threads, %d with failures",
-		    n, failed);
+	tap_dmatest(bdf, "the reset", DMATEST_MARK);
 
 	if (dm != MAP_FAILED)
 		munmap(dm, 2 * MARK_OFF);

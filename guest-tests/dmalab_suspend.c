@@ -35,15 +35,11 @@ int main(int argc, char **argv)
 	struct dmalab_info info;
 	const char *dev;
 	long armed, after;
-	int fd, e, q, ok, n, failed;
+	int fd, e, q, ok;
 	void *dm, *cb;
 
 	dev = test_begin(argc, argv, "dmalab_suspend", NTESTS, &rs);
-	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
-		tap_bail("cannot use %s", dev);
-	fd = dev_open(dev, &info);
-	if (fd < 0)
-		tap_bail("cannot use %s", dev);
+	fd = dev_open_pci(dev, bdf, sizeof(bdf), &info);
 	if (access(PM_TEST, W_OK) ||
 	    read_str("/sys/power/state", buf, sizeof(buf)) <= 0 ||
 	    !strstr(buf, "freeze") || !(info.features & DMALAB_FEAT_DEBUG) ||
@@ -98,13 +94,7 @@ int main(int argc, char **argv)
 	tap(ok, "device memory, its mapping and the coherent mapping are intact");
 
 	/* 6: the dmaengine channels */
-	n = dmatest_run(bdf, "20", DMATEST_MARK, &failed);
-	if (n < 0)
-		tap_skip("dmatest unavailable");
-	else
-		tap(n > 0 && !failed,
-		    "dmatest after the resume: %d threads, %d with failures",
-		    n, failed);
+	tap_dmatest(bdf, "the resume", DMATEST_MARK);
 
 	if (dm != MAP_FAILED)
 		munmap(dm, 2 * MARK_OFF);

@@ -295,6 +295,36 @@ static inline int dbg_path(const char *dev, const char *sub, char *out,
 	return access(out, mode) ? -1 : 0;
 }
 
+/*
+ * Open dev with DMALAB_IOC_INFO and find its PCI address, for the tests that
+ * work on the PCI function (remove, reset, sleep); bails out if either fails.
+ */
+static inline int dev_open_pci(const char *dev, char *bdf, size_t sz,
+			       struct dmalab_info *info)
+{
+	int fd;
+
+	if (misc_pci_addr(dev_name(dev), bdf, sz))
+		tap_bail("cannot use %s", dev);
+	fd = dev_open(dev, info);
+	if (fd < 0)
+		tap_bail("cannot use %s", dev);
+	return fd;
+}
+
+/* Print the function's reset methods (what sysfs "reset" would use). */
+static inline void diag_reset_methods(const char *dev, const char *bdf)
+{
+	char path[PATH_MAX], methods[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method",
+		 bdf);
+	if (read_str(path, methods, sizeof(methods)) <= 0)
+		snprintf(methods, sizeof(methods), "none");
+	methods[strcspn(methods, "\n")] = 0;
+	diag("%s at %s, reset methods: %s", dev, bdf, methods);
+}
+
 /* Touch p in a child: the signal that killed it, 0 if none. */
 static inline int touch_in_child(volatile uint8_t *p)
 {

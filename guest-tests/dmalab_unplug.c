@@ -43,11 +43,7 @@ int main(int argc, char **argv)
 	ssize_t n;
 
 	tap_plan(NTESTS);
-	if (misc_pci_addr(dev_name(dev), bdf, sizeof(bdf)))
-		tap_bail("cannot use %s", dev);
-	fd = dev_open(dev, &info);
-	if (fd < 0)
-		tap_bail("cannot use %s", dev);
+	fd = dev_open_pci(dev, bdf, sizeof(bdf), &info);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bdf);
 
 	devmem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

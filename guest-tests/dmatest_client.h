@@ -134,6 +134,20 @@ static inline int dmatest_run(const char *bdf, const char *iterations,
 	return e ? -1 : n;
 }
 
+/* One TAP case: dmatest passes on the channels of bdf (after what). */
+static inline void tap_dmatest(const char *bdf, const char *after,
+			       const char *mark)
+{
+	int failed, n = dmatest_run(bdf, "20", mark, &failed);
+
+	if (n < 0)
+		tap_skip("dmatest unavailable");
+	else
+		tap(n > 0 && !failed,
+		    "dmatest after %s: %d threads, %d with failures", after,
+		    n, failed);
+}
+
 /* The dmaengine channels of the PCI device at bdf. */
 static inline int dma_channels_of(const char *bdf)
 {
