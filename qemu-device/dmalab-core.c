@@ -11,6 +11,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/error-report.h"
 #include "qemu/units.h"
 #include "qemu/crc32c.h"
 #include "qemu/bswap.h"
@@ -34,13 +35,25 @@ static bool dmalab_offline(DmalabState *s)
     return s->dbg_dead || s->d3hot;
 }
 
+/*
+ * Delivering an interrupt can change the function under the engine's
+ * feet: an MSI-X message may be aimed, through MMCONFIG, at the device's
+ * own configuration space and start an FLR or enter D3hot.  QEMU's
+ * re-entrancy guard covers only the device's memory regions, so the
+ * engine takes the epoch before it signals and stops when it has moved.
+ */
+static bool dmalab_epoch_moved(DmalabState *s, uint32_t epoch)
+{
+    return s->epoch != epoch;
+}
+
 /* ---- Interrupts ------------------------------------------------------ */
 
 static void dmalab_update_intx(DmalabState *s)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
 
-    if (msix_enabled(pdev) || msi_enabled(pdev)) {
+    if (msix_enabled(pdev) || msi_enabled(pdev) || dmalab_offline(s)) {
         pci_set_irq(pdev, 0);
         return;
     }
@@ -82,8 +95,10 @@ static void dmalab_irq_delay_timer(void *opaque)
     DmalabState *s = opaque;
     uint32_t causes = s->dbg_delayed_causes;
 
+    uint32_t epoch = s->epoch;
+
     s->dbg_delayed_causes = 0;
-    while (causes) {
+    while (causes && !dmalab_epoch_moved(s, epoch)) {
         uint32_t cause = causes & -causes;
 
         causes &= ~cause;
@@ -120,9 +135,15 @@ static void dmalab_notify(DmalabState *s, uint32_t cause, unsigned vector)
                       (int64_t)s->dbg_irq_delay_us * SCALE_US);
         }
         return;
-    case DMALAB_DBG_IRQ_DUP:
+    case DMALAB_DBG_IRQ_DUP: {
+        uint32_t epoch = s->epoch;
+
         dmalab_deliver(s, cause, vector);
+        if (dmalab_epoch_moved(s, epoch)) {
+            return;
+        }
         break;
+    }
     default:
         break;
     }
@@ -223,31 +244,50 @@ static void dmalab_error(DmalabState *s, uint32_t queue, uint32_t index,
 
 /* ---- Address checks -------------------------------------------------- */
 
-static bool dmalab_addr_fits(DmalabState *s, uint64_t addr, uint64_t len)
-{
-    uint64_t end = addr + len - 1;
+/*
+ * Every range check works on the last byte of a range, never on its end:
+ * a range may end exactly at 2^64, where addr + len wraps to 0.
+ */
 
-    if (end < addr) {
+/* The last byte of [addr, addr + len), len > 0; false if it wraps. */
+static bool dmalab_range_last(uint64_t addr, uint64_t len, uint64_t *last)
+{
+    if (len == 0 || len - 1 > UINT64_MAX - addr) {
         return false;
     }
-    return s->dma_bits >= 64 || (end >> s->dma_bits) == 0;
+    *last = addr + (len - 1);
+    return true;
 }
 
-/* Does [addr, addr + len) overlap one of this device's own BARs? */
+/* Can the engine emit every address of [addr, addr + len)? */
+static bool dmalab_addr_fits(DmalabState *s, uint64_t addr, uint64_t len)
+{
+    uint64_t last;
+
+    if (!dmalab_range_last(addr, len, &last)) {
+        return false;
+    }
+    return s->dma_bits >= 64 || (last >> s->dma_bits) == 0;
+}
+
+/* Does [addr, addr + len) (already known not to wrap) hit one of our BARs? */
 static bool dmalab_hits_self(DmalabState *s, uint64_t addr, uint64_t len)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
+    uint64_t last = addr + (len - 1);
     int bar;
 
     for (bar = 0; bar < PCI_NUM_REGIONS - 1; bar++) {
         pcibus_t base = pci_get_bar_addr(pdev, bar);
         pcibus_t size = pdev->io_regions[bar].size;
+        uint64_t bar_last;
 
         if (!size || base == PCI_BAR_UNMAPPED ||
-            (pdev->io_regions[bar].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+            (pdev->io_regions[bar].type & PCI_BASE_ADDRESS_SPACE_IO) ||
+            !dmalab_range_last(base, size, &bar_last)) {
             continue;
         }
-        if (addr < base + size && base < addr + len) {
+        if (addr <= bar_last && base <= last) {
             return true;
         }
     }
@@ -318,6 +358,7 @@ typedef struct DmalabCursor {
     uint64_t table;      /* SG: address of the next entry */
     uint32_t visited;    /* SG: entries read so far, bounded */
     bool ended;          /* SG: the DMALAB_SG_END entry was consumed */
+    bool table_at_top;   /* SG: the last entry read ended at 2^64 */
     uint64_t fault_addr; /* address of the last failure */
 } DmalabCursor;
 
@@ -349,6 +390,10 @@ static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
             c->fault_addr = c->table;
             return DMALAB_STS_SG_LOOP;
         }
+        if (c->table_at_top) {
+            c->fault_addr = UINT64_MAX;
+            return DMALAB_STS_ADDR_WIDTH;
+        }
         c->visited++;
         sts = dmalab_dma_read(s, c->table, &ent, sizeof(ent));
         if (sts != DMALAB_STS_OK) {
@@ -370,6 +415,8 @@ static uint32_t dmalab_cursor_fill(DmalabState *s, DmalabCursor *c)
             c->fault_addr = c->table;
             return DMALAB_STS_SG_SHORT;
         }
+        /* A table running off the top of the address space ends here. */
+        c->table_at_top = c->table > UINT64_MAX - sizeof(ent);
         c->table += sizeof(ent);
         c->addr = le64_to_cpu(ent.addr);
         c->seg_left = le32_to_cpu(ent.len);
@@ -714,6 +761,7 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
     uint64_t daddr = q->ring_base + (uint64_t)slot * sizeof(struct dmalab_desc);
     struct dmalab_desc d;
     DmalabResult r = { .status = DMALAB_STS_OK };
+    uint32_t epoch = s->epoch;
     uint64_t bad_addr;
     uint32_t sts;
     bool chained;
@@ -796,6 +844,9 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
      */
     if (r.status != DMALAB_STS_OK && r.status != DMALAB_STS_ABORTED) {
         dmalab_error(s, q->index, slot, r.status, r.err_addr);
+        if (dmalab_epoch_moved(s, epoch)) {
+            return -1; /* reset or powered down: leave the new state be */
+        }
     }
     q->head = (q->head + 1) & (q->size - 1);
     if (q->head == 0) {
@@ -814,6 +865,7 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
 void dmalab_bh(void *opaque)
 {
     DmalabState *s = opaque;
+    uint32_t epoch = s->epoch;
     unsigned descs = 0;
     uint64_t bytes = 0;
     bool progress = true;
@@ -833,6 +885,9 @@ void dmalab_bh(void *opaque)
                 continue;
             }
             moved = dmalab_queue_step(q);
+            if (dmalab_epoch_moved(s, epoch)) {
+                return; /* the pass ends with the function it served */
+            }
             if (moved >= 0) {
                 progress = true;
                 descs++;
@@ -851,9 +906,12 @@ void dmalab_bh(void *opaque)
     }
 }
 
+/* Throttled model: a queue is ready; run the pass under the guard. */
 static void dmalab_work_timer(void *opaque)
 {
-    dmalab_bh(opaque);
+    DmalabState *s = opaque;
+
+    qemu_bh_schedule(s->bh);
 }
 
 /* Check a queue's ring registers; *bad gets the offending value. */
@@ -1219,6 +1277,7 @@ static void dmalab_global_write(DmalabState *s, hwaddr addr, uint32_t val)
         if (val == DMALAB_DBG_DEAD_MAGIC) {
             trace_dmalab_dead();
             s->dbg_dead = true;
+            s->epoch++;
         }
         break;
     case DMALAB_REG_DBG_CORRUPT_NTH:
@@ -1412,6 +1471,7 @@ static void dmalab_debug_reset(DmalabState *s)
  */
 static void dmalab_core_reset_regs(DmalabState *s)
 {
+    s->epoch++;
     qemu_bh_cancel(s->bh);
     timer_del(s->work_timer);
     timer_del(s->reset_timer);
@@ -1433,14 +1493,50 @@ static void dmalab_core_reset_regs(DmalabState *s)
     dmalab_update_intx(s);
 }
 
+/* D3hot: the function goes offline with its state kept. */
+void dmalab_core_power_down(DmalabState *s)
+{
+    s->d3hot = true;
+    s->epoch++;
+    dmalab_update_intx(s);
+}
+
 void dmalab_core_reset(DmalabState *s)
 {
     dmalab_debug_reset(s);
     dmalab_core_reset_regs(s);
 }
 
-void dmalab_core_post_load(DmalabState *s)
+/*
+ * The invariants the engine relies on.  A disabled queue's registers take
+ * any value (RING_SIZE is checked only at enable, and disabling keeps HEAD
+ * and TAIL), so they are not checked; an enabled queue passed the enable
+ * checks and its doorbells were bounded by its size.  Queues beyond the
+ * queue count cannot be touched by a guest at all.
+ */
+static bool dmalab_queue_state_ok(DmalabState *s, DmalabQueue *q)
 {
+    uint64_t bad;
+
+    if (!q->enabled) {
+        return true;
+    }
+    if (q->index >= s->num_queues || !dmalab_ring_config_ok(s, q, &bad)) {
+        return false;
+    }
+    return q->head < q->size && q->tail < q->size;
+}
+
+bool dmalab_core_post_load(DmalabState *s)
+{
+    for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        if (!dmalab_queue_state_ok(s, &s->queues[i])) {
+            error_report("dmalab: queue %u: migrated state is inconsistent",
+                         i);
+            return false;
+        }
+    }
     /* Bottom halves are not migrated: restart work that was in flight. */
     dmalab_kick(s);
+    return true;
 }

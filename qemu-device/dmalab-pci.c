@@ -255,8 +255,7 @@ static void dmalab_pm_write_config(PCIDevice *pdev, uint16_t old)
     }
     trace_dmalab_power_state(old, state);
     if (state == DMALAB_PM_D3HOT) {
-        s->d3hot = true;
-        pci_set_irq(pdev, 0);
+        dmalab_core_power_down(s);
         return;
     }
     /* D3hot -> D0: the function resets (and the reset clears d3hot) */
@@ -351,22 +350,17 @@ static void dmalab_reset(DeviceState *dev)
     dmalab_core_reset(s);
 }
 
+/*
+ * Accept every state a guest can reach, and refuse only what no guest
+ * could produce (a corrupt or hostile stream): that is left to the core,
+ * which knows the queue invariants.
+ */
 static int dmalab_post_load(void *opaque, int version_id)
 {
     DmalabState *s = opaque;
 
-    for (unsigned i = 0; i < s->num_queues; i++) {
-        DmalabQueue *q = &s->queues[i];
-
-        if (q->size && (!is_power_of_2(q->size) ||
-                        q->size > (1u << DMALAB_RING_ORDER_MAX) ||
-                        q->head >= q->size || q->tail >= q->size)) {
-            return -EINVAL;
-        }
-    }
     s->d3hot = dmalab_pm_state(PCI_DEVICE(s)) == DMALAB_PM_D3HOT;
-    dmalab_core_post_load(s);
-    return 0;
+    return dmalab_core_post_load(s) ? 0 : -EINVAL;
 }
 
 static const VMStateDescription vmstate_dmalab_queue = {

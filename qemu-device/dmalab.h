@@ -112,6 +112,13 @@ struct DmalabState {
 
     /* PCI power management: D3hot, kept in step with the PMCSR */
     bool d3hot;
+    /*
+     * Bumped by every reset, D3hot and emulated removal: code that signals
+     * an interrupt compares it before and after, since the interrupt may
+     * have changed the function (not migrated: it is compared only within
+     * one call).
+     */
+    uint32_t epoch;
 
     DmalabQueue queues[DMALAB_MAX_QUEUES];
     uint8_t chunk[DMALAB_CHUNK];
@@ -144,8 +151,9 @@ uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size);
 void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size);
 void dmalab_core_init(DmalabState *s);
 void dmalab_core_reset(DmalabState *s);
+void dmalab_core_power_down(DmalabState *s);
 void dmalab_core_uninit(DmalabState *s);
-void dmalab_core_post_load(DmalabState *s);
+bool dmalab_core_post_load(DmalabState *s);
 void dmalab_bh(void *opaque);
 
 #endif /* HW_MISC_DMALAB_H */

@@ -310,10 +310,285 @@ static void test_savevm_in_flight(void)
     unlink(img);
 }
 
+/* ---- Every state a guest can reach migrates ------------------------- */
+
+#define ALL_QUEUES          DMALAB_MAX_QUEUES
+
+static const uint32_t global_regs[] = {
+    DMALAB_REG_CTRL, DMALAB_REG_STATUS, DMALAB_REG_INTR_CAUSE,
+    DMALAB_REG_INTR_MASK, DMALAB_REG_ERR_QUEUE, DMALAB_REG_ERR_INDEX,
+    DMALAB_REG_ERR_CODE, DMALAB_REG_ERR_ADDR_LO, DMALAB_REG_ERR_ADDR_HI,
+    DMALAB_REG_ERR_COUNT, DMALAB_REG_STAT_BYTES_LO, DMALAB_REG_STAT_BYTES_HI,
+    DMALAB_REG_STAT_DESCS_LO, DMALAB_REG_STAT_DESCS_HI,
+    DMALAB_REG_STAT_ERRORS_LO, DMALAB_REG_STAT_ERRORS_HI,
+    DMALAB_REG_STAT_IRQS_LO, DMALAB_REG_STAT_IRQS_HI,
+    DMALAB_REG_DBG_FAIL_NTH, DMALAB_REG_DBG_FAIL_STATUS,
+    DMALAB_REG_DBG_IRQ_MODE, DMALAB_REG_DBG_IRQ_COUNT,
+    DMALAB_REG_DBG_IRQ_DELAY_US, DMALAB_REG_DBG_STALL,
+    DMALAB_REG_DBG_CORRUPT_NTH, DMALAB_REG_DBG_CORRUPT_OFFSET,
+    DMALAB_REG_DBG_LAST_ADDR_LO, DMALAB_REG_DBG_LAST_ADDR_HI,
+};
+
+static const uint32_t queue_regs[] = {
+    DMALAB_Q_RING_LO, DMALAB_Q_RING_HI, DMALAB_Q_RING_SIZE, DMALAB_Q_TAIL,
+    DMALAB_Q_HEAD, DMALAB_Q_CTRL, DMALAB_Q_CPL_LO, DMALAB_Q_CPL_HI,
+    DMALAB_Q_COAL_COUNT, DMALAB_Q_COAL_USEC, DMALAB_Q_STATUS, DMALAB_Q_ERROR,
+};
+
+#define NREGS (ARRAY_SIZE(global_regs) + ALL_QUEUES * ARRAY_SIZE(queue_regs))
+
+/* Every guest-visible register, in one fixed order. */
+static void snapshot_regs(QPCIDevice *dev, QPCIBar regs, uint32_t *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(global_regs); i++) {
+        out[n++] = qpci_io_readl(dev, regs, global_regs[i]);
+    }
+    for (uint32_t q = 0; q < ALL_QUEUES; q++) {
+        for (size_t i = 0; i < ARRAY_SIZE(queue_regs); i++) {
+            out[n++] = qpci_io_readl(dev, regs, DMALAB_QREG(q, queue_regs[i]));
+        }
+    }
+    g_assert_cmpuint(n, ==, NREGS);
+}
+
+static const char *reg_name(size_t n, char *buf, size_t len)
+{
+    if (n < ARRAY_SIZE(global_regs)) {
+        snprintf(buf, len, "register 0x%x", global_regs[n]);
+    } else {
+        n -= ARRAY_SIZE(global_regs);
+        snprintf(buf, len, "queue %zu register 0x%x",
+                 n / ARRAY_SIZE(queue_regs),
+                 queue_regs[n % ARRAY_SIZE(queue_regs)]);
+    }
+    return buf;
+}
+
+/*
+ * Migrate @src to a new QEMU started with @args; @src is freed and
+ * replaced by the destination.  Fails the test unless the destination
+ * loads the state and the registers read the same on both sides.
+ */
+static void migrate_and_compare(Side *side, QPCIBar regs, const char *args)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    g_autofree uint32_t *before = g_new(uint32_t, NREGS);
+    g_autofree uint32_t *after = g_new(uint32_t, NREGS);
+    Side dst;
+    char name[64];
+
+    snapshot_regs(side->dev, regs, before);
+    dst.qts = qtest_initf("%s -incoming %s", args, uri);
+    qtest_qmp_assert_success(side->qts,
+                             "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    wait_migration_completed(side->qts);
+    qtest_qmp_eventwait(dst.qts, "RESUME");
+    side_free(side);
+    side_attach(&dst, NULL);
+    *side = dst;
+
+    snapshot_regs(side->dev, regs, after);
+    for (size_t i = 0; i < NREGS; i++) {
+        if (before[i] != after[i]) {
+            g_test_message("%s differs", reg_name(i, name, sizeof(name)));
+            g_assert_cmphex(after[i], ==, before[i]);
+        }
+    }
+}
+
+/* Start a q35 machine with one dmalab of 31 queues, its BARs mapped. */
+static QPCIBar start_side(Side *side, QGuestAllocator *alloc,
+                          const char *args)
+{
+    QPCIBar regs;
+
+    side->qts = qtest_initf("%s", args);
+    pc_alloc_init(alloc, side->qts, ALLOC_NO_FLAGS);
+    side_attach(side, alloc);
+    qpci_device_enable(side->dev);
+    regs = qpci_iomap(side->dev, DMALAB_BAR_REGS, NULL);
+    return regs;
+}
+
+#define MIG_ARGS "-machine q35 -nodefaults -device dmalab,addr=04.0,queues=31"
+
+/* RING_SIZE takes any value while the queue is off (spec 4.6). */
+static void test_migrate_any_ring_size(void)
+{
+    QGuestAllocator alloc;
+    QPCIBar regs;
+    Side side;
+
+    regs = start_side(&side, &alloc, MIG_ARGS);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(13, DMALAB_Q_RING_SIZE),
+                   0x6415fa1d);
+    migrate_and_compare(&side, regs, MIG_ARGS);
+    g_assert_cmphex(qpci_io_readl(side.dev, regs,
+                                  DMALAB_QREG(13, DMALAB_Q_RING_SIZE)), ==,
+                    0x6415fa1d);
+    side_free(&side);
+    alloc_destroy(&alloc);
+}
+
+/* Disabling keeps HEAD and TAIL (spec 6.2), even beyond a new size. */
+static void test_migrate_disabled_keeps_tail(void)
+{
+    QGuestAllocator alloc;
+    uint64_t ring, cpl;
+    QPCIBar regs;
+    Side side;
+
+    regs = start_side(&side, &alloc, MIG_ARGS);
+    ring = guest_alloc(&alloc, 8 * sizeof(struct dmalab_desc));
+    cpl = guest_alloc(&alloc, 8 * sizeof(struct dmalab_cpl));
+    qpci_io_writel(side.dev, regs, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+    qpci_io_writel(side.dev, regs, DMALAB_REG_DBG_STALL, 1u << 2);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_RING_LO), ring);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_RING_HI),
+                   ring >> 32);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_CPL_LO), cpl);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_CPL_HI),
+                   cpl >> 32);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_RING_SIZE), 8);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_CTRL),
+                   DMALAB_QCTRL_ENABLE);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_TAIL), 5);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_CTRL), 0);
+    qpci_io_writel(side.dev, regs, DMALAB_QREG(2, DMALAB_Q_RING_SIZE), 4);
+    g_assert_cmpuint(qpci_io_readl(side.dev, regs,
+                                   DMALAB_QREG(2, DMALAB_Q_TAIL)), ==, 5);
+    migrate_and_compare(&side, regs, MIG_ARGS);
+    g_assert_cmpuint(qpci_io_readl(side.dev, regs,
+                                   DMALAB_QREG(2, DMALAB_Q_TAIL)), ==, 5);
+    side_free(&side);
+    alloc_destroy(&alloc);
+}
+
+/* A value a register is likely to be given: valid, boundary or random. */
+static uint32_t random_value(uint32_t valid)
+{
+    static const uint32_t edges[] = {
+        0, 1, 2, 3, 4096, 4097, 0x7fffffff, 0x80000000, UINT32_MAX,
+    };
+
+    switch (g_test_rand_int_range(0, 3)) {
+    case 0:
+        return valid;
+    case 1:
+        return edges[g_test_rand_int_range(0, ARRAY_SIZE(edges))];
+    default:
+        return g_test_rand_int();
+    }
+}
+
+/* One random guest action on queue @q, with rings at @ring and @cpl. */
+static void random_queue_action(QPCIDevice *dev, QPCIBar regs, uint32_t q,
+                                uint64_t ring, uint64_t cpl)
+{
+    uint32_t size = 1u << g_test_rand_int_range(DMALAB_RING_ORDER_MIN, 5);
+
+    switch (g_test_rand_int_range(0, 10)) {
+    case 0:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_RING_LO),
+                       random_value(ring));
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_RING_HI),
+                       random_value(ring >> 32));
+        break;
+    case 1:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_CPL_LO),
+                       random_value(cpl));
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_CPL_HI),
+                       random_value(cpl >> 32));
+        break;
+    case 2:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_RING_SIZE),
+                       random_value(size));
+        break;
+    case 3:
+    case 4:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_TAIL),
+                       random_value(g_test_rand_int_range(0, 16)));
+        break;
+    case 5:
+    case 6:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_CTRL),
+                       DMALAB_QCTRL_ENABLE);
+        break;
+    case 7:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_CTRL), 0);
+        break;
+    case 8:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_CTRL),
+                       random_value(DMALAB_QCTRL_RESET));
+        break;
+    default:
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_COAL_COUNT),
+                       random_value(4));
+        qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_COAL_USEC),
+                       random_value(100));
+        break;
+    }
+}
+
+/*
+ * Seeded (run with --seed to repeat a failure): each round drives every
+ * queue through random register writes, enables and disables, lets the
+ * engine run on whatever the rings hold, then migrates the machine to a
+ * new QEMU, which must load it and read the same in every register.  The
+ * rounds chain: each destination is the next round's source.
+ */
+static void test_migrate_random_states(void)
+{
+    enum { ROUNDS = 24, ACTIONS = 48, RING_BYTES = 16 * 32 };
+    uint64_t ring[ALL_QUEUES], cpl[ALL_QUEUES];
+    QGuestAllocator alloc;
+    QPCIBar regs;
+    Side side;
+
+    regs = start_side(&side, &alloc, MIG_ARGS);
+    for (uint32_t q = 0; q < ALL_QUEUES; q++) {
+        ring[q] = guest_alloc(&alloc, RING_BYTES);
+        cpl[q] = guest_alloc(&alloc, RING_BYTES);
+        qtest_memset(side.qts, ring[q], 0, RING_BYTES);
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        qpci_io_writel(side.dev, regs, DMALAB_REG_CTRL,
+                       g_test_rand_int_range(0, 8) ? DMALAB_CTRL_ENABLE : 0);
+        qpci_io_writel(side.dev, regs, DMALAB_REG_DBG_STALL,
+                       g_test_rand_int());
+        for (int i = 0; i < ACTIONS; i++) {
+            uint32_t q = g_test_rand_int_range(0, ALL_QUEUES);
+
+            random_queue_action(side.dev, regs, q, ring[q], cpl[q]);
+        }
+        if (!g_test_rand_int_range(0, 4)) {
+            qpci_io_writel(side.dev, regs, DMALAB_REG_INTR_MASK,
+                           g_test_rand_int());
+        }
+        qtest_clock_step(side.qts, g_test_rand_int_range(0, 200) * 1000);
+        /* Hold the engine still, so that both sides are read alike. */
+        qpci_io_writel(side.dev, regs, DMALAB_REG_DBG_STALL, UINT32_MAX);
+        qtest_clock_step(side.qts, 0);
+        migrate_and_compare(&side, regs, MIG_ARGS);
+    }
+    side_free(&side);
+    alloc_destroy(&alloc);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/dmalab/migration/in-flight", test_migrate_in_flight);
     qtest_add_func("/dmalab/migration/savevm", test_savevm_in_flight);
+    qtest_add_func("/dmalab/migration/any-ring-size",
+                   test_migrate_any_ring_size);
+    qtest_add_func("/dmalab/migration/disabled-keeps-tail",
+                   test_migrate_disabled_keeps_tail);
+    qtest_add_func("/dmalab/migration/random-states",
+                   test_migrate_random_states);
     return g_test_run();
 }

@@ -2591,6 +2591,286 @@ static void test_bad_addr_width(void)
     dmalab_stop(&d);
 }
 
+/* ---- Address-space edges --------------------------------------------- */
+
+/*
+ * One COPY-free probe of a host range: CRC32C reads @len bytes at @addr
+ * (directly or through a one-entry SG table) and writes nothing.
+ */
+static uint32_t probe_read(Dmalab *d, uint64_t addr, uint32_t len, bool sg)
+{
+    struct dmalab_sg_entry ent = {
+        .addr = cpu_to_le64(addr),
+        .len = cpu_to_le32(len),
+        .flags = cpu_to_le32(DMALAB_SG_END),
+    };
+    struct dmalab_cpl cpl;
+    uint64_t table;
+    uint32_t sts;
+
+    if (!sg) {
+        cpl = dmalab_run(d, DMALAB_OP_CRC32C, 0, len, addr, 0);
+    } else {
+        table = guest_alloc(&d->alloc, sizeof(ent));
+        qtest_memwrite(d->qts, table, &ent, sizeof(ent));
+        cpl = dmalab_run(d, DMALAB_OP_CRC32C, DMALAB_DESC_SRC_SG, len, table,
+                         0);
+    }
+    sts = le16_to_cpu(cpl.status);
+    if (sts != DMALAB_STS_OK) {
+        expect_error(d, &cpl, sts);
+    }
+    return sts;
+}
+
+/* Can queue 1 be enabled with its rings at @ring and @cpl? */
+static bool ring_enables(Dmalab *d, uint64_t ring, uint64_t cpl)
+{
+    bool on;
+
+    qwr(d, 1, DMALAB_Q_RING_LO, ring);
+    qwr(d, 1, DMALAB_Q_RING_HI, ring >> 32);
+    qwr(d, 1, DMALAB_Q_CPL_LO, cpl);
+    qwr(d, 1, DMALAB_Q_CPL_HI, cpl >> 32);
+    qwr(d, 1, DMALAB_Q_RING_SIZE, 4);
+    qwr(d, 1, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+    on = qrd(d, 1, DMALAB_Q_STATUS) & DMALAB_QSTS_ENABLED;
+    if (!on) {
+        expect_error_logged(d, DMALAB_STS_RING_CONFIG);
+    }
+    qwr(d, 1, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    return on;
+}
+
+/*
+ * The last address the engine may emit, 2^64 - 1 or 2^dma-bits - 1: a
+ * range whose last byte is that address passes the width check (and then
+ * reaches the bus), a range one byte further is refused with ADDR_WIDTH.
+ * Checked for descriptors (source and destination), SG entries, SG
+ * tables, descriptor rings and completion rings.  Nothing is mapped just
+ * below 2^64 or 2^40, so the bus refuses what the width check let
+ * through (DMA_READ, DMA_WRITE); with dma-bits=27 the limit is the end of
+ * the machine's 128 MiB of RAM, and the last bytes move.
+ */
+static void test_edge_limit(const void *opaque)
+{
+    unsigned bits = GPOINTER_TO_UINT(opaque);
+    /* 2^bits, computed so that 2^64 wraps to 0 and top - n is right */
+    uint64_t top = bits == 64 ? 0 : 1ull << bits;
+    bool ram_below = bits == 27;
+    uint32_t read_sts = ram_below ? DMALAB_STS_OK : DMALAB_STS_DMA_READ;
+    uint32_t write_sts = ram_below ? DMALAB_STS_OK : DMALAB_STS_DMA_WRITE;
+    g_autofree char *props = g_strdup_printf("queues=2,dma-bits=%u", bits);
+    struct dmalab_sg_entry ent = {
+        .len = cpu_to_le32(64),
+        .flags = cpu_to_le32(DMALAB_SG_END),
+    };
+    struct dmalab_cpl cpl;
+    uint64_t mem;
+    Dmalab d;
+
+    dmalab_start(&d, props);
+    dmalab_setup_queue(&d, 16);
+    mem = guest_alloc(&d.alloc, 4096);
+
+    g_test_message("descriptor source");
+    g_assert_cmphex(probe_read(&d, top - 64, 64, false), ==, read_sts);
+    g_assert_cmphex(probe_read(&d, top - 63, 64, false), ==,
+                    DMALAB_STS_ADDR_WIDTH);
+    g_assert_cmphex(probe_read(&d, top - 1, 1, false), ==, read_sts);
+    g_assert_cmphex(probe_read(&d, top - 1, 2, false), ==,
+                    DMALAB_STS_ADDR_WIDTH);
+
+    g_test_message("descriptor destination");
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x0123456789abcdefull,
+                     top - 8);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, write_sts);
+    if (ram_below) {
+        g_assert_cmphex(qtest_readq(d.qts, top - 8), ==,
+                        0x0123456789abcdefull);
+    } else {
+        expect_error(&d, &cpl, write_sts);
+    }
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0, top - 7);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+
+    g_test_message("SG entry");
+    g_assert_cmphex(probe_read(&d, top - 64, 64, true), ==, read_sts);
+    g_assert_cmphex(probe_read(&d, top - 63, 64, true), ==,
+                    DMALAB_STS_ADDR_WIDTH);
+
+    g_test_message("SG table");
+    ent.addr = cpu_to_le64(mem);
+    if (ram_below) {
+        qtest_memwrite(d.qts, top - 16, &ent, sizeof(ent));
+    }
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, DMALAB_DESC_SRC_SG, 64, top - 16,
+                     0);
+    g_assert_cmphex(le16_to_cpu(cpl.status), ==, read_sts);
+    if (!ram_below) {
+        expect_error(&d, &cpl, read_sts);
+        g_assert_cmphex(le64_to_cpu(cpl.err_addr), ==, top - 16);
+    }
+    cpl = dmalab_run(&d, DMALAB_OP_CRC32C, DMALAB_DESC_SRC_SG, 64, top - 15,
+                     0);
+    expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+    if (ram_below) {
+        /* A table whose next entry would lie beyond the limit. */
+        ent.len = cpu_to_le32(32);
+        ent.flags = 0;
+        qtest_memwrite(d.qts, top - 16, &ent, sizeof(ent));
+        cpl = dmalab_run(&d, DMALAB_OP_CRC32C, DMALAB_DESC_SRC_SG, 64,
+                         top - 16, 0);
+        expect_error(&d, &cpl, DMALAB_STS_ADDR_WIDTH);
+        g_assert_cmpuint(le32_to_cpu(cpl.bytes), ==, 32);
+    }
+
+    g_test_message("rings of 4 entries (128 bytes)");
+    g_assert(ring_enables(&d, top - 128, mem));
+    g_assert(!ring_enables(&d, top - 96, mem));
+    g_assert(ring_enables(&d, mem, top - 128));
+    g_assert(!ring_enables(&d, mem, top - 96));
+    check_alive(&d);
+    dmalab_stop(&d);
+}
+
+/*
+ * A BAR just below the top of the address space: a range reaching 2^64
+ * still overlaps it and is refused with SELF_DMA, and device memory keeps
+ * its bytes.  (QEMU maps no BAR whose last byte is 2^64 - 1, so the page
+ * above the BAR is empty.)
+ */
+static void test_edge_self_dma_top(void)
+{
+    const uint64_t top_bar = 0xffffffffffffe000ull;
+    g_autofree uint8_t *data = random_bytes(8192);
+    g_autofree uint8_t *devmem = g_malloc(4096);
+    struct dmalab_cpl cpl;
+    uint64_t src, dst;
+    Dmalab d;
+
+    dmalab_start(&d, "devmem-size=4096");
+    dmalab_setup_queue(&d, 16);
+    src = guarded_alloc(&d, 8192, data);
+    dst = guarded_alloc(&d, 8192, NULL);
+    qpci_config_writel(d.dev, PCI_BASE_ADDRESS_2, (uint32_t)top_bar);
+    qpci_config_writel(d.dev, PCI_BASE_ADDRESS_3, top_bar >> 32);
+    g_assert_cmphex(bar_addr(&d, DMALAB_BAR_DEVMEM), ==, top_bar);
+    qtest_memset(d.qts, top_bar, 0x5a, 4096);
+    memset(devmem, 0x5a, 4096);
+
+    /* Into [BAR, 2^64): the case whose end wraps to 0. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 8192, src, top_bar);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    g_assert_cmpuint(le32_to_cpu(cpl.bytes), ==, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 8192, top_bar, dst);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 4096, src, top_bar);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    /* Straddling the BAR's first byte from below. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 16, src, top_bar - 8);
+    expect_error(&d, &cpl, DMALAB_STS_SELF_DMA);
+    /* The empty page above the BAR is not the device: a bus error. */
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 4096, src, top_bar + 4096);
+    expect_error(&d, &cpl, DMALAB_STS_DMA_WRITE);
+
+    check_mem(&d, top_bar, devmem, 4096);
+    check_untouched(&d, dst, 8192);
+    cpl = dmalab_run(&d, DMALAB_OP_COPY, 0, 8192, src, dst);
+    assert_ok(&cpl, 8192);
+    check_mem(&d, dst, data, 8192);
+    dmalab_stop(&d);
+}
+
+/* ---- Interrupts that change the function ------------------------------ */
+
+#define Q35_MMCONFIG_BASE   0xb0000000ull
+
+/*
+ * Turn on q35's MMCONFIG window (firmware would) and return the address
+ * of the device's configuration space in it.
+ */
+static uint64_t enable_mmconfig(Dmalab *d)
+{
+    QPCIDevice *mch = qpci_device_find(d->bus, QPCI_DEVFN(0, 0));
+    uint64_t cfg = Q35_MMCONFIG_BASE + ((uint64_t)DMALAB_DEVFN << 12);
+
+    g_assert(mch);
+    qpci_config_writel(mch, 0x64, 0);              /* PCIEXBAR, high */
+    qpci_config_writel(mch, 0x60, Q35_MMCONFIG_BASE | 1); /* 256 MiB, on */
+    g_free(mch);
+    g_assert_cmphex(qtest_readw(d->qts, cfg + PCI_VENDOR_ID), ==,
+                    DMALAB_PCI_VENDOR_ID);
+    return cfg;
+}
+
+/*
+ * The error vector is aimed at the device's own configuration space: at
+ * the PCIe Device Control register with the FLR bit, or at the PMCSR with
+ * D3hot.  A bad descriptor then changes the function from inside the
+ * engine's pass.  The pass must stop there: no further descriptor runs,
+ * and after the function reset the queue reads as reset (RING_SIZE, HEAD
+ * and TAIL 0), not as the rest of the pass left it.
+ */
+static void test_reset_from_own_msix(const void *opaque)
+{
+    bool d3hot = GPOINTER_TO_INT(opaque);
+    struct dmalab_cpl cpl;
+    uint64_t cfg, buf;
+    uint8_t cap;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, NULL);
+    cfg = enable_mmconfig(&d);
+    buf = guarded_alloc(&d, 64, NULL);
+    qpci_msix_enable(d.dev);
+    if (d3hot) {
+        cap = qpci_find_capability(d.dev, PCI_CAP_ID_PM, 0);
+        msix_route(&d, DMALAB_MSIX_ERR_VECTOR(4), cfg + cap + PCI_PM_CTRL,
+                   3);
+    } else {
+        uint16_t ctl;
+
+        cap = qpci_find_capability(d.dev, PCI_CAP_ID_EXP, 0);
+        ctl = qpci_config_readw(d.dev, cap + PCI_EXP_DEVCTL);
+        msix_route(&d, DMALAB_MSIX_ERR_VECTOR(4), cfg + cap + PCI_EXP_DEVCTL,
+                   ctl | PCI_EXP_DEVCTL_BCR_FLR);
+    }
+    g_assert_cmphex(cap, !=, 0);
+    dmalab_setup_queue(&d, 8);
+    post(&d, 0, 0x33, DMALAB_DESC_IRQ, 8, 0, buf);
+    t = post(&d, 0, DMALAB_OP_FILL, DMALAB_DESC_IRQ, 64, 0x1111, buf);
+    doorbell(&d, 0);
+    qtest_clock_step(d.qts, 1000 * 1000);
+
+    /* The pass stopped at the bad descriptor. */
+    check_untouched(&d, buf, 64);
+    g_assert(!cpl_ready(&d, &t, &cpl));
+    if (d3hot) {
+        g_assert_cmphex(qpci_config_readw(d.dev, cap + PCI_PM_CTRL) &
+                        PCI_PM_CTRL_STATE_MASK, ==, 3);
+        g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, UINT32_MAX);
+        /* Back to D0: the function reset of the PM capability. */
+        qpci_config_writew(d.dev, cap + PCI_PM_CTRL, 0);
+    }
+    g_assert_cmphex(qpci_config_readw(d.dev, PCI_COMMAND) &
+                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
+    dmalab_map(&d);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_RING_SIZE), ==, 0);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_HEAD), ==, 0);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 0);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+    check_reset_regs(&d, 4);
+
+    /* And it works again from scratch. */
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0x2222, buf);
+    assert_ok(&cpl, 64);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x2222);
+    dmalab_stop(&d);
+}
+
 /* Bus mastering off: the queue halts with BUS_MASTER. */
 static void test_bad_bus_master(void)
 {
@@ -3036,6 +3316,17 @@ int main(int argc, char **argv)
     qtest_add_func("/dmalab/error/self-dma", test_bad_self_dma);
     qtest_add_func("/dmalab/error/addr-width", test_bad_addr_width);
     qtest_add_func("/dmalab/error/bus-master", test_bad_bus_master);
+    qtest_add_data_func("/dmalab/edge/limit-2^64", GUINT_TO_POINTER(64),
+                        test_edge_limit);
+    qtest_add_data_func("/dmalab/edge/limit-dma-bits-27",
+                        GUINT_TO_POINTER(27), test_edge_limit);
+    qtest_add_data_func("/dmalab/edge/limit-dma-bits-40",
+                        GUINT_TO_POINTER(40), test_edge_limit);
+    qtest_add_func("/dmalab/edge/self-dma-2^64", test_edge_self_dma_top);
+    qtest_add_data_func("/dmalab/reset/flr-from-own-msix",
+                        GINT_TO_POINTER(0), test_reset_from_own_msix);
+    qtest_add_data_func("/dmalab/reset/d3hot-from-own-msix",
+                        GINT_TO_POINTER(1), test_reset_from_own_msix);
     qtest_add_func("/dmalab/throttle/bandwidth", test_throttle);
     qtest_add_func("/dmalab/pio/doorbell", test_pio_doorbell);
     qtest_add_func("/dmalab/machine/pc", test_machine_pc);
