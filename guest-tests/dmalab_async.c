@@ -9,6 +9,10 @@
  *    their data checked byte by byte with guard bytes around each buffer;
  *  - an async op on a stalled queue is failed by the driver's watchdog with
  *    ETIMEDOUT; closing a file with ops in flight leaks nothing;
+ *  - a WAIT whose copy to user space fails (read-only completion array or
+ *    header) returns EFAULT and loses no completion: the next WAIT returns
+ *    them all; SUBMIT and SUBMIT_BATCH with read-only results fail with
+ *    EFAULT before the device runs anything;
  *  - io_uring and libaio reads and writes, queue depth 8, data checked; with
  *    the queues stalled, io_submit() returns at once (the driver returned
  *    -EIOCBQUEUED) and the reads complete once released.
@@ -20,8 +24,9 @@
 #include <libaio.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sys/mman.h>
 
-#define NTESTS		22
+#define NTESTS		27
 #define NOPS		8
 #define OPLEN		(24 * 1024 + 123)
 
@@ -265,6 +270,129 @@ static void test_inflight(void)
 		free(w[i].raw);
 		free(r[i].raw);
 	}
+}
+
+/* Every byte of g is the little-endian pattern, repeated. */
+static int filled_with(const struct gbuf *g, uint64_t pattern)
+{
+	size_t j;
+
+	for (j = 0; j < g->n; j++) {
+		if (g->p[j] != (uint8_t)(pattern >> (8 * (j % 8)))) {
+			diag("byte %zu of %zu: %#x", j, g->n, g->p[j]);
+			return 0;
+		}
+	}
+	return gbuf_guards_ok(g);
+}
+
+static void fill_init(struct dmalab_op *op, struct gbuf *g, uint64_t pattern)
+{
+	op_init(op, DMALAB_UOP_FILL, DMALAB_QUEUE_ANY, g->n);
+	op_buf(&op->dst, DMALAB_BUF_USER, (uintptr_t)g->p);
+	op->pattern = pattern;
+}
+
+#define EFAULT_OPS	4
+
+/* Ops whose results cannot be written back are refused before they run. */
+static int results_readonly_refused(struct dmalab_op *ro_op, struct gbuf *g)
+{
+	struct dmalab_batch b;
+	int ok;
+
+	memset(g->p, 0, g->n);
+	ok = ioctl(fd, DMALAB_IOC_SUBMIT, ro_op) == -1 && errno == EFAULT;
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = 1;
+	b.ops = (uintptr_t)ro_op;
+	ok &= ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == -1 && errno == EFAULT;
+	/* nothing ran: the destination still holds zeros */
+	return ok && filled_with(g, 0);
+}
+
+static void test_wait_efault(void)
+{
+	struct dmalab_completion c[EFAULT_OPS];
+	struct dmalab_async a[EFAULT_OPS];
+	struct gbuf g[EFAULT_OPS];
+	long pg = sysconf(_SC_PAGESIZE);
+	struct dmalab_wait w, *ro_w;
+	int i, k, n, ok = 1;
+	uint8_t *ro;
+
+	ro = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	for (i = 0; i < EFAULT_OPS && ok; i++) {
+		gbuf_init(&g[i], 4096 + 100 * i + 3, 0);
+		memset(&a[i], 0, sizeof(a[i]));
+		fill_init(&a[i].op, &g[i], 0x0102030405060708ULL * (i + 1));
+		a[i].user_data = 300 + i;
+		ok = ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a[i]) == 0;
+	}
+	tap(ok, "%d async FILLs submitted", EFAULT_OPS);
+
+	/* page 0: a completion array; page 1: a WAIT header; both read-only */
+	memset(&w, 0, sizeof(w));
+	w.size = sizeof(w);
+	w.max = EFAULT_OPS;
+	w.min = EFAULT_OPS;
+	w.timeout_ms = 5000;
+	w.cpls = (uintptr_t)c;
+	memcpy(ro + pg, &w, sizeof(w));
+	ro_w = (struct dmalab_wait *)(ro + pg);
+	w.cpls = (uintptr_t)ro;
+	ok = mprotect(ro, 2 * pg, PROT_READ) == 0;
+	n = ok ? ioctl(fd, DMALAB_IOC_WAIT, &w) : 0;
+	tap(ok && n == -1 && errno == EFAULT,
+	    "WAIT for all %d into a read-only completion array: EFAULT",
+	    EFAULT_OPS);
+	n = ioctl(fd, DMALAB_IOC_WAIT, ro_w);
+	tap(n == -1 && errno == EFAULT,
+	    "WAIT with a read-only header (the array is fine): EFAULT");
+
+	memset(c, 0, sizeof(c));
+	memset(&w, 0, sizeof(w));
+	w.size = sizeof(w);
+	w.max = EFAULT_OPS;
+	w.min = EFAULT_OPS;
+	w.timeout_ms = 5000;
+	w.cpls = (uintptr_t)c;
+	ok = ioctl(fd, DMALAB_IOC_WAIT, &w) == 0 && w.count == EFAULT_OPS &&
+	     w.inflight == 0;
+	if (!ok)
+		diag("WAIT: %s, count %u inflight %u", strerror(errno),
+		     w.count, w.inflight);
+	for (i = 0; ok && i < (int)w.count; i++) {
+		k = (int)c[i].user_data - 300;
+		ok = k >= 0 && k < EFAULT_OPS && c[i].cookie == a[k].cookie &&
+		     !c[i].error && c[i].status == DMALAB_STS_OK &&
+		     c[i].bytes == g[k].n &&
+		     filled_with(&g[k], a[k].op.pattern);
+		if (!ok)
+			diag("completion %d: user_data %llu error %d status %#x bytes %u",
+			     i, (unsigned long long)c[i].user_data,
+			     c[i].error, c[i].status, c[i].bytes);
+	}
+	tap(ok, "after both failures the next WAIT returns all %d "
+	    "completions, cookies, statuses and bytes intact",
+	    EFAULT_OPS);
+
+	/* page 0 read-only again, now holding a valid op */
+	ok = mprotect(ro, pg, PROT_READ | PROT_WRITE) == 0;
+	if (ok) {
+		fill_init((struct dmalab_op *)ro, &g[0], 0x5a5a5a5a5a5a5a5aULL);
+		ok = mprotect(ro, pg, PROT_READ) == 0 &&
+		     results_readonly_refused((struct dmalab_op *)ro, &g[0]);
+	}
+	tap(ok, "SUBMIT and SUBMIT_BATCH with read-only results: EFAULT, and "
+	    "the device ran nothing");
+	for (i = 0; i < EFAULT_OPS; i++)
+		free(g[i].raw);
+	munmap(ro, 2 * pg);
 }
 
 static void test_timeout_and_close(void)
@@ -512,6 +640,7 @@ int main(int argc, char **argv)
 
 	test_args();			/* 3 */
 	test_inflight();		/* 6 */
+	test_wait_efault();		/* 5 */
 	test_timeout_and_close();	/* 2 */
 	test_uring();			/* 4 */
 	test_libaio();			/* 5 */

@@ -204,6 +204,36 @@ static bool dmalab_wait_ready(struct dmalab_file *f, u32 min)
 	return ready;
 }
 
+/*
+ * Hand a file's completions back: on the done list again, at its head and
+ * in their order, so that a WAIT whose copy to user space failed loses
+ * nothing and the next WAIT returns them.
+ */
+static void dmalab_wait_unconsume(struct dmalab_file *f, struct list_head *list,
+				  unsigned int n)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&f->alock, flags);
+	list_splice(list, &f->done);
+	f->ndone += n;
+	spin_unlock_irqrestore(&f->alock, flags);
+	/* a concurrent WAIT may have gone to sleep while they were out */
+	wake_up_interruptible(&f->wq);
+}
+
+static void dmalab_wait_fill(struct dmalab_completion *c,
+			     const struct dmalab_req *req)
+{
+	c->cookie = req->ucookie;
+	c->user_data = req->user_data;
+	c->error = req->err;
+	c->status = req->status;
+	c->bytes = req->bytes;
+	c->result = req->result;
+	c->queue_used = req->q->idx;
+}
+
 int dmalab_ioc_wait(struct dmalab_file *f, void __user *arg)
 {
 	struct dmalab_completion *cpls;
@@ -238,40 +268,40 @@ int dmalab_ioc_wait(struct dmalab_file *f, void __user *arg)
 		}
 	}
 
+	/* Take them off the list; they still count as in flight. */
 	spin_lock_irqsave(&f->alock, flags);
 	list_for_each_entry_safe(req, tmp, &f->done, orphan_node) {
 		if (n == w.max)
 			break;
+		dmalab_wait_fill(&cpls[n++], req);
 		list_move_tail(&req->orphan_node, &list);
-		n++;
 	}
 	f->ndone -= n;
-	f->inflight -= n;
-	w.inflight = f->inflight;
+	w.inflight = f->inflight - n;
 	spin_unlock_irqrestore(&f->alock, flags);
 
-	n = 0;
-	list_for_each_entry_safe(req, tmp, &list, orphan_node) {
-		struct dmalab_completion *c = &cpls[n++];
+	/*
+	 * Consume them only once user space has them: a failed copy (a
+	 * read-only array or header) puts every one of them back.
+	 */
+	w.count = n;
+	if ((n && copy_to_user(u64_to_user_ptr(w.cpls), cpls,
+			       array_size(n, sizeof(*cpls)))) ||
+	    copy_to_user(arg, &w, sizeof(w))) {
+		dmalab_wait_unconsume(f, &list, n);
+		ret = -EFAULT;
+		goto out;
+	}
 
-		c->cookie = req->ucookie;
-		c->user_data = req->user_data;
-		c->error = req->err;
-		c->status = req->status;
-		c->bytes = req->bytes;
-		c->result = req->result;
-		c->queue_used = req->q->idx;
+	spin_lock_irqsave(&f->alock, flags);
+	f->inflight -= n;
+	spin_unlock_irqrestore(&f->alock, flags);
+	list_for_each_entry_safe(req, tmp, &list, orphan_node) {
 		list_del(&req->orphan_node);
 		dmalab_req_free(req);
 		dmalab_file_put(f);
 	}
-	w.count = n;
-	if (n && copy_to_user(u64_to_user_ptr(w.cpls), cpls,
-			      array_size(n, sizeof(*cpls))))
-		ret = -EFAULT;
-	else if (copy_to_user(arg, &w, sizeof(w)))
-		ret = -EFAULT;
-	else if (!n && w.min && w.inflight)
+	if (!n && w.min && w.inflight)
 		ret = -ETIMEDOUT;
 out:
 	kvfree(cpls);

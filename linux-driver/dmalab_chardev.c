@@ -561,6 +561,17 @@ void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req)
 	op->queue_used = req->q->idx;
 }
 
+/*
+ * The ioctls that write an op's results back check first that they can:
+ * once the device has run the op, a failed copy would lose its result.
+ * The probe writes back the bytes just read, so it changes nothing.
+ */
+static int dmalab_results_writable(void __user *uptr, const void *copy,
+				   size_t len)
+{
+	return copy_to_user(uptr, copy, len) ? -EFAULT : 0;
+}
+
 static int dmalab_ioc_submit(struct dmalab_file *f, void __user *arg)
 {
 	struct dmalab_req *req;
@@ -569,6 +580,9 @@ static int dmalab_ioc_submit(struct dmalab_file *f, void __user *arg)
 
 	if (copy_from_user(&op, arg, sizeof(op)))
 		return -EFAULT;
+	ret = dmalab_results_writable(arg, &op, sizeof(op));
+	if (ret)
+		return ret;
 	ret = dmalab_op_prepare(f, &op, &req);
 	if (ret)
 		return ret;
@@ -605,6 +619,12 @@ static int dmalab_ioc_batch(struct dmalab_file *f, void __user *arg)
 			  array_size(batch.count, sizeof(*ops)));
 	if (IS_ERR(ops))
 		return PTR_ERR(ops);
+	ret = dmalab_results_writable(u64_to_user_ptr(batch.ops), ops,
+				      array_size(batch.count, sizeof(*ops)));
+	if (!ret)
+		ret = dmalab_results_writable(arg, &batch, sizeof(batch));
+	if (ret)
+		goto out;
 	reqs = kcalloc(batch.count, sizeof(*reqs), GFP_KERNEL);
 	if (!reqs) {
 		ret = -ENOMEM;
