@@ -6,6 +6,9 @@
 #                                  tests; exit 0 only if all of them passed
 #   ./run-vm.sh check [options]    every test: the host-side qtests and the
 #                                  guest suite in every VM configuration
+#   ./run-vm.sh fuzz [--time S]    fuzz the device with QEMU's generic-fuzz
+#                                  and libFuzzer; keeps crashes and their
+#                                  reproducers under build/fuzz/
 #
 # Run ./run-vm.sh --help for the options.
 set -euo pipefail
@@ -19,16 +22,32 @@ export DMALAB_BUILD=$build
 
 usage() {
     cat <<EOF
-usage: ./run-vm.sh [check] [options]
+usage: ./run-vm.sh [check|fuzz] [options]
 
   (no command)        build, boot the default VM and run the guest tests
-  check               run every test: qtests, then each VM configuration
+  check               run every test: the host-side tests, then each
+                      kernel's VM configurations (see KERNEL_TIERS in
+                      scripts/vm-configs.sh)
+  fuzz                build the generic-fuzz target of the device (clang,
+                      libFuzzer, ASan, UBSan) and run it; crashes and their
+                      qtest reproducers are kept in build/fuzz/
 
 options:
+  --kernel K          the guest kernel: debian (Debian 12's, the default),
+                      lts (6.12 from bookworm-backports), latest (the
+                      newest source Debian packages, built here) or the
+                      path of a kernel tree (built here).  With check:
+                      only this kernel, in every configuration
+  --debug             build the kernel with kernel/debug.config (DMA-API
+                      debug, KASAN, lockdep, kmemleak, fault injection)
   --shell             boot the default VM to an interactive shell with the
                       driver loaded and the test programs on PATH
+  --gdb               like --shell, with QEMU's gdbstub waiting for gdb
+                      (a kernel built here: its vmlinux has the symbols)
   --only NAME         with check: run only the configuration NAME
-                      ("qtest" or "lint" for one host-side test)
+                      ("qtest", "qtest-asan" or "lint" for one host-side
+                      test)
+  --time SECONDS      with fuzz: how long to fuzz (default: 600)
   --config NAME       without check: boot configuration NAME (default:
                       default); one of: ${DMALAB_CONFIGS[*]}
   --accel kvm|tcg     skip the KVM probe and use this accelerator
@@ -39,6 +58,10 @@ EOF
 }
 
 command=run
+kernel_name=debian
+kernel_given=0
+kernel_debug=0
+gdb=0
 only=""
 config=default
 accel=""
@@ -46,10 +69,17 @@ shell=0
 deps=1
 timeout_s=""
 only_tests=""
+fuzz_time=600
 while [ $# -gt 0 ]; do
     case "$1" in
     check) command=check ;;
+    fuzz) command=fuzz ;;
+    --time) fuzz_time=${2:?--time needs seconds}; shift ;;
     --shell) shell=1 ;;
+    --gdb) shell=1; gdb=1 ;;
+    --kernel) kernel_name=${2:?--kernel needs debian, lts, latest or a path}
+              kernel_given=1; shift ;;
+    --debug) kernel_debug=1 ;;
     --only) only=${2:?--only needs a name}; shift ;;
     --config) config=${2:?--config needs a name}; shift ;;
     --accel) accel=${2:?--accel needs kvm or tcg}; shift ;;
@@ -65,7 +95,8 @@ case "$accel" in
 ""|kvm|tcg) ;;
 *) echo "run-vm.sh: --accel takes kvm or tcg" >&2; exit 2 ;;
 esac
-if [ -n "$only" ] && [ "$only" != qtest ] && [ "$only" != lint ] &&
+HOST_TESTS=(qtest qtest-asan lint)
+if [ -n "$only" ] && [[ " ${HOST_TESTS[*]} " != *" $only "* ]] &&
     ! vm_config_exists "$only"; then
     echo "run-vm.sh: unknown configuration '$only' (${DMALAB_CONFIGS[*]})" >&2
     exit 2
@@ -79,43 +110,64 @@ step() { printf '==> %s\n' "$*"; }
 
 # ---- Build ---------------------------------------------------------------
 
-build_all() {
+build_host() {
     if [ "$deps" = 1 ]; then
         "$top/scripts/install-deps.sh"
     fi
     step "QEMU"
     "$top/scripts/build-qemu.sh"
-    step "guest kernel"
-    "$top/scripts/fetch-kernel.sh"
-    kpkg=$("$top/scripts/kernel-version.sh")
-    kver=${kpkg#linux-image-}
-    kernel=$build/kernel/vmlinuz-$kver
-    kheaders=/usr/src/linux-headers-$kver
-    step "driver and guest tests (kernel $kver)"
-    if [ ! -f "$build/meson/build.ninja" ]; then
-        meson setup "$build/meson" "$top" -Dkernel_headers="$kheaders" >/dev/null
-    fi
-    meson configure "$build/meson" -Dkernel_headers="$kheaders" >/dev/null
-    ninja -C "$build/meson" >"$build/meson.log" 2>&1 || {
-        cat "$build/meson.log" >&2
-        exit 1
-    }
+    qemu=$build/qemu/bin/qemu-system-x86_64
     mapfile -t tests < <(sed -n "s/^ *'\([a-z0-9_]*\)',$/\1/p" \
         "$top/guest-tests/meson.build")
-    local paths=() want
-    for t in "${tests[@]}"; do
-        paths+=("$build/meson/guest-tests/$t")
-    done
+    local want
     for want in ${only_tests//,/ }; do
         if [[ " ${tests[*]} " != *" $want "* ]]; then
             echo "run-vm.sh: no guest test program '$want' (${tests[*]})" >&2
             exit 2
         fi
     done
-    initrd=$build/initramfs.cpio.gz
+}
+
+# Make kernel $1 (with kernel/debug.config if $2 is 1) ready, and build
+# the driver, dmatest and the guest tests against it.  Sets kernel,
+# initrd, kheaders, results and the KERNEL_* variables of scripts/kernel.sh.
+use_kernel() {
+    local name=$1 debug=$2 vars paths=() t
+    step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)')"
+    vars=$("$top/scripts/kernel.sh" "$name" $([ "$debug" = 1 ] && echo --debug)) || exit 1
+    eval "$vars"
+    kernel=$KERNEL_IMAGE
+    kheaders=$KERNEL_KBUILD
+    # Debian's kernel keeps the paths it always had.
+    if [ "$KERNEL_ID" = debian ]; then
+        mesondir=$build/meson
+        initrd=$build/initramfs.cpio.gz
+        results=$build/results
+    else
+        mesondir=$build/meson-$KERNEL_ID
+        initrd=$build/initramfs-$KERNEL_ID.cpio.gz
+        results=$build/results/$KERNEL_LABEL
+    fi
+    step "driver and guest tests (kernel $KERNEL_RELEASE)"
+    # (Re)configure only when the kernel changed: meson then stays quiet.
+    local opts="-Dkernel_headers=$kheaders -Dkernel_source=$KERNEL_SRC"
+    if [ ! -f "$mesondir/build.ninja" ] ||
+        [ "$(cat "$mesondir/.dmalab-options" 2>/dev/null)" != "$opts" ]; then
+        # shellcheck disable=SC2086 # two -D options
+        meson setup $([ -f "$mesondir/build.ninja" ] && echo --reconfigure) \
+            "$mesondir" "$top" $opts >"$mesondir.log" 2>&1 ||
+            { cat "$mesondir.log" >&2; exit 1; }
+        echo "$opts" >"$mesondir/.dmalab-options"
+    fi
+    ninja -C "$mesondir" >"$mesondir.log" 2>&1 || {
+        cat "$mesondir.log" >&2
+        exit 1
+    }
+    for t in "${tests[@]}"; do
+        paths+=("$mesondir/guest-tests/$t")
+    done
     "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
-        "$build/meson/dmalab.ko" "$build/meson/dmatest.ko" -- "${paths[@]}"
-    qemu=$build/qemu/bin/qemu-system-x86_64
+        "$mesondir/dmalab.ko" "$mesondir/dmatest.ko" -- "${paths[@]}"
 }
 
 # ---- Accelerator -----------------------------------------------------------
@@ -157,6 +209,14 @@ choose_accel() {
 
 # ---- Boot ------------------------------------------------------------------
 
+# What a debug kernel's checks need on the command line: room for every
+# mapping DMA-API debug tracks (the suite keeps thousands in flight).
+kernel_append() {
+    if [ "$KERNEL_DEBUG" = 1 ]; then
+        printf 'dma_debug_entries=262144 '
+    fi
+}
+
 # Print the QEMU command line for configuration $1, one argument per line.
 qemu_cmdline() {
     local name=$1 mode=$2
@@ -173,7 +233,7 @@ qemu_cmdline() {
     printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel_opt" -m "$VM_MEM" \
         -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$VM_APPEND"
+    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$(kernel_append)$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -183,12 +243,16 @@ qemu_cmdline() {
 # Boot configuration $1 and run the guest tests; leaves results in
 # $build/results/$1/.
 boot_config() {
-    local name=$1 dir=$build/results/$1 limit rc=0
+    local name=$1 dir=$results/$1 limit rc=0
     local -a cmd
     rm -rf "$dir"
     mkdir -p "$dir"
     vm_config "$name"
     limit=${timeout_s:-$VM_TIMEOUT}
+    # A debug kernel (KASAN, lockdep, kmemleak) runs several times slower.
+    if [ -z "$timeout_s" ] && [ "$KERNEL_DEBUG" = 1 ]; then
+        limit=$((limit * DEBUG_TIMEOUT_FACTOR))
+    fi
     mapfile -t cmd < <(qemu_cmdline "$name" test)
     cmd+=(-serial "file:$dir/console.log" -serial "file:$dir/results.tap"
           -qmp "unix:$dir/qmp.sock,server=on,wait=off")
@@ -207,7 +271,8 @@ boot_config() {
         echo "not ok - $name: QEMU exited with status $rc" >>"$dir/results.tap"
         sed 's/^/  qemu: /' "$dir/qemu.log" >&2
     fi
-    if grep -E 'Kernel panic|Oops|BUG:|WARNING:|DMA-API' "$dir/console.log" >"$dir/kernel-reports" 2>/dev/null; then
+    if grep -E 'Kernel panic|Oops|BUG:|WARNING:|DMA-API|UBSAN:|unreferenced object' \
+        "$dir/console.log" >"$dir/kernel-reports" 2>/dev/null; then
         echo "not ok - $name: kernel reported a problem (see $dir/console.log)" >>"$dir/results.tap"
         sed 's/^/  kernel: /' "$dir/kernel-reports" | head -n 20 >&2
     fi
@@ -226,27 +291,30 @@ tally() {
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
     total_skip=$((total_skip + s))
-    summary_rows+=("$(printf '%-14s %6d %6d %6d' "$label" "$p" "$f" "$s")")
+    summary_rows+=("$(printf '%-20s %-14s %6d %6d %6d' "${4:--}" "$label" "$p" "$f" "$s")")
 }
 
 run_guest() {
     local name=$1
-    step "boot: $name"
+    step "boot: $name (kernel $KERNEL_LABEL)"
     boot_config "$name"
-    grep -E '^(ok|not ok|# )' "$build/results/$name/results.tap" | grep -v '^# program\|^# exit' || true
-    tally "$name" "$build/results/$name/results.tap" 1
+    grep -E '^(ok|not ok|# )' "$results/$name/results.tap" | grep -v '^# program\|^# exit' || true
+    tally "$name" "$results/$name/results.tap" 1 "$KERNEL_LABEL"
 }
 
+# Run every dmalab qtest of one QEMU build against that build's binary.
+# $1: the results row (qtest or qtest-asan), $2: the build directory,
+# $3: the QEMU binary.
 run_qtests() {
-    local dir=$build/results/qtest rc t
-    step "host tests: qtest"
+    local label=$1 qbuild=$2 qbin=$3
+    local dir=$build/results/$label rc t
     rm -rf "$dir"
     mkdir -p "$dir"
-    for t in "$build"/qemu/build/tests/qtest/dmalab-*test; do
+    for t in "$qbuild"/tests/qtest/dmalab-*test; do
         rc=0
         t=$(basename "$t")
-        (cd "$build/qemu/build" &&
-            QTEST_QEMU_BINARY=$build/qemu/bin/qemu-system-x86_64 timeout -k 5 300 \
+        (cd "$qbuild" &&
+            QTEST_QEMU_BINARY=$qbin timeout -k 5 600 \
                 "./tests/qtest/$t" --tap) >"$dir/$t.tap" 2>"$dir/$t.stderr" || rc=$?
         if [ "$rc" != 0 ]; then
             echo "not ok - $t exited with status $rc" >>"$dir/$t.tap"
@@ -254,30 +322,99 @@ run_qtests() {
         fi
         cat "$dir/$t.tap" >>"$dir/results.tap"
     done
-    grep -E '^(ok|not ok)' "$dir/results.tap" || true
-    tally qtest "$dir/results.tap" 0
 }
 
-run_lint() {
+run_qtests_plain() {
+    step "host tests: qtest"
+    run_qtests qtest "$build/qemu/build" "$build/qemu/bin/qemu-system-x86_64"
+    grep -E '^(ok|not ok)' "$build/results/qtest/results.tap" || true
+    tally qtest "$build/results/qtest/results.tap" 0
+}
+
+# The same qtests against a QEMU built with AddressSanitizer and UBSan.  A
+# report stops QEMU (and fails the test that was running); the stderr of
+# every test is searched for reports as well, so none goes unnoticed.
+run_qtests_asan() {
+    local dir=$build/results/qtest-asan reports
+    step "host tests: qtest under AddressSanitizer and UBSan"
+    "$top/scripts/build-qemu.sh" asan
+    ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0 \
+    LSAN_OPTIONS=suppressions=$top/scripts/qemu-lsan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
+        run_qtests qtest-asan "$build/qemu/build-asan" \
+            "$build/qemu/bin-asan/qemu-system-x86_64"
+    reports=$(cat "$dir"/*.stderr | grep -cE \
+        'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' || true)
+    if [ "$reports" = 0 ]; then
+        echo "ok - no sanitizer report in any qtest" >>"$dir/results.tap"
+    else
+        echo "not ok - $reports sanitizer reports (see $dir/*.stderr)" >>"$dir/results.tap"
+        grep -hE -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+            "$dir"/*.stderr | head -n 60 >&2
+    fi
+    grep -E '^(ok|not ok)' "$dir/results.tap" || true
+    tally qtest-asan "$dir/results.tap" 0
+}
+
+# The device's style (QEMU's checkpatch), once.
+run_lint_device() {
     local dir=$build/results/lint
-    step "host tests: style (driver: checkpatch --strict, sparse, W=1; device: QEMU's checkpatch)"
+    step "host tests: device style (QEMU's checkpatch)"
     rm -rf "$dir"
     mkdir -p "$dir"
-    "$top/scripts/lint-driver.sh" "$kheaders" >"$dir/driver.tap" 2>"$dir/stderr.log" ||
-        echo "not ok - lint-driver.sh exited with status $?" >>"$dir/driver.tap"
-    "$top/scripts/lint-device.sh" >"$dir/device.tap" 2>>"$dir/stderr.log" ||
-        echo "not ok - lint-device.sh exited with status $?" >>"$dir/device.tap"
-    cat "$dir/driver.tap" "$dir/device.tap" >"$dir/results.tap"
+    "$top/scripts/lint-device.sh" >"$dir/results.tap" 2>"$dir/stderr.log" ||
+        echo "not ok - lint-device.sh exited with status $?" >>"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
     tally lint "$dir/results.tap" 0
 }
 
+# The driver's style and warnings on the current kernel: that kernel's
+# checkpatch --strict, sparse and a W=1 build.
+run_lint_driver() {
+    local dir=$results/lint-driver
+    step "host tests: driver style on $KERNEL_LABEL (checkpatch --strict, sparse, W=1)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    "$top/scripts/lint-driver.sh" "$kheaders" "$KERNEL_SRC" "$mesondir/kbuild/kbuild.log" \
+        >"$dir/results.tap" 2>"$dir/stderr.log" ||
+        echo "not ok - lint-driver.sh exited with status $?" >>"$dir/results.tap"
+    grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
+    tally lint-driver "$dir/results.tap" 0 "$KERNEL_LABEL"
+}
+
 print_summary() {
     echo
-    printf '%-14s %6s %6s %6s\n' configuration passed failed skipped
+    printf '%-20s %-14s %6s %6s %6s\n' kernel configuration passed failed skipped
     printf '%s\n' "${summary_rows[@]}"
     echo
     echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+}
+
+# --gdb: how to attach gdb, with the kernel's own helpers (scripts/gdb,
+# through vmlinux-gdb.py beside vmlinux) loading the driver's symbols.
+gdb_hint() {
+    local obj
+    if [ -z "$KERNEL_VMLINUX" ] || [ ! -f "$KERNEL_VMLINUX" ]; then
+        echo "run-vm.sh: --gdb needs a kernel built here (--kernel latest or PATH):" \
+            "$KERNEL_LABEL has no vmlinux with symbols" >&2
+        exit 2
+    fi
+    obj=$(dirname "$KERNEL_VMLINUX")
+    cat <<GDB
+QEMU waits for gdb on localhost:1234.  In another terminal:
+
+  gdb -iex 'add-auto-load-safe-path $obj' \\
+      -ex 'file $KERNEL_VMLINUX' -ex 'target remote :1234' -ex continue
+
+then, once the guest has loaded the driver (its shell prompt is up),
+interrupt with Ctrl-C and load the module's symbols:
+
+  (gdb) lx-symbols $mesondir
+  (gdb) break dmalab_queue_irq
+  (gdb) continue
+
+(docs/driver-guide.md walks one session.)
+GDB
 }
 
 # ---- Main ------------------------------------------------------------------
@@ -290,12 +427,34 @@ if ! flock -n 9; then
     flock 9
 fi
 
-build_all
-choose_accel
+if [ "$command" = fuzz ]; then
+    if [ "$deps" = 1 ]; then
+        "$top/scripts/install-deps.sh" fuzz
+    fi
+    exec "$top/scripts/fuzz.sh" "$fuzz_time"
+fi
+
+build_host
+
+# A kernel in check's tiers: "name[:debug]:config config...".
+tier_kernel() { echo "${1%%:*}"; }
+tier_debug() { local r=${1#*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
+tier_configs() { echo "${1#*:*:}"; }
+
+wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+
+if [ "$command" = run ] || [ "$shell" = 1 ]; then
+    use_kernel "$kernel_name" "$kernel_debug"
+    choose_accel
+fi
 
 if [ "$shell" = 1 ]; then
     mapfile -t cmd < <(qemu_cmdline "$config" shell)
     cmd+=(-serial mon:stdio)
+    if [ "$gdb" = 1 ]; then
+        gdb_hint
+        cmd+=(-s -S)
+    fi
     echo "+ ${cmd[*]}"
     echo "(leave with 'poweroff -f', or Ctrl-A X; the session ends after ${timeout_s:-$SHELL_TIMEOUT}s)"
     exec timeout --foreground "${timeout_s:-$SHELL_TIMEOUT}" "${cmd[@]}"
@@ -303,18 +462,34 @@ fi
 
 if [ "$command" = run ]; then
     run_guest "$config"
-else
-    if [ -z "$only" ] || [ "$only" = qtest ]; then
-        run_qtests
-    fi
-    if [ -z "$only" ] || [ "$only" = lint ]; then
-        run_lint
-    fi
-    for name in "${DMALAB_CONFIGS[@]}"; do
-        if [ -z "$only" ] || [ "$only" = "$name" ]; then
-            run_guest "$name"
-        fi
-    done
+    print_summary
+    [ "$total_fail" = 0 ] && [ "$total_pass" -gt 0 ]
+    exit
 fi
+
+# check
+if [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ]; then
+    wanted qtest && run_qtests_plain
+    wanted qtest-asan && run_qtests_asan
+    wanted lint && run_lint_device
+    tiers=("${KERNEL_TIERS[@]}")
+else
+    # One kernel, every configuration.
+    tiers=("$kernel_name:$([ "$kernel_debug" = 1 ] && echo debug):${DMALAB_CONFIGS[*]}")
+fi
+for tier in "${tiers[@]}"; do
+    want_tier=0
+    wanted lint && want_tier=1
+    for name in $(tier_configs "$tier"); do
+        wanted "$name" && want_tier=1
+    done
+    [ "$want_tier" = 1 ] || continue
+    use_kernel "$(tier_kernel "$tier")" "$(tier_debug "$tier")"
+    choose_accel >/dev/null
+    wanted lint && run_lint_driver
+    for name in $(tier_configs "$tier"); do
+        wanted "$name" && run_guest "$name"
+    done
+done
 print_summary
 [ "$total_fail" = 0 ] && [ "$total_pass" -gt 0 ]

@@ -27,10 +27,13 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "dmalab_compat.h"
 #include "dmalab_hw.h"
 #include "dmalab_uapi.h"
 
 #define DMALAB_NAME		"dmalab"
+/* "dmalab<N>", NUL-terminated; trace events copy it whole */
+#define DMALAB_DEV_NAME_LEN	16
 /* Queue bit 31 of INTR_CAUSE is the error cause, so at most 31 queues. */
 #define DMALAB_DRV_MAX_QUEUES	31
 /* Entries of one SG block from the dma_pool (one page). */
@@ -275,7 +278,7 @@ struct dmalab_dev {
 	void __iomem *pio;
 	void __iomem *devmem;		/* BAR2, write-combining */
 	int id;
-	char name[16];
+	char name[DMALAB_DEV_NAME_LEN];
 	struct miscdevice misc;
 	bool misc_registered;
 

@@ -271,8 +271,8 @@ int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
 	}
 	if (iter_is_iovec(it)) {
 		*len = min(iov_iter_count(it),
-			   it->iov->iov_len - it->iov_offset);
-		*ubuf = it->iov->iov_base + it->iov_offset;
+			   iter_iov(it)->iov_len - it->iov_offset);
+		*ubuf = iter_iov(it)->iov_base + it->iov_offset;
 		return 0;
 	}
 	return -EINVAL;
@@ -822,7 +822,7 @@ static int dmalab_mmap_coherent(struct dmalab_file *f,
 	/* dma_mmap_coherent() takes vm_pgoff as the offset in the buffer */
 	vma->vm_pgoff = 0;
 	/* behind an IOMMU it maps pages, not a PFN range: no mremap growth */
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	ret = dma_mmap_coherent(&dd->pdev->dev, vma, cb->cpu, cb->dma,
 				cb->size);
 	if (ret)
@@ -895,7 +895,7 @@ static int dmalab_mmap_pagebuf(struct dmalab_file *f,
 	/* the VMA keeps the reference dmalab_file_pbuf() took */
 	vma->vm_private_data = pb;
 	vma->vm_ops = &dmalab_pbuf_vm_ops;
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	atomic_inc(&f->dd->pbuf_maps);
 	return 0;
 }

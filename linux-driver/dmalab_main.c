@@ -221,9 +221,8 @@ static int dmalab_setup_dma(struct dmalab_dev *dd)
 	 * dma_max_mapping_size() at once: no streaming mapping (SG segment,
 	 * bounce chunk) may be larger than dd->max_seg.
 	 */
-	ret = dma_set_max_seg_size(dev, UINT_MAX & PAGE_MASK);
-	if (ret)
-		return ret;
+	/* cannot fail for a PCI device (and returns nothing since 6.11) */
+	dma_set_max_seg_size(dev, UINT_MAX & PAGE_MASK);
 	dd->max_seg = min_t(size_t, dma_max_mapping_size(dev),
 			    dma_get_max_seg_size(dev)) & PAGE_MASK;
 	if (!dd->max_seg)
@@ -279,7 +278,7 @@ static int dmalab_alloc_vectors(struct dmalab_dev *dd)
 	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_MSI)
 		flags |= PCI_IRQ_MSI;
 	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_INTX)
-		flags |= PCI_IRQ_LEGACY;
+		flags |= PCI_IRQ_INTX;
 	if (!flags)
 		return -ENODEV;
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, flags);

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Build the kernel's own dmatest module (drivers/dma/dmatest.c, which
-# Debian's kernel does not ship) as an external module against the guest
-# kernel's headers.  It drives dmalab's dmaengine channels as an outside
-# judge.
+# Debian's binary kernels do not ship) as an external module against the
+# guest kernel, from that kernel's own sources.  It drives dmalab's
+# dmaengine channels as an outside judge.
 #
-# usage: build-dmatest.sh <kernel-headers-dir> <repo-dir> <build-dir> <output.ko>
+# usage: build-dmatest.sh <kernel-build-dir> <kernel-source-dir> <build-dir> <output.ko>
 set -euo pipefail
 
 kdir=$1
-top=$2
+ksrc=$2
 out=$3
 ko=$4
 
-DMALAB_BUILD=${DMALAB_BUILD:-$top/build} "$top/scripts/fetch-ksrc.sh"
-ksrc=${DMALAB_BUILD:-$top/build}/ksrc
+[ -f "$ksrc/drivers/dma/dmatest.c" ] ||
+    { echo "build-dmatest: no drivers/dma/dmatest.c in $ksrc" >&2; exit 1; }
 mkdir -p "$out"
 cp -p --update "$ksrc/drivers/dma/dmatest.c" "$out/"
 echo 'obj-m := dmatest.o' >"$out/Kbuild.tmp"

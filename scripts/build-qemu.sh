@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
 # Fetch Debian's QEMU source (with Debian's patches applied), overlay the
-# dmalab device and its qtest onto it, and build qemu-system-x86_64 plus the
-# dmalab qtest.
+# dmalab device and its qtests onto it, and build one flavour of it:
 #
-# Incremental: the source is fetched and configured once; later runs only
-# refresh the overlay (symlinks into this repository) and let ninja rebuild
+#   build-qemu.sh [plain]   qemu-system-x86_64 and the dmalab qtests
+#   build-qemu.sh asan      the same, with AddressSanitizer and UBSan
+#                           (--enable-sanitizers), for the sanitizer qtests
+#   build-qemu.sh fuzz      qemu-fuzz-x86_64 with clang, libFuzzer and the
+#                           sanitizers, for ./run-vm.sh fuzz
+#
+# Every flavour builds out of the one source tree, in a directory of its
+# own (build/qemu/build, build-asan, build-fuzz), so switching between them
+# rebuilds nothing.  Incremental: the source is fetched and each flavour
+# configured once; later runs only check the overlay (symlinks into this
+# repository, and a few lines in QEMU's build files, rewritten only when
+# they change, so that meson does not regenerate) and let ninja rebuild
 # what changed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+flavour=${1:-plain}
 # The device's qtests: qemu-device/tests/<name>.c
 QTESTS="dmalab-test dmalab-migration-test"
 out=${DMALAB_BUILD:-$top/build}/qemu
 src=$out/src
-bld=$out/build
+
+case "$flavour" in
+plain) bld=$out/build ;;
+asan)  bld=$out/build-asan ;;
+fuzz)  bld=$out/build-fuzz ;;
+*) echo "build-qemu: unknown flavour '$flavour' (plain, asan, fuzz)" >&2; exit 2 ;;
+esac
 
 fetch_source() {
     [ -f "$src/VERSION" ] && return
@@ -43,33 +59,53 @@ apply_overlay() {
     for t in $QTESTS; do
         ln -sfn "$top/qemu-device/tests/$t.c" "$src/tests/qtest/$t.c"
     done
+    ln -sfn "$top/qemu-device/tests/dmalab-fuzz-config.h" \
+        "$src/tests/qtest/fuzz/dmalab-fuzz-config.h"
     grep -qxF "subdir('dmalab')" "$src/hw/misc/meson.build" ||
         echo "subdir('dmalab')" >>"$src/hw/misc/meson.build"
     grep -qxF "source dmalab/Kconfig" "$src/hw/misc/Kconfig" ||
         echo "source dmalab/Kconfig" >>"$src/hw/misc/Kconfig"
     add_line_after "$src/meson.build" "^    'hw/misc/macio',$" "    'hw/misc/dmalab',"
-    local list
+    # generic-fuzz's predefined configurations gain dmalab's.
+    add_line_after "$src/tests/qtest/fuzz/generic_fuzz_configs.h" \
+        "^const generic_fuzz_config predefined_configs\\[\\] = {$" \
+        '#include "dmalab-fuzz-config.h"'
+    local list line qmeson=$src/tests/qtest/meson.build
     list=$(printf "'%s', " $QTESTS)
-    # Drop a list written by an older overlay, then add the current one.
-    sed -i "/^qtests_x86_64 += \['dmalab-/d" "$src/tests/qtest/meson.build"
-    add_line_after "$src/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386$" \
-        "qtests_x86_64 += [${list%, }]"
+    line="qtests_x86_64 += [${list%, }]"
+    # Replace a list written by an older overlay; touch nothing otherwise.
+    if ! grep -qxF "$line" "$qmeson"; then
+        sed -i "/^qtests_x86_64 += \['dmalab-/d" "$qmeson"
+        add_line_after "$qmeson" "^qtests_x86_64 = qtests_i386$" "$line"
+    fi
 }
 
 configure() {
     [ -f "$bld/build.ninja" ] && return
-    echo "build-qemu: configuring (x86_64-softmmu only)"
+    local -a opts=(
+        --target-list=x86_64-softmmu
+        --disable-docs --disable-werror --disable-user
+        --disable-gtk --disable-sdl --disable-vnc --disable-opengl
+        --disable-spice --disable-xen --disable-curses --disable-libusb
+        --disable-brlapi --disable-capstone --disable-slirp
+        --disable-guest-agent --disable-tools
+        --enable-trace-backends=log
+    )
+    case "$flavour" in
+    plain) opts+=(--enable-kvm --enable-tcg) ;;
+    # QEMU 7.2's configure drops UBSan with gcc 12 (its probe program
+    # warns under -Werror): ask for it explicitly as well.
+    asan)  opts+=(--enable-kvm --enable-tcg --enable-sanitizers
+                  --extra-cflags=-fsanitize=undefined
+                  --extra-ldflags=-fsanitize=undefined) ;;
+    # libFuzzer's own main(); the fuzzer drives the device through qtest
+    fuzz)  opts+=(--cc=clang --cxx=clang++ --enable-fuzzing
+                  --enable-sanitizers --disable-kvm --enable-tcg) ;;
+    esac
+    echo "build-qemu: configuring the $flavour build (x86_64-softmmu only)"
     mkdir -p "$bld"
-    (cd "$bld" && "$src/configure" \
-        --target-list=x86_64-softmmu \
-        --enable-kvm --enable-tcg \
-        --disable-docs --disable-werror --disable-user \
-        --disable-gtk --disable-sdl --disable-vnc --disable-opengl \
-        --disable-spice --disable-xen --disable-curses --disable-libusb \
-        --disable-brlapi --disable-capstone --disable-slirp \
-        --disable-guest-agent --disable-tools \
-        --enable-trace-backends=log) >"$out/configure.log" 2>&1 || {
-        tail -n 30 "$out/configure.log" >&2
+    (cd "$bld" && "$src/configure" "${opts[@]}") >"$out/configure-$flavour.log" 2>&1 || {
+        tail -n 30 "$out/configure-$flavour.log" >&2
         rm -f "$bld/build.ninja"
         exit 1
     }
@@ -78,29 +114,77 @@ configure() {
 # The dfsg source ships no firmware: the wrapper points QEMU at Debian's
 # seabios and qemu-system-data packages, so the qtests and run-vm.sh find
 # the BIOS and option ROMs without further options.
+# (libqtest takes the target from the binary's name: each flavour's wrapper
+# is called qemu-system-x86_64, in a directory of its own.)
 write_wrapper() {
-    mkdir -p "$out/bin"
-    cat >"$out/bin/qemu-system-x86_64.tmp" <<WRAPPER
+    local dir=$1 binary=$2 name=qemu-system-x86_64
+    mkdir -p "$dir"
+    cat >"$dir/$name.tmp" <<WRAPPER
 #!/bin/sh
-exec "$bld/qemu-system-x86_64" -L /usr/share/seabios -L /usr/share/qemu "\$@"
+exec "$binary" -L /usr/share/seabios -L /usr/share/qemu "\$@"
 WRAPPER
-    chmod +x "$out/bin/qemu-system-x86_64.tmp"
-    mv "$out/bin/qemu-system-x86_64.tmp" "$out/bin/qemu-system-x86_64"
+    chmod +x "$dir/$name.tmp"
+    mv "$dir/$name.tmp" "$dir/$name"
 }
 
-# Concurrent builds in one tree would corrupt ninja's state: take turns.
-mkdir -p "$out"
-exec 8>"$out/.build.lock"
-flock 8
+# The fuzzer takes no -L: it looks for firmware in pc-bios/ beside itself.
+link_firmware() {
+    local dir=$1 f
+    mkdir -p "$dir"
+    for f in /usr/share/seabios/* /usr/share/qemu/*; do
+        [ -f "$f" ] && [ ! -e "$dir/$(basename "$f")" ] &&
+            ln -s "$f" "$dir/$(basename "$f")"
+    done
+    return 0
+}
 
+# ninja's progress ("[123/2345] Compiling ...") on one line of the terminal.
+ninja_with_progress() {
+    local log=$1
+    shift
+    if [ -t 1 ]; then
+        ninja "$@" 2>&1 | tee "$log" |
+            awk '/^\[[0-9]+\/[0-9]+\]/ { printf "\r  %s", $1; fflush() }
+                 END { printf "\r" }'
+        return "${PIPESTATUS[0]}"
+    fi
+    # Not a terminal (CI): a line every 10% of the steps.
+    ninja "$@" 2>&1 | tee "$log" |
+        awk '/^\[[0-9]+\/[0-9]+\]/ {
+                 split(substr($1, 2), a, "/"); pct = int(a[1] * 10 / a[2]);
+                 if (pct > last) { printf "  %d%% (%s)\n", pct * 10, $1; fflush(); last = pct }
+             }'
+    return "${PIPESTATUS[0]}"
+}
+
+# The source tree is shared: one run at a time fetches it and checks the
+# overlay.  Each flavour's build directory has a lock of its own, so that
+# the flavours build side by side (concurrent builds in one directory
+# would corrupt ninja's state).
+mkdir -p "$out"
+exec 8>"$out/.source.lock"
+flock 8
 fetch_source
 apply_overlay
+flock -u 8
+exec 7>"$out/.build-$flavour.lock"
+flock 7
 configure
-echo "build-qemu: building qemu-system-x86_64 and the dmalab qtests"
-# shellcheck disable=SC2086 # one target per qtest
-ninja -C "$bld" qemu-system-x86_64 ${QTESTS//dmalab-/tests/qtest/dmalab-} >"$out/ninja.log" 2>&1 || {
-    grep -E 'error|Error|FAILED' "$out/ninja.log" | head -n 40 >&2
-    echo "build-qemu: build failed; full log in $out/ninja.log" >&2
+case "$flavour" in
+plain|asan)
+    # shellcheck disable=SC2086 # one target per qtest
+    targets=(qemu-system-x86_64 ${QTESTS//dmalab-/tests/qtest/dmalab-}) ;;
+fuzz)
+    targets=(qemu-fuzz-x86_64) ;;
+esac
+echo "build-qemu: building the $flavour flavour: ${targets[*]}"
+ninja_with_progress "$out/ninja-$flavour.log" -C "$bld" "${targets[@]}" || {
+    grep -E 'error|Error|FAILED' "$out/ninja-$flavour.log" | head -n 40 >&2
+    echo "build-qemu: build failed; full log in $out/ninja-$flavour.log" >&2
     exit 1
 }
-write_wrapper
+case "$flavour" in
+plain) write_wrapper "$out/bin" "$bld/qemu-system-x86_64" ;;
+asan)  write_wrapper "$out/bin-asan" "$bld/qemu-system-x86_64" ;;
+fuzz)  link_firmware "$bld/pc-bios" ;;
+esac

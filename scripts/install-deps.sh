@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages that building and booting dmalab needs.
 #
+# usage: install-deps.sh [fuzz]   (fuzz: also what ./run-vm.sh fuzz needs)
+#
 # Idempotent: when every package is already present it only runs dpkg-query
 # and returns in well under a second.  It also enables source packages
 # (needed for `apt-get source qemu` and linux-source) by deriving deb-src
@@ -20,7 +22,16 @@ PACKAGES=(
     sparse kmod
     # drivers/dma/dmatest.c and scripts/checkpatch.pl come from here
     linux-source-6.1
+    # the 6.12 LTS headers give modules BTF (pahole); building a kernel
+    # from source (objtool, certificates, timeconst) and its config merge
+    dwarves libelf-dev libssl-dev bc python3
 )
+
+# ./run-vm.sh fuzz: QEMU's fuzzers build with clang and libFuzzer, whose
+# runtime (and the sanitizers') is clang's compiler-rt.
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES+=(clang libclang-rt-dev)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dmalab: the differences between the kernels the driver builds on, from
+ * 6.1 to the newest release.  The driver is written against the newest
+ * API; this header maps it onto older kernels, by testing for the feature
+ * wherever that can be done, and by version only where it cannot.  No
+ * other file of the driver tests a kernel version (scripts/lint-driver.sh
+ * accepts checkpatch's version-check warnings in this file alone).
+ */
+#ifndef DMALAB_COMPAT_H
+#define DMALAB_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/uio.h>
+#include <linux/version.h>
+
+/* 6.8 renamed the legacy interrupt line's flag; 6.12 dropped the old name */
+#ifndef PCI_IRQ_INTX
+#define PCI_IRQ_INTX	PCI_IRQ_LEGACY
+#endif
+
+/*
+ * 6.3: a VMA's flags change only through helpers (they are read-only).
+ * The helpers are functions, so only the version tells.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+/* 6.4: an iovec iterator's segment is read through iter_iov() */
+#ifndef iter_iov_addr
+static inline const struct iovec *iter_iov(const struct iov_iter *iter)
+{
+	return iter->iov;
+}
+#endif
+
+#endif /* DMALAB_COMPAT_H */
