@@ -134,7 +134,10 @@ build_host() {
 use_kernel() {
     local name=$1 debug=$2 vars paths=() t
     step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)')"
-    vars=$("$top/scripts/kernel.sh" "$name" $([ "$debug" = 1 ] && echo --debug)) || exit 1
+    local flag=""
+    [ "$debug" = 1 ] && flag=--debug
+    # shellcheck disable=SC2086 # no flag, or one
+    vars=$("$top/scripts/kernel.sh" "$name" $flag) || exit 1
     eval "$vars"
     kernel=$KERNEL_IMAGE
     kheaders=$KERNEL_KBUILD
@@ -475,7 +478,9 @@ if [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ]; then
     tiers=("${KERNEL_TIERS[@]}")
 else
     # One kernel, every configuration.
-    tiers=("$kernel_name:$([ "$kernel_debug" = 1 ] && echo debug):${DMALAB_CONFIGS[*]}")
+    tier_tag=""
+    [ "$kernel_debug" = 1 ] && tier_tag=debug
+    tiers=("$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
 fi
 for tier in "${tiers[@]}"; do
     want_tier=0

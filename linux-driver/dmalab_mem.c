@@ -8,6 +8,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "dmalab.h"
 
@@ -178,6 +179,12 @@ int dmalab_hbuf_user(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 
 	if (!len || uaddr + len < uaddr)
 		return -EINVAL;
+	/*
+	 * Outside user space is a bad address, whatever GUP would say of it
+	 * (6.12 answers EOVERFLOW for a range ending at 2^64, 6.1 EFAULT).
+	 */
+	if (!access_ok((void __user *)uaddr, len))
+		return -EFAULT;
 	hb->kind = DMALAB_HB_USER;
 	hb->dir = dev_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
 	hb->npages = ((uaddr + len - 1) >> PAGE_SHIFT) -

@@ -127,7 +127,8 @@ WRAPPER
     mv "$dir/$name.tmp" "$dir/$name"
 }
 
-# The fuzzer takes no -L: it looks for firmware in pc-bios/ beside itself.
+# The fuzzer takes no -L: it looks for firmware in its data directory,
+# which a build tree keeps under qemu-bundle/.
 link_firmware() {
     local dir=$1 f
     mkdir -p "$dir"
@@ -186,5 +187,6 @@ ninja_with_progress "$out/ninja-$flavour.log" -C "$bld" "${targets[@]}" || {
 case "$flavour" in
 plain) write_wrapper "$out/bin" "$bld/qemu-system-x86_64" ;;
 asan)  write_wrapper "$out/bin-asan" "$bld/qemu-system-x86_64" ;;
-fuzz)  link_firmware "$bld/pc-bios" ;;
+fuzz)  link_firmware "$bld/qemu-bundle$(sed -n \
+           's/^#define CONFIG_QEMU_DATADIR "\(.*\)"$/\1/p' "$bld/config-host.h")" ;;
 esac

@@ -232,8 +232,15 @@ build_tree() {
         [ -f "$tree/.git/HEAD" ] && git -C "$tree" rev-parse HEAD 2>/dev/null
         true
     } | sha1sum | cut -c1-10)
-    dir=$kroot/$base-$version$([ "$debug" = 1 ] && echo -debug)-$key
+    local tag=""
+    [ "$debug" = 1 ] && tag=-debug
+    dir=$kroot/$base-$version$tag-$key
     obj=$dir/obj
+    # One build at a time in one directory (two makes in one tree corrupt
+    # it); a second run waits, then finds the build done.
+    mkdir -p "$dir"
+    exec 6>"$dir/.lock"
+    flock 6
     if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$key" ]; then
         # Nothing to configure; make still picks up edits to a tree.
         if [ "$base" = tree ]; then
@@ -246,7 +253,7 @@ build_tree() {
         return
     fi
     src=$(clean_view_of "$tree" "$dir/view")
-    echo "$src" >"$dir/source" 2>/dev/null || { mkdir -p "$dir"; echo "$src" >"$dir/source"; }
+    echo "$src" >"$dir/source"
     mkdir -p "$obj"
     log=$dir/build.log
     if [ -f "$tree/.config" ]; then
@@ -263,7 +270,7 @@ build_tree() {
         { tail -n 30 "$log" >&2; die "merging the config fragments failed"; }
     make -s -C "$src" O="$obj" olddefconfig >>"$log" 2>&1 ||
         { tail -n 30 "$log" >&2; die "olddefconfig failed"; }
-    check_fragments "$obj/.config" "${frags[@]}"
+    check_fragments "$obj/.config" "$top"/kernel/*.config
     say "$version: building (vmlinux, bzImage, modules) in $obj; the first build takes a while"
     make_with_progress "$log" -C "$src" O="$obj" -j"$(nproc)" all >&2 ||
         { tail -n 40 "$log" >&2; die "build failed (log: $log)"; }
@@ -277,6 +284,8 @@ check_fragments() {
     local config=$1 frag line opt missing=0
     shift
     for frag in "$@"; do
+        # debug.config counts only in a debug build
+        [ "$debug" = 0 ] && [ "$(basename "$frag")" = debug.config ] && continue
         while IFS= read -r line; do
             case "$line" in
             CONFIG_*=*)
@@ -300,7 +309,8 @@ kernel_from_tree() {
     local tree=$1 base=$2 obj release label
     obj=$(build_tree "$tree" "$base")
     release=$(cat "$obj/include/config/kernel.release")
-    label="$base-${release%%-*}$([ "$debug" = 1 ] && echo -debug)"
+    label="$base-${release%%-*}"
+    [ "$debug" = 1 ] && label=$label-debug
     emit "$label" "$(basename "$(dirname "$obj")")" "$obj/arch/x86/boot/bzImage" \
         "$obj" "$(cat "$(dirname "$obj")/source")" "$obj/vmlinux" "$release"
 }
