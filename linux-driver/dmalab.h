@@ -519,7 +519,11 @@ int dmalab_run(struct dmalab_req *req);
 int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
 		      struct dmalab_req **reqp);
 void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req);
-int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len);
+typedef int (*dmalab_chunk_fn)(void *ctx, char __user *ubuf, loff_t off,
+			       size_t done, size_t len);
+size_t dmalab_rw_walk(struct dmalab_dev *dd, struct iov_iter *it, loff_t pos,
+		      size_t count, dmalab_chunk_fn chunk_fn, void *ctx,
+		      int *err);
 int dmalab_chardev_register(struct dmalab_dev *dd);
 void dmalab_chardev_unregister(struct dmalab_dev *dd);
 void dmalab_chardev_zap(struct dmalab_dev *dd);

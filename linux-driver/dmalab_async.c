@@ -358,6 +358,57 @@ static void dmalab_aio_put(struct dmalab_aio *aio, struct dmalab_req *req)
 	dmalab_aio_piece_done(req);
 }
 
+struct dmalab_rw_async {
+	struct dmalab_dev *dd;
+	struct dmalab_aio *aio;
+	unsigned long deadline;
+	bool write;
+};
+
+/* One chunk of an asynchronous read or write: submitted, not waited for. */
+static int dmalab_rw_async_chunk(void *ctx, char __user *ubuf, loff_t off,
+				 size_t done, size_t len)
+{
+	struct dmalab_rw_async *rw = ctx;
+	struct dmalab_dev *dd = rw->dd;
+	struct dmalab_req *req;
+	struct dmalab_hbuf *hb;
+	int ret;
+
+	req = dmalab_req_alloc(dd);
+	if (!req)
+		return -ENOMEM;
+	req->q = dmalab_pick_queue(dd);
+	req->len = len;
+	hb = rw->write ? &req->hsrc : &req->hdst;
+	ret = dmalab_hbuf_user(dd, hb, (unsigned long)ubuf, len, !rw->write);
+	if (ret) {
+		dmalab_req_free(req);
+		return ret;
+	}
+	if (rw->write) {
+		req->opcode = DMALAB_OP_H2D;
+		req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
+		req->src = hb->hw_addr;
+		req->dst = off;
+	} else {
+		req->opcode = DMALAB_OP_D2H;
+		req->flags = hb->hw_sg ? DMALAB_DESC_DST_SG : 0;
+		req->src = off;
+		req->dst = hb->hw_addr;
+	}
+	req->aio = rw->aio;
+	req->aio_off = done;
+	req->end_io = dmalab_async_end_io;
+	atomic_inc(&rw->aio->pending);
+	ret = dmalab_req_submit(req, rw->deadline);
+	if (ret) {
+		atomic_dec(&rw->aio->pending);
+		dmalab_req_free(req);
+	}
+	return ret;
+}
+
 /**
  * dmalab_aio_rw() - start an asynchronous read or write
  * @f:		the file
@@ -376,12 +427,16 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 		      struct iov_iter *it, bool write)
 {
 	struct dmalab_dev *dd = f->dd;
-	unsigned long deadline = dmalab_deadline();
+	struct dmalab_rw_async rw = {
+		.dd = dd,
+		.deadline = dmalab_deadline(),
+		.write = write,
+	};
 	struct dmalab_req dummy = { .dd = dd };
 	loff_t pos = iocb->ki_pos;
-	size_t count, done = 0;
+	size_t count, done;
 	struct dmalab_aio *aio;
-	int ret = 0;
+	int ret;
 
 	if ((u64)pos >= dd->devmem_size)
 		return write ? -ENOSPC : 0;
@@ -396,63 +451,10 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 	atomic_set(&aio->pending, 1);
 	aio->len = count;
 	aio->bad_off = count;
+	rw.aio = aio;
 
-	while (done < count) {
-		struct dmalab_req *req;
-		struct dmalab_hbuf *hb;
-		size_t seg, chunk;
-		char __user *ubuf;
-
-		ret = dmalab_iter_seg(it, &ubuf, &seg);
-		if (ret)
-			break;
-		chunk = min3(count - done, seg, (size_t)dd->rw_chunk);
-		if (!chunk) {
-			iov_iter_advance(it, 0);
-			if (!iov_iter_count(it))
-				break;
-			continue;
-		}
-
-		req = dmalab_req_alloc(dd);
-		if (!req) {
-			ret = -ENOMEM;
-			break;
-		}
-		req->q = dmalab_pick_queue(dd);
-		req->len = chunk;
-		hb = write ? &req->hsrc : &req->hdst;
-		ret = dmalab_hbuf_user(dd, hb, (unsigned long)ubuf, chunk,
-				       !write);
-		if (ret) {
-			dmalab_req_free(req);
-			break;
-		}
-		if (write) {
-			req->opcode = DMALAB_OP_H2D;
-			req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
-			req->src = hb->hw_addr;
-			req->dst = pos + done;
-		} else {
-			req->opcode = DMALAB_OP_D2H;
-			req->flags = hb->hw_sg ? DMALAB_DESC_DST_SG : 0;
-			req->src = pos + done;
-			req->dst = hb->hw_addr;
-		}
-		req->aio = aio;
-		req->aio_off = done;
-		req->end_io = dmalab_async_end_io;
-		atomic_inc(&aio->pending);
-		ret = dmalab_req_submit(req, deadline);
-		if (ret) {
-			atomic_dec(&aio->pending);
-			dmalab_req_free(req);
-			break;
-		}
-		iov_iter_advance(it, chunk);
-		done += chunk;
-	}
-
+	done = dmalab_rw_walk(dd, it, pos, count, dmalab_rw_async_chunk, &rw,
+			      &ret);
 	if (!done) {
 		kfree(aio);
 		return ret == -ERESTARTSYS ? -EINTR : ret;

@@ -253,64 +253,39 @@ static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
 	return dmalab_rw_chunk_map(dd, write, ubuf, off, len, false);
 }
 
-/**
- * dmalab_iter_seg() - the user address and length of an iterator's segment
- * @it:		the iterator
- * @ubuf:	out: the user address of the current segment
- * @len:	out: bytes of the current segment
- *
- * Return: 0, or -EINVAL for iterators over kernel memory (io_uring fixed
- * buffers, splice), which the driver does not support.
- */
-int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
+struct dmalab_rw_sync {
+	struct dmalab_dev *dd;
+	bool write;
+};
+
+/* One chunk of a synchronous read or write, waited for. */
+static int dmalab_rw_sync_chunk(void *ctx, char __user *ubuf, loff_t off,
+				size_t done, size_t len)
 {
-	if (iter_is_ubuf(it)) {
-		*len = iov_iter_count(it);
-		*ubuf = it->ubuf + it->iov_offset;
-		return 0;
-	}
-	if (iter_is_iovec(it)) {
-		*len = min(iov_iter_count(it),
-			   iter_iov(it)->iov_len - it->iov_offset);
-		*ubuf = iter_iov(it)->iov_base + it->iov_offset;
-		return 0;
-	}
-	return -EINVAL;
+	struct dmalab_rw_sync *rw = ctx;
+
+	/* a signal ends the transfer between chunks, with what moved */
+	if (done && signal_pending(current))
+		return -EINTR;
+	return dmalab_rw_chunk(rw->dd, rw->write, ubuf, off, len);
 }
 
 /* Synchronous read/write: one descriptor per chunk, waiting for each. */
 static ssize_t dmalab_rw(struct dmalab_dev *dd, struct iov_iter *it,
 			 loff_t *ppos, bool write)
 {
+	struct dmalab_rw_sync rw = { .dd = dd, .write = write };
 	loff_t pos = *ppos;
-	size_t count, done = 0;
-	int ret = 0;
+	size_t count, done;
+	int ret;
 
 	count = iov_iter_count(it);
 	if ((u64)pos >= dd->devmem_size)
 		return write ? -ENOSPC : 0;
 	count = min_t(u64, count, dd->devmem_size - pos);
 
-	while (done < count) {
-		char __user *ubuf;
-		size_t seg, chunk;
-
-		ret = dmalab_iter_seg(it, &ubuf, &seg);
-		if (ret)
-			break;
-		chunk = min3(count - done, seg, (size_t)dd->rw_chunk);
-		if (!chunk) {
-			iov_iter_advance(it, 0);
-			continue;
-		}
-		if (done && signal_pending(current))
-			break;
-		ret = dmalab_rw_chunk(dd, write, ubuf, pos + done, chunk);
-		if (ret)
-			break;
-		iov_iter_advance(it, chunk);
-		done += chunk;
-	}
+	done = dmalab_rw_walk(dd, it, pos, count, dmalab_rw_sync_chunk, &rw,
+			      &ret);
 	if (done) {
 		*ppos = pos + done;
 		return done;

@@ -9,6 +9,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "dmalab.h"
 
@@ -154,6 +155,80 @@ static int dmalab_hbuf_map_pages(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 		}
 	}
 	return dmalab_hbuf_build_sg(dd, hb);
+}
+
+/**
+ * dmalab_iter_seg() - the user address and length of an iterator's segment
+ * @it:		the iterator
+ * @ubuf:	out: the user address of the current segment
+ * @len:	out: bytes of the current segment
+ *
+ * Return: 0, or -EINVAL for iterators over kernel memory (io_uring fixed
+ * buffers, splice), which the driver does not support.
+ */
+static int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
+{
+	if (iter_is_ubuf(it)) {
+		*len = iov_iter_count(it);
+		*ubuf = it->ubuf + it->iov_offset;
+		return 0;
+	}
+	if (iter_is_iovec(it)) {
+		*len = min(iov_iter_count(it),
+			   iter_iov(it)->iov_len - it->iov_offset);
+		*ubuf = iter_iov(it)->iov_base + it->iov_offset;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/**
+ * dmalab_rw_walk() - cut a read or write into chunks the device moves
+ * @dd:		the device
+ * @it:		the user buffers
+ * @pos:	device-memory offset of the first byte
+ * @count:	bytes to move, within device memory
+ * @chunk_fn:	moves (or submits) one chunk: @ctx, its user address, its
+ *		device-memory offset, the bytes before it, its length; 0 or
+ *		a negative errno, which ends the walk
+ * @ctx:	passed to @chunk_fn
+ * @err:	out: the error that ended the walk early, or 0
+ *
+ * The one loop of the read/write paths, synchronous and asynchronous:
+ * each segment of @it is cut into chunks of at most dd->rw_chunk bytes,
+ * and the iterator advances past every chunk @chunk_fn took.
+ *
+ * Return: the bytes of the chunks @chunk_fn took.
+ */
+size_t dmalab_rw_walk(struct dmalab_dev *dd, struct iov_iter *it, loff_t pos,
+		      size_t count, dmalab_chunk_fn chunk_fn, void *ctx,
+		      int *err)
+{
+	size_t done = 0;
+
+	*err = 0;
+	while (done < count) {
+		char __user *ubuf;
+		size_t seg, chunk;
+
+		*err = dmalab_iter_seg(it, &ubuf, &seg);
+		if (*err)
+			break;
+		chunk = min3(count - done, seg, (size_t)dd->rw_chunk);
+		if (!chunk) {
+			/* an empty segment: step over it */
+			iov_iter_advance(it, 0);
+			if (!iov_iter_count(it))
+				break;
+			continue;
+		}
+		*err = chunk_fn(ctx, ubuf, pos + done, done, chunk);
+		if (*err)
+			break;
+		iov_iter_advance(it, chunk);
+		done += chunk;
+	}
+	return done;
 }
 
 /**
