@@ -218,7 +218,21 @@ struct dmalab_queue {
 	u64 seq;			/* cookie counter */
 	wait_queue_head_t space_wq;
 	char irq_name[32];
-	struct dmalab_dchan *dchan;	/* dmaengine channel on it, if any */
+	/*
+	 * A client above the queue engine (the dmaengine channel on this
+	 * queue) that wants to hear of reaped completions: the engine calls
+	 * the hook, and never the client by name.
+	 */
+	struct dmalab_queue_hook *hook;
+};
+
+/**
+ * struct dmalab_queue_hook - what a client installs on a queue
+ * @reaped:	completions of the queue were reaped (called after the
+ *		queue's lock is dropped, maybe in an interrupt)
+ */
+struct dmalab_queue_hook {
+	void (*reaped)(struct dmalab_queue_hook *hook);
 };
 
 /* A dmaengine descriptor: one device descriptor or a software interrupt. */
@@ -242,6 +256,7 @@ struct dmalab_ddesc {
 struct dmalab_dchan {
 	struct dma_chan chan;
 	struct dmalab_queue *q;
+	struct dmalab_queue_hook hook;	/* installed on q */
 	spinlock_t lock;		/* lists, cookies, done flags */
 	struct list_head allocated;	/* prepared, not submitted */
 	struct list_head submitted;
@@ -503,7 +518,6 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 /* dmalab_dma.c */
 int dmalab_dma_register(struct dmalab_dev *dd, unsigned int nr);
 void dmalab_dma_unregister(struct dmalab_dev *dd);
-void dmalab_dma_queue_kick(struct dmalab_dchan *dc);
 
 /* dmalab_debug.c: teaching and TEST-ONLY interfaces, CAP_SYS_ADMIN */
 int dmalab_ioc_dma_addrs(struct dmalab_dev *dd, void __user *arg);

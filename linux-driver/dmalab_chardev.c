@@ -15,11 +15,6 @@
 
 #include "dmalab.h"
 
-unsigned long dmalab_deadline(void)
-{
-	return jiffies + msecs_to_jiffies(READ_ONCE(dmalab_timeout_ms));
-}
-
 /*
  * Take the device for one file operation: returns false (and the caller
  * fails with -ENODEV) once the device is being removed or was found lost.

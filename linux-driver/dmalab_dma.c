@@ -384,8 +384,11 @@ static void dmalab_free_chan_resources(struct dma_chan *chan)
 }
 
 /* Completions were reaped on the channel's queue: complete, issue more. */
-void dmalab_dma_queue_kick(struct dmalab_dchan *dc)
+static void dmalab_dchan_reaped(struct dmalab_queue_hook *hook)
 {
+	struct dmalab_dchan *dc = container_of(hook, struct dmalab_dchan,
+					       hook);
+
 	tasklet_schedule(&dc->tasklet);
 }
 
@@ -439,6 +442,7 @@ int dmalab_dma_register(struct dmalab_dev *dd, unsigned int nr)
 		INIT_LIST_HEAD(&dc->issued);
 		INIT_LIST_HEAD(&dc->active);
 		tasklet_setup(&dc->tasklet, dmalab_dchan_tasklet);
+		dc->hook.reaped = dmalab_dchan_reaped;
 		dc->chan.device = dma;
 		dmalab_cookie_init(&dc->chan);
 		list_add_tail(&dc->chan.device_node, &dma->channels);
@@ -454,7 +458,7 @@ int dmalab_dma_register(struct dmalab_dev *dd, unsigned int nr)
 	}
 	/* the reaping path kicks channels from now on */
 	for (i = 0; i < nr; i++)
-		WRITE_ONCE(dd->queues[i].dchan, &dd->dchans[i]);
+		WRITE_ONCE(dd->queues[i].hook, &dd->dchans[i].hook);
 	dd->dma_registered = true;
 	return 0;
 }
@@ -469,7 +473,7 @@ void dmalab_dma_unregister(struct dmalab_dev *dd)
 	dma_async_device_unregister(&dd->dma);
 	dd->dma_registered = false;
 	for (i = 0; i < dd->nr_dchans; i++) {
-		WRITE_ONCE(dd->queues[i].dchan, NULL);
+		WRITE_ONCE(dd->queues[i].hook, NULL);
 		tasklet_kill(&dd->dchans[i].tasklet);
 	}
 }

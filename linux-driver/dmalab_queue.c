@@ -46,6 +46,12 @@ int dmalab_queues_init(struct dmalab_dev *dd)
 	return 0;
 }
 
+/* When a request submitted now times out (the timeout_ms parameter). */
+unsigned long dmalab_deadline(void)
+{
+	return jiffies + msecs_to_jiffies(READ_ONCE(dmalab_timeout_ms));
+}
+
 /* Disable the queue in the device and wait until it stopped; q->lock held. */
 static int dmalab_queue_hw_reset(struct dmalab_queue *q)
 {
@@ -368,13 +374,13 @@ void dmalab_queue_reap(struct dmalab_queue *q)
 	spin_unlock_irqrestore(&q->lock, flags);
 
 	if (n) {
-		struct dmalab_dchan *dc = READ_ONCE(q->dchan);
+		struct dmalab_queue_hook *hook = READ_ONCE(q->hook);
 
 		atomic64_add(n, &dd->stats.completed);
 		wake_up_all(&q->space_wq);
 
-		if (dc)
-			dmalab_dma_queue_kick(dc);
+		if (hook)
+			hook->reaped(hook);
 	}
 }
 

@@ -226,7 +226,7 @@ static int dmalab_queues_show(struct seq_file *s, void *unused)
 			   i, q->size, head, tail, phase,
 			   (tail - head) & q->mask,
 			   running ? "running" : "stopped", &q->ring_dma,
-			   &q->cpl_dma, q->dchan ? " dmaengine" : "");
+			   &q->cpl_dma, i < dd->nr_dchans ? " dmaengine" : "");
 	}
 	return 0;
 }
