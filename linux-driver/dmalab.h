@@ -61,10 +61,16 @@
 /* Streaming buffer of DMALAB_IOC_TEST_STREAM (test only). */
 #define DMALAB_TEST_BUF_SIZE	SZ_64K
 
-/* Module parameters (dmalab_main.c). */
+/* Module parameters and the request cache (dmalab_dev.c). */
 extern unsigned int dmalab_timeout_ms;
 extern bool dmalab_use_bounce;
 extern unsigned int dmalab_poll_us;
+extern unsigned int dmalab_ring_order;
+extern unsigned int dmalab_max_queues;
+extern int dmalab_irq_mode;
+extern unsigned int dmalab_coal_count;
+extern unsigned int dmalab_coal_usec;
+extern unsigned int dmalab_dma_chans;
 extern struct kmem_cache *dmalab_req_cache;
 
 struct dmalab_dev;
@@ -444,10 +450,13 @@ static inline void dmalab_qwr(struct dmalab_queue *q, u32 reg, u32 val)
 	dmalab_wr(q->dd, DMALAB_QREG(q->idx, reg), val);
 }
 
+/* dmalab_dev.c: the floor every other file builds on */
 u64 dmalab_rd64(struct dmalab_dev *dd, u32 lo, u32 hi);
 const char *dmalab_irq_mode_str(struct dmalab_dev *dd);
+struct dmalab_dev *dmalab_dev_alloc(struct pci_dev *pdev);
 void dmalab_dev_put(struct dmalab_dev *dd);
 void dmalab_dev_get(struct dmalab_dev *dd);
+void dmalab_dev_exit(void);
 
 /* dmalab_queue.c */
 int dmalab_queues_init(struct dmalab_dev *dd);
@@ -525,14 +534,17 @@ int dmalab_ioc_test_stale(struct dmalab_dev *dd, void __user *arg);
 int dmalab_ioc_test_stream(struct dmalab_dev *dd, void __user *arg);
 void dmalab_test_buf_free(struct dmalab_dev *dd);
 
-/* dmalab_chardev.c */
-unsigned long dmalab_deadline(void);
-bool dmalab_enter(struct dmalab_dev *dd);
-void dmalab_leave(struct dmalab_dev *dd);
-int dmalab_run(struct dmalab_req *req);
+/* dmalab_ops.c: a user's op made into a request */
 int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
 		      struct dmalab_req **reqp);
 void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req);
+struct dmalab_pbuf *dmalab_file_pbuf(struct dmalab_file *f);
+
+/* dmalab_queue.c, dmalab_chardev.c */
+unsigned long dmalab_deadline(void);
+int dmalab_run(struct dmalab_req *req);
+bool dmalab_enter(struct dmalab_dev *dd);
+void dmalab_leave(struct dmalab_dev *dd);
 typedef int (*dmalab_chunk_fn)(void *ctx, char __user *ubuf, loff_t off,
 			       size_t done, size_t len);
 size_t dmalab_rw_walk(struct dmalab_dev *dd, struct iov_iter *it, loff_t pos,

@@ -2,11 +2,12 @@
 /*
  * dmalab: driver for the dmalab emulated PCI DMA engine.
  *
- * This file: module parameters, PCI probe/remove, device bring-up and
- * interrupt setup.
+ * This file, the top floor: the PCI driver (probe, remove, shutdown,
+ * function reset, system sleep), device bring-up and interrupt setup, and
+ * the module's init and exit.  It wires every other part together, and no
+ * other part calls into it.
  */
 
-#include <linux/idr.h>
 #include <linux/iopoll.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -15,116 +16,6 @@
 #include <linux/stringify.h>
 
 #include "dmalab.h"
-
-/* A uint parameter with bounds: kp->arg points to a dmalab_uint_param. */
-struct dmalab_uint_param {
-	unsigned int *val;
-	unsigned int min;
-	unsigned int max;
-};
-
-static int dmalab_param_set_uint(const char *val,
-				 const struct kernel_param *kp)
-{
-	const struct dmalab_uint_param *p = kp->arg;
-	struct kernel_param kp2 = *kp;
-
-	kp2.arg = p->val;
-	return param_set_uint_minmax(val, &kp2, p->min, p->max);
-}
-
-static int dmalab_param_get_uint(char *buf, const struct kernel_param *kp)
-{
-	const struct dmalab_uint_param *p = kp->arg;
-
-	return sysfs_emit(buf, "%u\n", *p->val);
-}
-
-static const struct kernel_param_ops dmalab_uint_ops = {
-	.set = dmalab_param_set_uint,
-	.get = dmalab_param_get_uint,
-};
-
-#define DMALAB_UINT_PARAM(name, var, lo, hi, perm)			\
-	static const struct dmalab_uint_param dmalab_param_##name = {	\
-		.val = &(var), .min = (lo), .max = (hi),		\
-	};								\
-	module_param_cb(name, &dmalab_uint_ops,				\
-			(void *)&dmalab_param_##name, perm)
-
-unsigned int dmalab_timeout_ms = 5000;
-DMALAB_UINT_PARAM(timeout_ms, dmalab_timeout_ms, 10, 600000, 0644);
-MODULE_PARM_DESC(timeout_ms, "Time a request may take before its queue is reset (ms, 10..600000, default 5000)");
-
-bool dmalab_use_bounce;
-module_param_named(use_bounce, dmalab_use_bounce, bool, 0444);
-MODULE_PARM_DESC(use_bounce, "synchronous read/write through a reused kernel bounce buffer instead of pinned user pages (default off)");
-
-static unsigned int ring_order = 8;
-DMALAB_UINT_PARAM(ring_order, ring_order, DMALAB_RING_ORDER_MIN,
-		  DMALAB_RING_ORDER_MAX, 0444);
-MODULE_PARM_DESC(ring_order, "log2 of descriptors per ring (1..12, default 8; capped by the device)");
-
-static unsigned int max_queues;
-DMALAB_UINT_PARAM(max_queues, max_queues, 0, DMALAB_DRV_MAX_QUEUES, 0444);
-MODULE_PARM_DESC(max_queues, "Use at most this many queues (0..31, 0: all)");
-
-static int irq_mode;
-module_param(irq_mode, int, 0444);
-MODULE_PARM_DESC(irq_mode, "Interrupt type: 0 auto (MSI-X, MSI, INTx), 1 INTx only, 2 MSI only, 3 MSI-X only");
-
-static unsigned int coal_count;
-DMALAB_UINT_PARAM(coal_count, coal_count, 0, 65535, 0444);
-MODULE_PARM_DESC(coal_count, "Interrupt after this many completions (0..65535, 0: no count threshold)");
-
-static unsigned int coal_usec;
-DMALAB_UINT_PARAM(coal_usec, coal_usec, 0, 1000000, 0444);
-MODULE_PARM_DESC(coal_usec, "... or this many microseconds after the first (0..1000000, 0: no time threshold; with coal_count > 1 it defaults to "
-		 __stringify(DMALAB_COAL_USEC_DEFAULT) ")");
-
-unsigned int dmalab_poll_us;
-DMALAB_UINT_PARAM(poll_us, dmalab_poll_us, 0, 10000, 0444);
-MODULE_PARM_DESC(poll_us, "Polling mode: reap completions every poll_us microseconds instead of by interrupt (0..10000, 0: interrupts)");
-
-static unsigned int dma_chans = 2;
-DMALAB_UINT_PARAM(dma_chans, dma_chans, 0, DMALAB_DRV_MAX_QUEUES, 0444);
-MODULE_PARM_DESC(dma_chans, "dmaengine channels, one on each of the first dma_chans queues (0..31, 0: no dmaengine provider, default 2)");
-
-struct kmem_cache *dmalab_req_cache;
-
-static DEFINE_IDA(dmalab_ida);
-
-u64 dmalab_rd64(struct dmalab_dev *dd, u32 lo, u32 hi)
-{
-	u32 h1, h2, l;
-
-	/* Re-read if the high half changed while reading the low half. */
-	do {
-		h1 = dmalab_rd(dd, hi);
-		l = dmalab_rd(dd, lo);
-		h2 = dmalab_rd(dd, hi);
-	} while (h1 != h2);
-	return (u64)h2 << 32 | l;
-}
-
-static void dmalab_dev_release(struct kref *ref)
-{
-	struct dmalab_dev *dd = container_of(ref, struct dmalab_dev, ref);
-
-	ida_free(&dmalab_ida, dd->id);
-	pci_dev_put(dd->pdev);
-	kfree(dd);
-}
-
-void dmalab_dev_get(struct dmalab_dev *dd)
-{
-	kref_get(&dd->ref);
-}
-
-void dmalab_dev_put(struct dmalab_dev *dd)
-{
-	kref_put(&dd->ref, dmalab_dev_release);
-}
 
 static int dmalab_hw_reset(struct dmalab_dev *dd)
 {
@@ -264,7 +155,7 @@ static int dmalab_alloc_vectors(struct dmalab_dev *dd)
 	unsigned int flags = 0;
 	int ret;
 
-	if ((irq_mode == 0 || irq_mode == DMALAB_IRQ_MSIX) &&
+	if ((dmalab_irq_mode == 0 || dmalab_irq_mode == DMALAB_IRQ_MSIX) &&
 	    (dd->features & DMALAB_FEAT_MSIX)) {
 		/* One vector per queue plus the error vector, or none. */
 		ret = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSIX);
@@ -275,9 +166,9 @@ static int dmalab_alloc_vectors(struct dmalab_dev *dd)
 		dev_info(&pdev->dev, "MSI-X with %u vectors unavailable (%d)\n",
 			 nvec, ret);
 	}
-	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_MSI)
+	if (dmalab_irq_mode == 0 || dmalab_irq_mode == DMALAB_IRQ_MSI)
 		flags |= PCI_IRQ_MSI;
-	if (irq_mode == 0 || irq_mode == DMALAB_IRQ_INTX)
+	if (dmalab_irq_mode == 0 || dmalab_irq_mode == DMALAB_IRQ_INTX)
 		flags |= PCI_IRQ_INTX;
 	if (!flags)
 		return -ENODEV;
@@ -331,25 +222,6 @@ fail:
 	dev_err(&pdev->dev, "request_irq failed (%d)\n", ret);
 	dmalab_free_irqs(dd);
 	return ret;
-}
-
-static const char *dmalab_irq_mode_name(int mode)
-{
-	switch (mode) {
-	case DMALAB_IRQ_MSIX:
-		return "msix";
-	case DMALAB_IRQ_MSI:
-		return "msi";
-	case DMALAB_IRQ_INTX:
-		return "intx";
-	default:
-		return "none";
-	}
-}
-
-const char *dmalab_irq_mode_str(struct dmalab_dev *dd)
-{
-	return dmalab_irq_mode_name(dd->irq_mode);
 }
 
 static int dmalab_map_bars(struct dmalab_dev *dd)
@@ -409,18 +281,9 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	u64 bar_len;
 	int ret;
 
-	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
-	if (!dd)
-		return -ENOMEM;
-	ret = ida_alloc(&dmalab_ida, GFP_KERNEL);
-	if (ret < 0) {
-		kfree(dd);
-		return ret;
-	}
-	dd->id = ret;
-	kref_init(&dd->ref);
-	dd->pdev = pci_dev_get(pdev);
-	snprintf(dd->name, sizeof(dd->name), DMALAB_NAME "%d", dd->id);
+	dd = dmalab_dev_alloc(pdev);
+	if (IS_ERR(dd))
+		return PTR_ERR(dd);
 	init_rwsem(&dd->lifetime);
 	mutex_init(&dd->files_lock);
 	INIT_LIST_HEAD(&dd->files);
@@ -475,8 +338,8 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	dd->nr_queues = min_t(unsigned int, DMALAB_CAP_NUM_QUEUES(dd->cap),
 			      DMALAB_DRV_MAX_QUEUES);
-	if (max_queues)
-		dd->nr_queues = min(dd->nr_queues, max_queues);
+	if (dmalab_max_queues)
+		dd->nr_queues = min(dd->nr_queues, dmalab_max_queues);
 	if (!dd->nr_queues) {
 		dev_err(dev, "device has no queues\n");
 		ret = -ENODEV;
@@ -485,7 +348,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dd->ring_order = DMALAB_CAP_RING_ORDER_MAX(dd->cap);
 	if (!dd->ring_order || dd->ring_order > DMALAB_RING_ORDER_MAX)
 		dd->ring_order = DMALAB_RING_ORDER_MAX;
-	dd->ring_order = clamp_t(unsigned int, ring_order,
+	dd->ring_order = clamp_t(unsigned int, dmalab_ring_order,
 				 DMALAB_RING_ORDER_MIN, dd->ring_order);
 
 	dd->sg_pool = dmam_pool_create(DMALAB_NAME "-sg", dev,
@@ -504,8 +367,8 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_disable;
 
-	dd->coal_count = coal_count;
-	dd->coal_usec = coal_usec;
+	dd->coal_count = dmalab_coal_count;
+	dd->coal_usec = dmalab_coal_usec;
 	/*
 	 * A count threshold alone would leave the last few completions of a
 	 * burst without an interrupt: bound every count by a time.
@@ -522,7 +385,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = dmalab_chardev_register(dd);
 	if (ret)
 		goto err_queues;
-	ret = dmalab_dma_register(dd, dma_chans);
+	ret = dmalab_dma_register(dd, dmalab_dma_chans);
 	if (ret)
 		goto err_chardev;
 	dmalab_debugfs_add(dd);
@@ -756,7 +619,7 @@ static void __exit dmalab_exit(void)
 {
 	pci_unregister_driver(&dmalab_driver);
 	dmalab_debugfs_exit();
-	ida_destroy(&dmalab_ida);
+	dmalab_dev_exit();
 	kmem_cache_destroy(dmalab_req_cache);
 }
 module_exit(dmalab_exit);

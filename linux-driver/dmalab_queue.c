@@ -52,6 +52,27 @@ unsigned long dmalab_deadline(void)
 	return jiffies + msecs_to_jiffies(READ_ONCE(dmalab_timeout_ms));
 }
 
+/*
+ * Run a prepared request to completion.  Returns 0 when the device completed
+ * it (its status may still be an error) and the caller frees it; or a
+ * negative errno: -ERESTARTSYS means the request was abandoned and must not
+ * be touched; otherwise the caller frees it.
+ */
+int dmalab_run(struct dmalab_req *req)
+{
+	unsigned long deadline = dmalab_deadline();
+	int ret;
+
+	ret = dmalab_req_submit(req, deadline);
+	if (ret == -ERESTARTSYS) {
+		/* never submitted: still ours */
+		return -EINTR;
+	}
+	if (ret)
+		return ret;
+	return dmalab_req_wait(req, deadline);
+}
+
 /* Disable the queue in the device and wait until it stopped; q->lock held. */
 static int dmalab_queue_hw_reset(struct dmalab_queue *q)
 {
