@@ -442,7 +442,7 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 		return write ? -ENOSPC : 0;
 	count = min_t(u64, iov_iter_count(it), dd->devmem_size - pos);
 
-	aio = kzalloc(sizeof(*aio), GFP_KERNEL);
+	aio = kzalloc_obj(*aio, GFP_KERNEL);
 	if (!aio)
 		return -ENOMEM;
 	aio->iocb = iocb;

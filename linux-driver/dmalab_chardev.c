@@ -717,7 +717,7 @@ static int dmalab_open(struct inode *inode, struct file *file)
 	struct dmalab_dev *dd = container_of(misc, struct dmalab_dev, misc);
 	struct dmalab_file *f;
 
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc_obj(*f, GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
 	if (!dmalab_enter(dd)) {

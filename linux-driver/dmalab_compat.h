@@ -10,10 +10,17 @@
 #ifndef DMALAB_COMPAT_H
 #define DMALAB_COMPAT_H
 
+#include <linux/hrtimer.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/version.h>
+
+/* 7.0: typed allocation of one object (only the GFP-taking form is used) */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, gfp)	kzalloc(sizeof(P), gfp)
+#endif
 
 /* 6.8 renamed the legacy interrupt line's flag; 6.12 dropped the old name */
 #ifndef PCI_IRQ_INTX
@@ -36,6 +43,18 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 static inline const struct iovec *iter_iov(const struct iov_iter *iter)
 {
 	return iter->iov;
+}
+#endif
+
+/* 6.13: a timer is set up with its function in one call (a function) */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+static inline void
+hrtimer_setup(struct hrtimer *timer,
+	      enum hrtimer_restart (*function)(struct hrtimer *),
+	      clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
 }
 #endif
 

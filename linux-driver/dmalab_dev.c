@@ -105,7 +105,7 @@ struct dmalab_dev *dmalab_dev_alloc(struct pci_dev *pdev)
 	struct dmalab_dev *dd;
 	int id;
 
-	dd = kzalloc(sizeof(*dd), GFP_KERNEL);
+	dd = kzalloc_obj(*dd, GFP_KERNEL);
 	if (!dd)
 		return ERR_PTR(-ENOMEM);
 	id = ida_alloc(&dmalab_ida, GFP_KERNEL);

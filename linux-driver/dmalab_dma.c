@@ -206,7 +206,7 @@ static dma_cookie_t dmalab_tx_submit(struct dma_async_tx_descriptor *tx)
 static struct dmalab_ddesc *dmalab_ddesc_alloc(struct dmalab_dchan *dc,
 					       unsigned long flags)
 {
-	struct dmalab_ddesc *d = kzalloc(sizeof(*d), GFP_NOWAIT);
+	struct dmalab_ddesc *d = kzalloc_obj(*d, GFP_NOWAIT);
 	unsigned long lflags;
 
 	if (!d)

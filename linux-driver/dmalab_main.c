@@ -295,8 +295,8 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_WORK(&dd->async_work, dmalab_async_work);
 	INIT_WORK(&dd->lost_work, dmalab_lost_work);
 	spin_lock_init(&dd->poll_lock);
-	hrtimer_init(&dd->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	dd->poll_timer.function = dmalab_poll_timer_fn;
+	hrtimer_setup(&dd->poll_timer, dmalab_poll_timer_fn, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL);
 	INIT_DELAYED_WORK(&dd->watchdog, dmalab_watchdog_fn);
 	mutex_init(&dd->test_lock);
 	mutex_init(&dd->bounce_lock);

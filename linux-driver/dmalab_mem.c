@@ -516,7 +516,7 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 
 struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size)
 {
-	struct dmalab_cbuf *cb = kzalloc(sizeof(*cb), GFP_KERNEL);
+	struct dmalab_cbuf *cb = kzalloc_obj(*cb, GFP_KERNEL);
 
 	if (!cb)
 		return NULL;
@@ -584,7 +584,7 @@ void dmalab_cbuf_put(struct dmalab_cbuf *cb)
 
 struct dmalab_pbuf *dmalab_pbuf_alloc(struct dmalab_dev *dd)
 {
-	struct dmalab_pbuf *pb = kzalloc(sizeof(*pb), GFP_KERNEL);
+	struct dmalab_pbuf *pb = kzalloc_obj(*pb, GFP_KERNEL);
 
 	if (!pb)
 		return NULL;
