@@ -34,6 +34,25 @@ void dmalab_leave(struct dmalab_dev *dd)
 	up_read(&dd->lifetime);
 }
 
+/*
+ * dmalab_enter() for mmap, which runs under the mm's mmap_lock.  The
+ * ioctls hold the lifetime lock while they copy from user space, which
+ * may fault and take mmap_lock: waiting for the lifetime lock here would
+ * close a cycle (lockdep reports it on the debug kernel, and with remove
+ * waiting to write it is a deadlock).  The lock is only tried: it is
+ * taken for writing by remove alone, and then the answer is no device.
+ */
+static bool dmalab_enter_mmap(struct dmalab_dev *dd)
+{
+	if (!down_read_trylock(&dd->lifetime))
+		return false;
+	if (dd->dead || dmalab_gone(dd)) {
+		up_read(&dd->lifetime);
+		return false;
+	}
+	return true;
+}
+
 /* Point a read/write request at @hb and device memory offset @off. */
 static void dmalab_rw_setup(struct dmalab_req *req, bool write,
 			    struct dmalab_hbuf *hb, u64 off)
@@ -692,7 +711,7 @@ static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 	/* (offset + length overflowing is refused by do_mmap: EOVERFLOW) */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (!dmalab_enter(dd))
+	if (!dmalab_enter_mmap(dd))
 		return -ENODEV;
 	if (off < DMALAB_MMAP_COHERENT) {
 		vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
