@@ -406,19 +406,21 @@ gdb_hint() {
     cat <<GDB
 QEMU waits for gdb on localhost:1234.  In another terminal:
 
-  gdb -iex 'add-auto-load-safe-path $obj' \\
-      -ex 'file $KERNEL_VMLINUX' -ex 'target remote :1234' -ex continue
+  gdb -iex 'add-auto-load-safe-path $obj' -ex 'file $KERNEL_VMLINUX' \\
+      -ex 'target remote :1234' -ex 'hbreak do_init_module' -ex continue
 
-then, once the guest has loaded the driver (its shell prompt is up),
-interrupt with Ctrl-C and load the module's symbols:
+It stops when the guest loads the driver; load its symbols with the
+kernel's own helper (scripts/gdb), then break in the driver:
 
   (gdb) lx-symbols $mesondir
+  (gdb) delete 1
   (gdb) break dmalab_queue_irq
   (gdb) continue
 
-(docs/driver-guide.md walks one session.)
+and run a test program in the guest's shell (dmalab_roundtrip, say).
+docs/driver-guide.md walks one session.
 GDB
-}
+}}
 
 # ---- Main ------------------------------------------------------------------
 
