@@ -420,7 +420,7 @@ kernel's own helper (scripts/gdb), then break in the driver:
 and run a test program in the guest's shell (dmalab_roundtrip, say).
 docs/driver-guide.md walks one session.
 GDB
-}}
+}
 
 # ---- Main ------------------------------------------------------------------
 
