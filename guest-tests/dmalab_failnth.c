@@ -29,6 +29,8 @@
 #define BUFLEN		(3 * 4096 + 123)
 /* an entry point that reaches more injection points than this is stuck */
 #define MAX_NTH		2000
+/* where pwrite, pread, libaio and io_uring move their data */
+#define DEVOFF		8192
 
 static const char *dev;
 static int fd;
@@ -36,6 +38,7 @@ static struct dmalab_info info;
 static uint64_t rs;
 static uint8_t *hbuf;		/* a prefaulted user buffer */
 static uint8_t *want;		/* what a FILL of hbuf must leave in it */
+static uint8_t *devdata;	/* what device memory holds at DEVOFF */
 static long total_points;
 
 /* ---- fault injection ------------------------------------------------- */
@@ -283,17 +286,18 @@ static int call_pwrite_pread(int is_write)
 
 	if (is_write) {
 		fill_rand(&rs, hbuf, BUFLEN);
-		memcpy(want, hbuf, BUFLEN);
-		n = INJECT(pwrite(fd, hbuf, BUFLEN, 8192));
+		n = INJECT(pwrite(fd, hbuf, BUFLEN, DEVOFF));
 	} else {
 		memset(hbuf, 0, BUFLEN);
-		n = INJECT(pread(fd, hbuf, BUFLEN, 8192));
+		n = INJECT(pread(fd, hbuf, BUFLEN, DEVOFF));
 	}
 	if (n < 0)
 		return errno;
 	if (n != BUFLEN)
 		return EIO;
-	if (!is_write && !same(hbuf, want, BUFLEN, "pread"))
+	if (is_write)
+		memcpy(devdata, hbuf, BUFLEN);
+	else if (!same(hbuf, devdata, BUFLEN, "pread"))
 		return EBADMSG;
 	return 0;
 }
@@ -305,7 +309,7 @@ static int call_pwrite(void)
 
 static int call_pread(void)
 {
-	/* device memory at 8192 holds want[] from the last good pwrite */
+	/* device memory at DEVOFF holds devdata from the last good pwrite */
 	return call_pwrite_pread(0);
 }
 
@@ -319,7 +323,7 @@ static int call_libaio(void)
 	int r;
 
 	memset(hbuf, 0, BUFLEN);
-	io_prep_pread(&cb, fd, hbuf, BUFLEN, 8192);
+	io_prep_pread(&cb, fd, hbuf, BUFLEN, DEVOFF);
 	r = INJECT(io_submit(aio_ctx, 1, cbs));
 	if (r != 1)
 		return r < 0 ? -r : EIO;
@@ -328,7 +332,7 @@ static int call_libaio(void)
 		return EIO;
 	if ((long)ev.res < 0)
 		return -(long)ev.res;
-	if (ev.res != BUFLEN || !same(hbuf, want, BUFLEN, "libaio read"))
+	if (ev.res != BUFLEN || !same(hbuf, devdata, BUFLEN, "libaio read"))
 		return EBADMSG;
 	return 0;
 }
@@ -345,7 +349,7 @@ static int call_uring(void)
 	if (!sqe)
 		return EBUSY;
 	memset(hbuf, 0, BUFLEN);
-	io_uring_prep_read(sqe, fd, hbuf, BUFLEN, 8192);
+	io_uring_prep_read(sqe, fd, hbuf, BUFLEN, DEVOFF);
 	r = INJECT(io_uring_submit(&ring));
 	if (r != 1)
 		return r < 0 ? -r : EIO;
@@ -356,7 +360,7 @@ static int call_uring(void)
 	io_uring_cqe_seen(&ring, cqe);
 	if (res < 0)
 		return -res;
-	if (res != BUFLEN || !same(hbuf, want, BUFLEN, "io_uring read"))
+	if (res != BUFLEN || !same(hbuf, devdata, BUFLEN, "io_uring read"))
 		return EBADMSG;
 	return 0;
 }
@@ -478,11 +482,13 @@ int main(int argc, char **argv)
 	}
 	hbuf = aligned_alloc(4096, BUFLEN + 4096);
 	want = malloc(BUFLEN);
-	if (!hbuf || !want)
+	devdata = malloc(BUFLEN);
+	if (!hbuf || !want || !devdata)
 		tap_bail("out of memory");
 	/* fault everything in now: only the call under test may fail */
 	memset(hbuf, 0, BUFLEN + 4096);
 	memset(want, 0, BUFLEN);
+	memset(devdata, 0, BUFLEN);
 	ok = io_setup(8, &aio_ctx) == 0;
 	have_uring = io_uring_queue_init(8, &ring, 0) == 0;
 	tap(ok && have_uring && device_works(),

@@ -553,14 +553,16 @@ static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
 	dmalab_qwr(q, DMALAB_Q_TAIL, q->tail);
 }
 
-/* After a submission: count it, start polling and the watchdog. */
-static void dmalab_submitted(struct dmalab_req *req)
+/*
+ * After a submission: count it, start polling and the watchdog.  It takes
+ * no request: once the queue's lock is dropped, an asynchronous request
+ * may already be complete and freed (KASAN caught a read of one here).
+ */
+static void dmalab_submitted(struct dmalab_dev *dd, bool async)
 {
-	struct dmalab_dev *dd = req->q->dd;
-
 	atomic64_inc(&dd->stats.submitted);
 	dmalab_poll_kick(dd);
-	if (req->end_io && !delayed_work_pending(&dd->watchdog))
+	if (async && !delayed_work_pending(&dd->watchdog))
 		schedule_delayed_work(&dd->watchdog, dmalab_watchdog_period());
 }
 
@@ -580,6 +582,7 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 {
 	struct dmalab_queue *q = req->q;
 	unsigned long flags;
+	bool async;
 	long left;
 
 	for (;;) {
@@ -606,9 +609,10 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 			dmalab_queue_reap(q);
 		}
 	}
+	async = req->end_io;
 	dmalab_ring_post(q, req);
 	spin_unlock_irqrestore(&q->lock, flags);
-	dmalab_submitted(req);
+	dmalab_submitted(q->dd, async);
 	return 0;
 }
 
@@ -634,7 +638,7 @@ int dmalab_req_submit_nowait(struct dmalab_req *req)
 		dmalab_ring_post(q, req);
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (!ret)
-		dmalab_submitted(req);
+		dmalab_submitted(q->dd, true);
 	return ret;
 }
 
