@@ -312,6 +312,17 @@ static int results_readonly_refused(struct dmalab_op *ro_op, struct gbuf *g)
 	return ok && filled_with(g, 0);
 }
 
+/* A WAIT for all EFAULT_OPS completions into c. */
+static void wait_all_init(struct dmalab_wait *w, struct dmalab_completion *c)
+{
+	memset(w, 0, sizeof(*w));
+	w->size = sizeof(*w);
+	w->max = EFAULT_OPS;
+	w->min = EFAULT_OPS;
+	w->timeout_ms = 5000;
+	w->cpls = (uintptr_t)c;
+}
+
 static void test_wait_efault(void)
 {
 	struct dmalab_completion c[EFAULT_OPS];
@@ -336,12 +347,7 @@ static void test_wait_efault(void)
 	tap(ok, "%d async FILLs submitted", EFAULT_OPS);
 
 	/* page 0: a completion array; page 1: a WAIT header; both read-only */
-	memset(&w, 0, sizeof(w));
-	w.size = sizeof(w);
-	w.max = EFAULT_OPS;
-	w.min = EFAULT_OPS;
-	w.timeout_ms = 5000;
-	w.cpls = (uintptr_t)c;
+	wait_all_init(&w, c);
 	memcpy(ro + pg, &w, sizeof(w));
 	ro_w = (struct dmalab_wait *)(ro + pg);
 	w.cpls = (uintptr_t)ro;
@@ -355,12 +361,7 @@ static void test_wait_efault(void)
 	    "WAIT with a read-only header (the array is fine): EFAULT");
 
 	memset(c, 0, sizeof(c));
-	memset(&w, 0, sizeof(w));
-	w.size = sizeof(w);
-	w.max = EFAULT_OPS;
-	w.min = EFAULT_OPS;
-	w.timeout_ms = 5000;
-	w.cpls = (uintptr_t)c;
+	wait_all_init(&w, c);
 	ok = ioctl(fd, DMALAB_IOC_WAIT, &w) == 0 && w.count == EFAULT_OPS &&
 	     w.inflight == 0;
 	if (!ok)

@@ -212,16 +212,10 @@ static int call_async(void)
 	w.timeout_ms = 10000;
 	w.cpls = (uintptr_t)&c;
 	/* the WAIT must deliver it even if its own allocation failed */
-	while (INJECT(ioctl(fd, DMALAB_IOC_WAIT, &w))) {
+	/* (a failed WAIT writes nothing back: w can be used again) */
+	while (INJECT(ioctl(fd, DMALAB_IOC_WAIT, &w)))
 		if (errno != ENOMEM)
 			return errno;
-		memset(&w, 0, sizeof(w));
-		w.size = sizeof(w);
-		w.max = 1;
-		w.min = 1;
-		w.timeout_ms = 10000;
-		w.cpls = (uintptr_t)&c;
-	}
 	if (w.count != 1 || c.cookie != a.cookie)
 		return EBADMSG;
 	if (c.error)
@@ -245,8 +239,8 @@ static int call_mmap_devmem(void)
 	return call_mmap(0, 4096);
 }
 
-/* A fresh file, so that its coherent buffer is allocated by this mmap. */
-static int call_mmap_coherent(void)
+/* A fresh file, so that its buffer is allocated by this mmap. */
+static int call_mmap_fresh(off_t off)
 {
 	int f = open(dev, O_RDWR), e = 0;
 	void *p;
@@ -254,7 +248,7 @@ static int call_mmap_coherent(void)
 	if (f < 0)
 		return errno;
 	p = INJECT(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, f,
-			DMALAB_MMAP_COHERENT));
+			off));
 	if (p == MAP_FAILED)
 		e = errno;
 	else
@@ -263,21 +257,14 @@ static int call_mmap_coherent(void)
 	return e;
 }
 
+static int call_mmap_coherent(void)
+{
+	return call_mmap_fresh(DMALAB_MMAP_COHERENT);
+}
+
 static int call_mmap_pagebuf(void)
 {
-	int f = open(dev, O_RDWR), e = 0;
-	void *p;
-
-	if (f < 0)
-		return errno;
-	p = INJECT(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, f,
-			DMALAB_MMAP_PAGEBUF));
-	if (p == MAP_FAILED)
-		e = errno;
-	else
-		munmap(p, 8192);
-	close(f);
-	return e;
+	return call_mmap_fresh(DMALAB_MMAP_PAGEBUF);
 }
 
 static int call_pwrite_pread(int is_write)
