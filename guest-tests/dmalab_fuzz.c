@@ -482,6 +482,46 @@ static unsigned int op_model(const struct dmalab_op *op, int has_cbuf)
 	return sts ? sts : O_OK;
 }
 
+/*
+ * The blocks of DMALAB_WRITE_GRAIN an op has the device write in user memory
+ * or the page buffer; 0 when it writes none.  The end saturates at 2^64.
+ */
+static int write_blocks(const struct dmalab_op *op, uint64_t *first,
+			uint64_t *last)
+{
+	uint64_t end = op->dst.addr + op->len - 1;
+
+	if ((op->dst.kind != DMALAB_BUF_USER &&
+	     op->dst.kind != DMALAB_BUF_PAGEBUF) || !op->len)
+		return 0;
+	if (end < op->dst.addr)
+		end = UINT64_MAX;
+	*first = op->dst.addr / DMALAB_WRITE_GRAIN;
+	*last = end / DMALAB_WRITE_GRAIN;
+	return 1;
+}
+
+/* Whether the device would write one block of one buffer for both ops. */
+static int writes_overlap(const struct dmalab_op *a, const struct dmalab_op *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	return a->dst.kind == b->dst.kind && write_blocks(a, &a0, &a1) &&
+	       write_blocks(b, &b0, &b1) && a0 <= b1 && b0 <= a1;
+}
+
+/* The batch rule of the uapi: EINVAL when any two ops' writes overlap. */
+static int batch_writes_overlap(const struct dmalab_op *ops, int n)
+{
+	int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (writes_overlap(&ops[i], &ops[j]))
+				return 1;
+	return 0;
+}
+
 static const uint8_t *host_ptr(const struct dmalab_buf *b)
 {
 	if (b->kind == DMALAB_BUF_COHERENT)
@@ -613,15 +653,25 @@ static void test_batch(void)
 		want = 0;
 		h2d = 1;
 		for (k = 1; k < n; k++) {
+			int tries = 0, j;
+
+again:
 			gen_op(&in[k], n > 8 ? 1 : 15, use_c);
 			/* keep big batches cheap */
 			if (n > 8 && in[k].len > 4096)
 				in[k].len = 1 + in[k].len % 4096;
+			/* big batches: mostly without overlapping writes */
+			for (j = 1; n > 8 && j < k; j++)
+				if (writes_overlap(&in[j], &in[k]) &&
+				    tries++ < 16 && !chance(10))
+					goto again;
 			sts[k] = op_model(&in[k], use_c);
 			if (sts[k] & O_ERRNOS)
 				want |= sts[k];
 			h2d |= in[k].opcode == DMALAB_UOP_H2D;
 		}
+		if (batch_writes_overlap(in, n))
+			want |= O_EINVAL;
 		if (!want)
 			want = O_OK;
 		memcpy(ops, in, n * sizeof(ops[0]));
@@ -741,9 +791,15 @@ static void test_batch_header(void)
 		B_TRY(O_EFAULT, "%d ops at %#llx", DMALAB_MAX_BATCH,
 		      (unsigned long long)ptrs[i]);
 	}
-	/* array running into PROT_NONE: only the last op is unreadable */
-	for (i = 0; i < DMALAB_MAX_BATCH; i++)
-		arr[i] = good;
+	/*
+	 * array running into PROT_NONE: only the last op is unreadable.  Its
+	 * ops read buf (writing it 256 times at once is not allowed).
+	 */
+	for (i = 0; i < DMALAB_MAX_BATCH; i++) {
+		op_init(&arr[i], DMALAB_UOP_H2D, DMALAB_QUEUE_ANY, sizeof(buf));
+		op_buf(&arr[i].src, DMALAB_BUF_USER, (uintptr_t)buf);
+		op_buf(&arr[i].dst, DMALAB_BUF_DEVMEM, 0);
+	}
 	B_RESET();
 	b.ops = (uintptr_t)(arr + 1);
 	b.count = DMALAB_MAX_BATCH;
@@ -752,6 +808,54 @@ static void test_batch_header(void)
 	b.ops = (uintptr_t)arr;
 	b.count = DMALAB_MAX_BATCH;
 	B_TRY(O_OK, "%s", "op array ending at an unmapped page");
+	/* two ops writing into user memory: one block apart or sharing one */
+	{
+		static const struct {
+			uint32_t opc1;
+			uint64_t off1, len1, off2, len2;
+			unsigned int want;
+			const char *what;
+		} ov[] = {
+			{ DMALAB_UOP_D2H, 0, 1, 64, 1, O_EINVAL,
+			  "two D2H into one 128-byte block" },
+			{ DMALAB_UOP_D2H, 0, 200, 255, 1, O_EINVAL,
+			  "D2H into the last byte of another's block" },
+			{ DMALAB_UOP_D2H, 0, 200, 256, 64, O_OK,
+			  "D2H into the next block" },
+			{ DMALAB_UOP_D2H, 0, 128, 128, 128, O_OK,
+			  "two D2H, each in its own block" },
+			{ DMALAB_UOP_FILL, 4096, 8192, 100, 4096, O_EINVAL,
+			  "FILL and D2H overlapping by pages" },
+			{ DMALAB_UOP_H2D, 0, 4096, 0, 4096, O_OK,
+			  "H2D reading what a D2H writes" },
+		};
+		struct dmalab_op two[2];
+
+		for (i = 0; i < sizeof(ov) / sizeof(ov[0]); i++) {
+			op_init(&two[0], ov[i].opc1, DMALAB_QUEUE_ANY,
+				ov[i].len1);
+			if (ov[i].opc1 == DMALAB_UOP_H2D) {
+				op_buf(&two[0].src, DMALAB_BUF_USER,
+				       (uintptr_t)S + ov[i].off1);
+				op_buf(&two[0].dst, DMALAB_BUF_DEVMEM, 0);
+			} else {
+				if (ov[i].opc1 == DMALAB_UOP_D2H)
+					op_buf(&two[0].src, DMALAB_BUF_DEVMEM,
+					       0);
+				op_buf(&two[0].dst, DMALAB_BUF_USER,
+				       (uintptr_t)S + ov[i].off1);
+			}
+			op_init(&two[1], DMALAB_UOP_D2H, DMALAB_QUEUE_ANY,
+				ov[i].len2);
+			op_buf(&two[1].src, DMALAB_BUF_DEVMEM, 0);
+			op_buf(&two[1].dst, DMALAB_BUF_USER,
+			       (uintptr_t)S + ov[i].off2);
+			B_RESET();
+			b.ops = (uintptr_t)two;
+			b.count = 2;
+			B_TRY(ov[i].want, "%s", ov[i].what);
+		}
+	}
 	/* outputs cannot be written back: a read-only op array */
 	B_RESET();
 	b.ops = (uintptr_t)(RO + 8192);	/* random bytes: no valid op */

@@ -229,7 +229,7 @@ static void *worker_main(void *arg)
 				op_buf(&ops[k].src, DMALAB_BUF_DEVMEM,
 				       w->base + k * part);
 				op_buf(&ops[k].dst, DMALAB_BUF_USER,
-				       (uintptr_t)(b + k * plen));
+				       (uintptr_t)(b + k * batch_stride(plen)));
 			}
 			memset(&bt, 0, sizeof(bt));
 			bt.size = sizeof(bt);
@@ -239,8 +239,14 @@ static void *worker_main(void *arg)
 			    bt.completed != n)
 				werr(r, "batch D2H: %s, %u of %u completed",
 				     strerror(errno), bt.completed, n);
-			else if (memcmp(b, c, n * plen))
-				werr(r, "batch: data differs");
+			else
+				for (k = 0; k < n; k++)
+					if (memcmp(b + k * batch_stride(plen),
+						   c + k * plen, plen)) {
+						werr(r, "batch: part %u differs",
+						     k);
+						break;
+					}
 			break;
 		}
 		default:	/* cross-device copy, or another D2H */

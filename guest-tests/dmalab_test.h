@@ -139,6 +139,15 @@ static inline void op_init(struct dmalab_op *op, uint32_t opcode,
 	op->len = len;
 }
 
+/*
+ * The distance between two destinations of one batch: the device may not
+ * write two ops' data into one DMALAB_WRITE_GRAIN block (see the uapi).
+ */
+static inline uint64_t batch_stride(uint64_t len)
+{
+	return (len + DMALAB_WRITE_GRAIN - 1) & ~(uint64_t)(DMALAB_WRITE_GRAIN - 1);
+}
+
 static inline void op_buf(struct dmalab_buf *b, uint32_t kind, uint64_t addr)
 {
 	b->kind = kind;

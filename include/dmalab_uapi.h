@@ -186,6 +186,8 @@ struct dmalab_op {
 };
 
 #define DMALAB_MAX_BATCH	256
+/* The largest DMA cache-line alignment of the CPUs Linux runs on */
+#define DMALAB_WRITE_GRAIN	128
 
 /**
  * struct dmalab_batch - DMALAB_IOC_SUBMIT_BATCH: run many ops at once
@@ -200,6 +202,13 @@ struct dmalab_op {
  * All ops are checked before any is submitted; they may run in parallel on
  * different queues, in order within one queue.  The ioctl returns 0 once
  * every op has completed.
+ *
+ * No two ops of a batch may have the device write into the same
+ * DMALAB_WRITE_GRAIN-aligned block of user memory, or of the page buffer
+ * (EINVAL).  Their writes could race on different queues, and the DMA API
+ * does not support two live device-written streaming mappings of one cache
+ * line: on a CPU without coherent DMA, the cache maintenance of one can
+ * undo the other's data.  Reads may overlap anything.
  */
 struct dmalab_batch {
 	__u32 size;

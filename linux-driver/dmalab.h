@@ -537,6 +537,7 @@ void dmalab_test_buf_free(struct dmalab_dev *dd);
 /* dmalab_ops.c: a user's op made into a request */
 int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
 		      struct dmalab_req **reqp);
+bool dmalab_ops_writes_overlap(const struct dmalab_op *ops, unsigned int n);
 void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req);
 struct dmalab_pbuf *dmalab_file_pbuf(struct dmalab_file *f);
 

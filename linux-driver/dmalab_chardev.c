@@ -424,6 +424,8 @@ static int dmalab_ioc_batch(struct dmalab_file *f, void __user *arg)
 				      array_size(batch.count, sizeof(*ops)));
 	if (!ret)
 		ret = dmalab_results_writable(arg, &batch, sizeof(batch));
+	if (!ret && dmalab_ops_writes_overlap(ops, batch.count))
+		ret = -EINVAL;
 	if (ret)
 		goto out;
 	reqs = kcalloc(batch.count, sizeof(*reqs), GFP_KERNEL);

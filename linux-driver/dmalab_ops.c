@@ -8,6 +8,7 @@
  * ioctls) and above the buffers and the queue engine.
  */
 
+#include <linux/overflow.h>
 #include <linux/slab.h>
 
 #include "dmalab.h"
@@ -169,6 +170,53 @@ int dmalab_op_prepare(struct dmalab_file *f, struct dmalab_op *op,
 fail:
 	dmalab_req_free(req);
 	return ret;
+}
+
+/*
+ * The first and last DMALAB_WRITE_GRAIN block an op has the device write
+ * through a streaming mapping (user memory, the page buffer); false when it
+ * writes none.  The end saturates: a range that wraps fails later anyway.
+ */
+static bool dmalab_op_write_blocks(const struct dmalab_op *op, u64 *first,
+				   u64 *last)
+{
+	u64 end;
+
+	if (op->dst.kind != DMALAB_BUF_USER &&
+	    op->dst.kind != DMALAB_BUF_PAGEBUF)
+		return false;
+	if (!op->len)
+		return false;
+	if (check_add_overflow(op->dst.addr, (u64)op->len - 1, &end))
+		end = U64_MAX;
+	*first = op->dst.addr / DMALAB_WRITE_GRAIN;
+	*last = end / DMALAB_WRITE_GRAIN;
+	return true;
+}
+
+/*
+ * Whether two ops of a batch have the device write into one block of the
+ * same host buffer (see struct dmalab_batch).  A batch has at most
+ * DMALAB_MAX_BATCH ops, so comparing every pair costs less than sorting
+ * them would, and needs no allocation.
+ */
+bool dmalab_ops_writes_overlap(const struct dmalab_op *ops, unsigned int n)
+{
+	u64 a0, a1, b0, b1;
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		if (!dmalab_op_write_blocks(&ops[i], &a0, &a1))
+			continue;
+		for (j = i + 1; j < n; j++) {
+			if (ops[j].dst.kind != ops[i].dst.kind ||
+			    !dmalab_op_write_blocks(&ops[j], &b0, &b1))
+				continue;
+			if (a0 <= b1 && b0 <= a1)
+				return true;
+		}
+	}
+	return false;
 }
 
 void dmalab_op_result(struct dmalab_op *op, struct dmalab_req *req)
