@@ -58,4 +58,18 @@ hrtimer_setup(struct hrtimer *timer,
 }
 #endif
 
+/*
+ * 6.11: a BAR of a managed device is claimed with pcim_request_region(),
+ * released when the driver unbinds.  Before, pci_request_region() did the
+ * same on a device enabled with pcim_enable_device(); newer kernels (7.x)
+ * no longer release its claims.  A function, so only the version tells.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+static inline int pcim_request_region(struct pci_dev *pdev, int bar,
+				      const char *name)
+{
+	return pci_request_region(pdev, bar, name);
+}
+#endif
+
 #endif /* DMALAB_COMPAT_H */

@@ -257,10 +257,11 @@ static int dmalab_map_bars(struct dmalab_dev *dd)
 
 	/*
 	 * Device memory is prefetchable RAM behind the BAR: map it
-	 * write-combining, as user space gets it through mmap.  The region
-	 * is released by pcim (managed device) and the mapping by devres.
+	 * write-combining, as user space gets it through mmap.  The claim
+	 * and the mapping are both released by devres when the driver
+	 * unbinds.
 	 */
-	ret = pci_request_region(pdev, DMALAB_BAR_DEVMEM, DMALAB_NAME);
+	ret = pcim_request_region(pdev, DMALAB_BAR_DEVMEM, DMALAB_NAME);
 	if (ret) {
 		dev_err(&pdev->dev, "cannot claim BAR%d (%d)\n",
 			DMALAB_BAR_DEVMEM, ret);
