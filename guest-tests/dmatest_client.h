@@ -97,6 +97,30 @@ static inline int dmatest_summaries(const char *mark, int verbose,
 	return n;
 }
 
+/*
+ * The threads dmatest started since mark ("Started N threads using ..."):
+ * when a run is started, its threads are created, but each counts as
+ * running only once it has been scheduled, so "run" can read 0 before any
+ * thread has begun.  These lines say how many summaries to wait for.
+ */
+static inline int dmatest_started(const char *mark)
+{
+	char *log = klog_since(mark), *line, *save = NULL;
+	unsigned int threads;
+	int n = 0;
+
+	for (line = log ? strtok_r(log, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *msg = strstr(line, "dmatest: Started ");
+
+		if (msg && sscanf(msg, "dmatest: Started %u threads",
+				  &threads) == 1)
+			n += threads;
+	}
+	free(log);
+	return n;
+}
+
 /* dmatest's result lines since mark that say what (e.g. "data error"). */
 static inline int dmatest_results(const char *mark, const char *what)
 {
