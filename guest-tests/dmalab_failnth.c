@@ -68,8 +68,9 @@ static int dma_debug_text(unsigned long long *start, unsigned long long *end)
 	if (!ks)
 		return -1;
 	while (fgets(line, sizeof(line), ks)) {
+		/* (a function's .cold part lies with other files' cold code) */
 		if (sscanf(line, "%llx %c %255s", &a, &type, name) != 3 ||
-		    (type != 't' && type != 'T') || !a)
+		    (type != 't' && type != 'T') || !a || strchr(name, '.'))
 			continue;
 		dbg = !strncmp(name, "debug_dma_", 10);
 		for (i = 0; !dbg && i < sizeof(statics) / sizeof(statics[0]);
@@ -86,7 +87,8 @@ static int dma_debug_text(unsigned long long *start, unsigned long long *end)
 		    a > hi && a < next && (type == 't' || type == 'T'))
 			next = a;
 	fclose(ks);
-	if (!hi || next == ~0ULL)
+	/* one file's text: a wider span would spare unrelated code too */
+	if (!hi || next == ~0ULL || next - lo > (1 << 20))
 		return -1;
 	*start = lo;
 	*end = next;

@@ -187,17 +187,18 @@ latest_source() {
 }
 
 # ninja-style progress of a kernel build: one updating line on a terminal,
-# a line every 1000 objects otherwise.
+# a line every 200 objects otherwise (a CI log), with the time so far.
 make_with_progress() {
     local log=$1
     shift
-    make "$@" 2>&1 | tee "$log" | awk -v tty="$([ -t 2 ] && echo 1 || echo 0)" '
+    make "$@" 2>&1 | tee "$log" | awk -v tty="$([ -t 2 ] && echo 1 || echo 0)" -v t0="$(date +%s)" '
+        function elapsed(  s) { s = systime() - t0; return sprintf("%dm%02ds", s / 60, s % 60) }
         /^  (CC|AS|LD|AR)/ {
             n++
-            if (tty) { printf "\r  %d objects", n > "/dev/stderr"; fflush("/dev/stderr") }
-            else if (n % 1000 == 0) { printf "  %d objects\n", n > "/dev/stderr"; fflush("/dev/stderr") }
+            if (tty) { printf "\r  %d objects, %s", n, elapsed() > "/dev/stderr"; fflush("/dev/stderr") }
+            else if (n % 200 == 0) { printf "  %d objects, %s\n", n, elapsed() > "/dev/stderr"; fflush("/dev/stderr") }
         }
-        END { if (tty) printf "\r" > "/dev/stderr"; printf "  %d objects in all\n", n > "/dev/stderr" }'
+        END { if (tty) printf "\r" > "/dev/stderr"; printf "  %d objects in all, %s\n", n, elapsed() > "/dev/stderr" }'
     return "${PIPESTATUS[0]}"
 }
 

@@ -93,13 +93,14 @@ vm_config() {
 
 # The kernels `./run-vm.sh check` boots, and the configurations each runs:
 # "kernel:[debug]:configuration...".  Debian's kernel runs the whole
-# matrix, the 6.12 LTS kernel the common paths.  The debug tier (the
-# newest kernel built with kernel/debug.config, in default, iommu,
-# swiotlb, dma32 and msi) is not in the list yet: run it with
-# ./run-vm.sh check --kernel latest --debug.
+# matrix, the 6.12 LTS kernel the common paths.  The newest kernel is
+# built once, with kernel/debug.config (DMA-API debug, KASAN, lockdep,
+# kmemleak, fault injection): it serves as both the newest release and
+# the debug tier, where every program runs, dmalab_failnth among them.
 KERNEL_TIERS=(
     "debian::${DMALAB_CONFIGS[*]}"
     "lts::default iommu swiotlb msi"
+    "latest:debug:default iommu swiotlb dma32 msi"
 )
 # A debug kernel's boots may take this many times their usual limit.
 DEBUG_TIMEOUT_FACTOR=4
