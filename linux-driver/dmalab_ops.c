@@ -197,8 +197,8 @@ static bool dmalab_op_write_blocks(const struct dmalab_op *op, u64 *first,
 /*
  * Whether two ops of a batch have the device write into one block of the
  * same host buffer (see struct dmalab_batch).  A batch has at most
- * DMALAB_MAX_BATCH ops, so comparing every pair costs less than sorting
- * them would, and needs no allocation.
+ * DMALAB_MAX_BATCH ops: comparing every pair (32,640 at most) is cheap
+ * next to pinning their pages, and needs no allocation that could fail.
  */
 bool dmalab_ops_writes_overlap(const struct dmalab_op *ops, unsigned int n)
 {
