@@ -16,6 +16,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 build=${DMALAB_BUILD:-$top/build}
 export DMALAB_BUILD=$build
+# Where check leaves its results (a TAP file and logs per unit, units.tsv,
+# builds.tsv and junit.xml); each shard of a split check can have its own.
+results_root=${DMALAB_RESULTS:-$build/results}
 
 # shellcheck source=scripts/vm-configs.sh
 . "$top/scripts/vm-configs.sh"
@@ -44,9 +47,17 @@ options:
                       driver loaded and the test programs on PATH
   --gdb               like --shell, with QEMU's gdbstub waiting for gdb
                       (a kernel built here: its vmlinux has the symbols)
-  --only NAME         with check: run only the configuration NAME
-                      ("qtest", "qtest-asan" or "lint" for one host-side
-                      test)
+  --only PATTERN      with check: run only the units (see --list) that
+                      PATTERN names: a unit's name, a glob of names
+                      ('boot/*/*/lts/*'), or one part of a name ("default",
+                      "lts", "qtest", "lint"); several, comma-separated
+  --list              with check: print the units it would run, one per
+                      line, and build nothing
+  --shard I/N         with check: run only the I-th of N shards, balanced
+                      by earlier run times (.ci/unit-times.tsv); shards
+                      1..N together run every unit once
+  --tests A,B         run only these guest test programs (the kernel-log
+                      and leak checks still run)
   --time SECONDS      with fuzz: how long to fuzz (default: 600)
   --config NAME       without check: boot configuration NAME (default:
                       default); one of: ${DMALAB_CONFIGS[*]}
@@ -70,6 +81,8 @@ deps=1
 timeout_s=""
 only_tests=""
 fuzz_time=600
+list=0
+shard=""
 while [ $# -gt 0 ]; do
     case "$1" in
     check) command=check ;;
@@ -80,7 +93,9 @@ while [ $# -gt 0 ]; do
     --kernel) kernel_name=${2:?--kernel needs debian, lts, latest or a path}
               kernel_given=1; shift ;;
     --debug) kernel_debug=1 ;;
-    --only) only=${2:?--only needs a name}; shift ;;
+    --only) only=${2:?--only needs a name or pattern}; shift ;;
+    --list) list=1 ;;
+    --shard) shard=${2:?--shard needs I/N}; shift ;;
     --config) config=${2:?--config needs a name}; shift ;;
     --accel) accel=${2:?--accel needs kvm or tcg}; shift ;;
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
@@ -95,10 +110,8 @@ case "$accel" in
 ""|kvm|tcg) ;;
 *) echo "run-vm.sh: --accel takes kvm or tcg" >&2; exit 2 ;;
 esac
-HOST_TESTS=(qtest qtest-asan lint)
-if [ -n "$only" ] && [[ " ${HOST_TESTS[*]} " != *" $only "* ]] &&
-    ! vm_config_exists "$only"; then
-    echo "run-vm.sh: unknown configuration '$only' (${DMALAB_CONFIGS[*]})" >&2
+if [ "$command" != check ] && { [ "$list" = 1 ] || [ -n "$shard$only" ]; }; then
+    echo "run-vm.sh: --list, --shard and --only go with check" >&2
     exit 2
 fi
 if ! vm_config_exists "$config"; then
@@ -114,8 +127,10 @@ build_host() {
     if [ "$deps" = 1 ]; then
         "$top/scripts/install-deps.sh"
     fi
+    local start=$EPOCHREALTIME
     step "QEMU"
     "$top/scripts/build-qemu.sh"
+    record_build build/qemu/x86_64/debian "$start"
     qemu=$build/qemu/bin/qemu-system-x86_64
     mapfile -t tests < <(sed -n "s/^ *'\([a-z0-9_]*\)',$/\1/p" \
         "$top/guest-tests/meson.build")
@@ -132,7 +147,7 @@ build_host() {
 # the driver, dmatest and the guest tests against it.  Sets kernel,
 # initrd, kheaders, results and the KERNEL_* variables of scripts/kernel.sh.
 use_kernel() {
-    local name=$1 debug=$2 vars paths=() t
+    local name=$1 debug=$2 vars paths=() t start=$EPOCHREALTIME
     step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)')"
     local flag=""
     [ "$debug" = 1 ] && flag=--debug
@@ -145,11 +160,11 @@ use_kernel() {
     if [ "$KERNEL_ID" = debian ]; then
         mesondir=$build/meson
         initrd=$build/initramfs.cpio.gz
-        results=$build/results
+        results=$results_root
     else
         mesondir=$build/meson-$KERNEL_ID
         initrd=$build/initramfs-$KERNEL_ID.cpio.gz
-        results=$build/results/$KERNEL_LABEL
+        results=$results_root/$KERNEL_LABEL
     fi
     step "driver and guest tests (kernel $KERNEL_RELEASE)"
     # (Re)configure only when the kernel changed: meson then stays quiet.
@@ -171,6 +186,7 @@ use_kernel() {
     done
     "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
         "$mesondir/dmalab.ko" "$mesondir/dmatest.ko" -- "${paths[@]}"
+    record_build "build/kernel/x86_64/$(kernel_tag "$name" "$debug")" "$start"
 }
 
 # ---- Accelerator -----------------------------------------------------------
@@ -249,7 +265,7 @@ qemu_cmdline() {
 }
 
 # Boot configuration $1 and run the guest tests; leaves results in
-# $build/results/$1/.
+# $results_root/$1/.
 boot_config() {
     local name=$1 dir=$results/$1 limit rc=0
     local -a cmd
@@ -290,28 +306,37 @@ boot_config() {
     fi
 }
 
-total_pass=0
-total_fail=0
-total_skip=0
-summary_rows=()
-
-# Count the results of one run and add them to the totals.
+# Count the results of unit $1 (TAP file $2; $3 is 1 if it must end in the
+# guest's DMALAB-DONE), run on kernel $4 with its log files $5 (a glob),
+# started at $6 ($EPOCHREALTIME), and record them in units.tsv, from which
+# scripts/check-results.py makes the table, the totals and junit.xml.
 tally() {
-    local label=$1 file=$2 require_done=$3 counts p f s
+    local unit=$1 file=$2 require_done=$3 kern=$4 log=$5 start=$6 counts
+    local p f s secs
     counts=$("$top/scripts/tap-summary.sh" "$file" "$require_done")
     read -r p f s <<<"$counts"
-    total_pass=$((total_pass + p))
-    total_fail=$((total_fail + f))
-    total_skip=$((total_skip + s))
-    summary_rows+=("$(printf '%-20s %-14s %6d %6d %6d' "${4:--}" "$label" "$p" "$f" "$s")")
+    secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$unit" "$kern" \
+        "${file#"$results_root"/}" "$require_done" "$secs" "$p" "$f" "$s" \
+        "$log" >>"$results_root/units.tsv"
+}
+
+# Record how long build $1 took since $2 ($EPOCHREALTIME): the shards'
+# balance counts a build once per shard that needs it.
+record_build() {
+    awk -v n="$1" -v a="$2" -v b="$EPOCHREALTIME" \
+        'BEGIN { printf "%s\t%.1f\n", n, b - a }' >>"$results_root/builds.tsv"
 }
 
 run_guest() {
-    local name=$1
+    local unit=$1 name=$2 start=$EPOCHREALTIME rel
     step "boot: $name (kernel $KERNEL_LABEL)"
     boot_config "$name"
     grep -E '^(ok|not ok|# )' "$results/$name/results.tap" | grep -v '^# program\|^# exit' || true
-    tally "$name" "$results/$name/results.tap" 1 "$KERNEL_LABEL"
+    rel=${results#"$results_root"}
+    rel=${rel#/}
+    tally "$unit" "$results/$name/results.tap" 1 "$KERNEL_LABEL" \
+        "${rel:+$rel/}$name/console.log" "$start"
 }
 
 # Run every dmalab qtest of one QEMU build against that build's binary.
@@ -319,7 +344,7 @@ run_guest() {
 # $3: the QEMU binary.
 run_qtests() {
     local label=$1 qbuild=$2 qbin=$3
-    local dir=$build/results/$label rc t
+    local dir=$results_root/$label rc t
     rm -rf "$dir"
     mkdir -p "$dir"
     for t in "$qbuild"/tests/qtest/dmalab-*test; do
@@ -337,19 +362,22 @@ run_qtests() {
 }
 
 run_qtests_plain() {
+    local start=$EPOCHREALTIME
     step "host tests: qtest"
     run_qtests qtest "$build/qemu/build" "$build/qemu/bin/qemu-system-x86_64"
-    grep -E '^(ok|not ok)' "$build/results/qtest/results.tap" || true
-    tally qtest "$build/results/qtest/results.tap" 0
+    grep -E '^(ok|not ok)' "$results_root/qtest/results.tap" || true
+    tally "$1" "$results_root/qtest/results.tap" 0 - 'qtest/*.stderr' "$start"
 }
 
 # The same qtests against a QEMU built with AddressSanitizer and UBSan.  A
 # report stops QEMU (and fails the test that was running); the stderr of
 # every test is searched for reports as well, so none goes unnoticed.
 run_qtests_asan() {
-    local dir=$build/results/qtest-asan reports
+    local dir=$results_root/qtest-asan reports start=$EPOCHREALTIME
     step "host tests: qtest under AddressSanitizer and UBSan"
     "$top/scripts/build-qemu.sh" asan
+    record_build build/qemu-asan/x86_64/debian "$start"
+    start=$EPOCHREALTIME
     ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0 \
     LSAN_OPTIONS=suppressions=$top/scripts/qemu-lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
@@ -365,25 +393,25 @@ run_qtests_asan() {
             "$dir"/*.stderr | head -n 60 >&2
     fi
     grep -E '^(ok|not ok)' "$dir/results.tap" || true
-    tally qtest-asan "$dir/results.tap" 0
+    tally "$1" "$dir/results.tap" 0 - 'qtest-asan/*.stderr' "$start"
 }
 
 # The device's style (QEMU's checkpatch), once.
 run_lint_device() {
-    local dir=$build/results/lint
+    local dir=$results_root/lint start=$EPOCHREALTIME
     step "host tests: device style (QEMU's checkpatch)"
     rm -rf "$dir"
     mkdir -p "$dir"
     "$top/scripts/lint-device.sh" >"$dir/results.tap" 2>"$dir/stderr.log" ||
         echo "not ok - lint-device.sh exited with status $?" >>"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
-    tally lint "$dir/results.tap" 0
+    tally "$1" "$dir/results.tap" 0 - lint/stderr.log "$start"
 }
 
 # The driver's style and warnings on the current kernel: that kernel's
 # checkpatch --strict, sparse and a W=1 build.
 run_lint_driver() {
-    local dir=$results/lint-driver
+    local dir=$results/lint-driver start=$EPOCHREALTIME rel
     step "host tests: driver style on $KERNEL_LABEL (checkpatch --strict, sparse, W=1)"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -391,15 +419,35 @@ run_lint_driver() {
         >"$dir/results.tap" 2>"$dir/stderr.log" ||
         echo "not ok - lint-driver.sh exited with status $?" >>"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
-    tally lint-driver "$dir/results.tap" 0 "$KERNEL_LABEL"
+    rel=${dir#"$results_root"/}
+    tally "$1" "$dir/results.tap" 0 "$KERNEL_LABEL" "$rel/stderr.log" "$start"
 }
 
-print_summary() {
+# The check's own machinery: --list, --shard and the JUnit report, tested
+# against this very script (scripts/test-check-matrix.py).
+run_selftest() {
+    local dir=$results_root/selftest start=$EPOCHREALTIME
+    step "host tests: the check's list, shards, JUnit report and merge"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    python3 "$top/scripts/test-check-matrix.py" >"$dir/results.tap" \
+        2>"$dir/stderr.log" ||
+        echo "not ok - test-check-matrix.py exited with status $?" >>"$dir/results.tap"
+    grep -E '^(ok|not ok)' "$dir/results.tap" || true
+    tally "$1" "$dir/results.tap" 0 - selftest/stderr.log "$start"
+}
+
+# The run's JUnit file, written and read back (a row of its own), then the
+# table, the failed cases and the totals line; fails unless all passed.
+finish_run() {
+    local dir=$results_root/report start=$EPOCHREALTIME
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    python3 "$top/scripts/check-results.py" junit "$results_root" \
+        >"$dir/results.tap" 2>&1 || true
+    tally report/junit "$dir/results.tap" 0 - "" "$start"
     echo
-    printf '%-20s %-14s %6s %6s %6s\n' kernel configuration passed failed skipped
-    printf '%s\n' "${summary_rows[@]}"
-    echo
-    echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+    python3 "$top/scripts/check-results.py" merge "$results_root"
 }
 
 # --gdb: how to attach gdb, with the kernel's own helpers (scripts/gdb,
@@ -431,6 +479,117 @@ docs/driver-guide.md walks one session.
 GDB
 }
 
+# ---- Units of the check -----------------------------------------------------
+
+# A kernel in check's tiers: "name[:debug]:config config...".
+tier_kernel() { echo "${1%%:*}"; }
+tier_debug() { local r=${1#*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
+tier_configs() { echo "${1#*:*:}"; }
+
+# The kernel's part of a unit's name: debian, lts, latest, or tree-<dir>
+# for a kernel tree, with -debug for kernel/debug.config.
+kernel_tag() {
+    local tag=$1
+    case "$1" in
+    debian|lts|latest) ;;
+    *) tag=tree-$(basename "$(realpath -m "$1")" | tr -c 'A-Za-z0-9._\n-' -) ;;
+    esac
+    [ "$2" = 1 ] && tag=$tag-debug
+    echo "$tag"
+}
+
+# The QEMU and the guest architecture of every unit, as named in it.
+ARCH=x86_64
+QEMU_TAG=debian
+
+if [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ]; then
+    check_host=1
+    tiers=("${KERNEL_TIERS[@]}")
+else
+    # One kernel, every configuration, and no host-side test.
+    check_host=0
+    tier_tag=""
+    [ "$kernel_debug" = 1 ] && tier_tag=debug
+    tiers=("$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
+fi
+
+# Every unit of the check, in the order it runs them, with stable names:
+#   qtest/ARCH/QEMU  qtest-asan/ARCH/QEMU  lint/device  selftest/check-matrix
+#   lint/driver/ARCH/KERNEL  boot/ARCH/QEMU/KERNEL/CONFIG
+all_units() {
+    local tier tag c
+    if [ "$check_host" = 1 ]; then
+        printf '%s\n' "qtest/$ARCH/$QEMU_TAG" "qtest-asan/$ARCH/$QEMU_TAG" \
+            lint/device selftest/check-matrix
+    fi
+    for tier in "${tiers[@]}"; do
+        tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
+        echo "lint/driver/$ARCH/$tag"
+        for c in $(tier_configs "$tier"); do
+            echo "boot/$ARCH/$QEMU_TAG/$tag/$c"
+        done
+    done
+}
+
+# Whether unit $1 is one --only names: a pattern matches the whole name as a
+# glob, or, without a slash, any one part of it.
+only_names() {
+    local unit=$1 pat part
+    [ -z "$only" ] && return 0
+    local -a pats parts
+    IFS=, read -r -a pats <<<"$only"
+    IFS=/ read -r -a parts <<<"$unit"
+    for pat in "${pats[@]}"; do
+        # shellcheck disable=SC2053 # a glob on purpose
+        [[ $unit == $pat ]] && return 0
+        if [[ $pat != */* ]]; then
+            for part in "${parts[@]}"; do
+                # shellcheck disable=SC2053
+                [[ $part == $pat ]] && return 0
+            done
+        fi
+    done
+    return 1
+}
+
+# The units --only names.
+named_units() {
+    local u
+    all_units | while read -r u; do
+        if only_names "$u"; then echo "$u"; fi
+    done
+}
+
+# The units this run will run: the ones --only names, then --shard's part.
+select_units() {
+    named_units | if [ -n "$shard" ]; then
+        python3 "$top/scripts/shard-units.py" "$shard"
+    else
+        cat
+    fi
+}
+
+declare -A selected=()
+if [ "$command" = check ]; then
+    if [ -z "$(named_units)" ]; then
+        echo "run-vm.sh: --only '$only' names no unit (./run-vm.sh check --list shows them)" >&2
+        exit 2
+    fi
+    units=$(select_units) || exit 2
+    if [ "$list" = 1 ]; then
+        [ -z "$units" ] || printf '%s\n' "$units"
+        exit 0
+    fi
+    if [ -z "$units" ]; then
+        echo "run-vm.sh: shard $shard has no unit to run"
+        exit 0
+    fi
+    while read -r u; do
+        selected[$u]=1
+    done <<<"$units"
+fi
+wanted() { [ -n "${selected[$1]:-}" ]; }
+
 # ---- Main ------------------------------------------------------------------
 
 # One run at a time per build directory: runs share the build and results.
@@ -448,19 +607,19 @@ if [ "$command" = fuzz ]; then
     exec "$top/scripts/fuzz.sh" "$fuzz_time"
 fi
 
+# This run's results are the only ones its table, totals and JUnit file
+# count; other units' directories from earlier runs stay as they were.
+mkdir -p "$results_root"
+: >"$results_root/units.tsv"
+: >"$results_root/builds.tsv"
+
 build_host
-
-# A kernel in check's tiers: "name[:debug]:config config...".
-tier_kernel() { echo "${1%%:*}"; }
-tier_debug() { local r=${1#*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
-tier_configs() { echo "${1#*:*:}"; }
-
-wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 if [ "$command" = run ] || [ "$shell" = 1 ]; then
     use_kernel "$kernel_name" "$kernel_debug"
     choose_accel
 fi
+run_tag=$(kernel_tag "$kernel_name" "$kernel_debug")
 
 if [ "$shell" = 1 ]; then
     mapfile -t cmd < <(qemu_cmdline "$config" shell)
@@ -475,37 +634,31 @@ if [ "$shell" = 1 ]; then
 fi
 
 if [ "$command" = run ]; then
-    run_guest "$config"
-    print_summary
-    [ "$total_fail" = 0 ] && [ "$total_pass" -gt 0 ]
+    run_guest "boot/$ARCH/$QEMU_TAG/$run_tag/$config" "$config"
+    finish_run
     exit
 fi
 
 # check
-if [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ]; then
-    wanted qtest && run_qtests_plain
-    wanted qtest-asan && run_qtests_asan
-    wanted lint && run_lint_device
-    tiers=("${KERNEL_TIERS[@]}")
-else
-    # One kernel, every configuration.
-    tier_tag=""
-    [ "$kernel_debug" = 1 ] && tier_tag=debug
-    tiers=("$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
-fi
+host=qtest/$ARCH/$QEMU_TAG
+wanted "$host" && run_qtests_plain "$host"
+wanted "qtest-asan/$ARCH/$QEMU_TAG" && run_qtests_asan "qtest-asan/$ARCH/$QEMU_TAG"
+wanted lint/device && run_lint_device lint/device
+wanted selftest/check-matrix && run_selftest selftest/check-matrix
 for tier in "${tiers[@]}"; do
+    tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
     want_tier=0
-    wanted lint && want_tier=1
+    wanted "lint/driver/$ARCH/$tag" && want_tier=1
     for name in $(tier_configs "$tier"); do
-        wanted "$name" && want_tier=1
+        wanted "boot/$ARCH/$QEMU_TAG/$tag/$name" && want_tier=1
     done
     [ "$want_tier" = 1 ] || continue
     use_kernel "$(tier_kernel "$tier")" "$(tier_debug "$tier")"
     choose_accel >/dev/null
-    wanted lint && run_lint_driver
+    wanted "lint/driver/$ARCH/$tag" && run_lint_driver "lint/driver/$ARCH/$tag"
     for name in $(tier_configs "$tier"); do
-        wanted "$name" && run_guest "$name"
+        unit=boot/$ARCH/$QEMU_TAG/$tag/$name
+        wanted "$unit" && run_guest "$unit" "$name"
     done
 done
-print_summary
-[ "$total_fail" = 0 ] && [ "$total_pass" -gt 0 ]
+finish_run

@@ -12,6 +12,8 @@ set -euo pipefail
 PACKAGES=(
     # toolchain and build systems
     build-essential dpkg-dev pkg-config python3 meson ninja-build flex bison
+    # the check's own tests read the CI workflows (YAML)
+    python3-yaml
     # QEMU build dependencies for an x86_64-softmmu build
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     # guest: firmware, option ROMs, userland, initramfs tools
