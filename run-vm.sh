@@ -29,7 +29,7 @@ usage: ./run-vm.sh [check|fuzz] [options]
 
   (no command)        build, boot the default VM and run the guest tests
   check               run every test: the host-side tests, then each
-                      kernel's VM configurations (see KERNEL_TIERS in
+                      kernel's VM configurations (see CHECK_TIERS in
                       scripts/vm-configs.sh)
   fuzz                build the generic-fuzz target of the device (clang,
                       libFuzzer, ASan, UBSan) and run it; crashes and their
@@ -41,6 +41,12 @@ options:
                       newest source Debian packages, built here) or the
                       path of a kernel tree (built here).  With check:
                       only this kernel, in every configuration
+  --qemu Q            the QEMU: debian (Debian 12's 7.2, the default),
+                      stable (10.0, Debian 13's source), latest (the newest
+                      source Debian packages) or the path of a QEMU tree,
+                      such as an upstream git checkout (the device is
+                      overlaid into it).  With check: the qtests and the
+                      guest suite on this QEMU only
   --debug             build the kernel with kernel/debug.config (DMA-API
                       debug, KASAN, lockdep, kmemleak, fault injection)
   --shell             boot the default VM to an interactive shell with the
@@ -71,6 +77,8 @@ EOF
 command=run
 kernel_name=debian
 kernel_given=0
+qemu_name=debian
+qemu_given=0
 kernel_debug=0
 gdb=0
 only=""
@@ -93,6 +101,8 @@ while [ $# -gt 0 ]; do
     --kernel) kernel_name=${2:?--kernel needs debian, lts, latest or a path}
               kernel_given=1; shift ;;
     --debug) kernel_debug=1 ;;
+    --qemu) qemu_name=${2:?--qemu needs debian, stable, latest or a path}
+            qemu_given=1; shift ;;
     --only) only=${2:?--only needs a name or pattern}; shift ;;
     --list) list=1 ;;
     --shard) shard=${2:?--shard needs I/N}; shift ;;
@@ -127,11 +137,7 @@ build_host() {
     if [ "$deps" = 1 ]; then
         "$top/scripts/install-deps.sh"
     fi
-    local start=$EPOCHREALTIME
-    step "QEMU"
-    "$top/scripts/build-qemu.sh"
-    record_build build/qemu/x86_64/debian "$start"
-    qemu=$build/qemu/bin/qemu-system-x86_64
+    use_qemu "$qemu_name"
     mapfile -t tests < <(sed -n "s/^ *'\([a-z0-9_]*\)',$/\1/p" \
         "$top/guest-tests/meson.build")
     local want
@@ -141,6 +147,26 @@ build_host() {
             exit 2
         fi
     done
+}
+
+# Make QEMU $1 ready (scripts/build-qemu.sh: fetched, overlaid, built), unless
+# it is already.  Sets qemu (its binary), qemu_build (its build tree, where
+# its qtests are), qemu_src, QEMU_LABEL and qemu_results (where the results
+# of boots on it go: Debian's QEMU keeps the paths it always had).
+use_qemu() {
+    local start=$EPOCHREALTIME vars
+    [ "${qemu_current:-}" = "$1" ] && return
+    step "QEMU: $1"
+    "$top/scripts/build-qemu.sh" --qemu "$1" plain
+    vars=$("$top/scripts/qemu-source.sh" "$1") || exit 1
+    eval "$vars"
+    record_build "build/qemu/$ARCH/$(qemu_tag "$1")" "$start"
+    qemu=$QEMU_OUT/bin/qemu-system-x86_64
+    qemu_build=$QEMU_OUT/build
+    qemu_src=$QEMU_SRC
+    qemu_results=$results_root
+    [ "$1" = debian ] || qemu_results=$results_root/qemu-$QEMU_LABEL
+    qemu_current=$1
 }
 
 # Make kernel $1 (with kernel/debug.config if $2 is 1) ready, and build
@@ -160,11 +186,11 @@ use_kernel() {
     if [ "$KERNEL_ID" = debian ]; then
         mesondir=$build/meson
         initrd=$build/initramfs.cpio.gz
-        results=$results_root
+        results=$qemu_results
     else
         mesondir=$build/meson-$KERNEL_ID
         initrd=$build/initramfs-$KERNEL_ID.cpio.gz
-        results=$results_root/$KERNEL_LABEL
+        results=$qemu_results/$KERNEL_LABEL
     fi
     step "driver and guest tests (kernel $KERNEL_RELEASE)"
     # (Re)configure only when the kernel changed: meson then stays quiet.
@@ -361,12 +387,16 @@ run_qtests() {
     done
 }
 
+# The qtests on QEMU $2 (unit $1); Debian's results keep their old place.
 run_qtests_plain() {
-    local start=$EPOCHREALTIME
-    step "host tests: qtest"
-    run_qtests qtest "$build/qemu/build" "$build/qemu/bin/qemu-system-x86_64"
-    grep -E '^(ok|not ok)' "$results_root/qtest/results.tap" || true
-    tally "$1" "$results_root/qtest/results.tap" 0 - 'qtest/*.stderr' "$start"
+    local start row=qtest
+    use_qemu "$2"
+    start=$EPOCHREALTIME
+    [ "$2" = debian ] || row=qtest-$QEMU_LABEL
+    step "host tests: qtest on QEMU $QEMU_LABEL"
+    run_qtests "$row" "$qemu_build" "$qemu"
+    grep -E '^(ok|not ok)' "$results_root/$row/results.tap" || true
+    tally "$1" "$results_root/$row/results.tap" 0 "$QEMU_LABEL" "$row/*.stderr" "$start"
 }
 
 # The same qtests against a QEMU built with AddressSanitizer and UBSan.  A
@@ -396,22 +426,27 @@ run_qtests_asan() {
     tally "$1" "$dir/results.tap" 0 - 'qtest-asan/*.stderr' "$start"
 }
 
-# The device's style (QEMU's checkpatch), once.
+# The device's style: QEMU $2's own checkpatch (unit $1).
 run_lint_device() {
-    local dir=$results_root/lint start=$EPOCHREALTIME
-    step "host tests: device style (QEMU's checkpatch)"
+    local row=lint dir start
+    use_qemu "$2"
+    start=$EPOCHREALTIME
+    [ "$2" = debian ] || row=lint-$QEMU_LABEL
+    dir=$results_root/$row
+    step "host tests: device style (checkpatch of QEMU $QEMU_LABEL)"
     rm -rf "$dir"
     mkdir -p "$dir"
-    "$top/scripts/lint-device.sh" >"$dir/results.tap" 2>"$dir/stderr.log" ||
+    "$top/scripts/lint-device.sh" "$qemu_src" >"$dir/results.tap" 2>"$dir/stderr.log" ||
         echo "not ok - lint-device.sh exited with status $?" >>"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
-    tally "$1" "$dir/results.tap" 0 - lint/stderr.log "$start"
+    tally "$1" "$dir/results.tap" 0 "$QEMU_LABEL" "$row/stderr.log" "$start"
 }
 
 # The driver's style and warnings on the current kernel: that kernel's
 # checkpatch --strict, sparse and a W=1 build.
 run_lint_driver() {
-    local dir=$results/lint-driver start=$EPOCHREALTIME rel
+    local dir=$results_root/lint-driver start=$EPOCHREALTIME rel
+    [ "$KERNEL_ID" = debian ] || dir=$results_root/$KERNEL_LABEL/lint-driver
     step "host tests: driver style on $KERNEL_LABEL (checkpatch --strict, sparse, W=1)"
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -481,10 +516,19 @@ GDB
 
 # ---- Units of the check -----------------------------------------------------
 
-# A kernel in check's tiers: "name[:debug]:config config...".
-tier_kernel() { echo "${1%%:*}"; }
-tier_debug() { local r=${1#*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
-tier_configs() { echo "${1#*:*:}"; }
+# A tier of check: "qemu:kernel:[debug]:config config...".
+tier_qemu() { echo "${1%%:*}"; }
+tier_kernel() { local r=${1#*:}; echo "${r%%:*}"; }
+tier_debug() { local r=${1#*:*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
+tier_configs() { echo "${1#*:*:*:}"; }
+
+# The QEMU's part of a unit's name: debian, stable, latest, or tree-<dir>.
+qemu_tag() {
+    case "$1" in
+    debian|stable|latest) echo "$1" ;;
+    *) echo "tree-$(basename "$(realpath -m "$1")" | tr -c 'A-Za-z0-9._\n-' -)" ;;
+    esac
+}
 
 # The kernel's part of a unit's name: debian, lts, latest, or tree-<dir>
 # for a kernel tree, with -debug for kernel/debug.config.
@@ -498,35 +542,52 @@ kernel_tag() {
     echo "$tag"
 }
 
-# The QEMU and the guest architecture of every unit, as named in it.
+# The guest architecture of every unit, as named in it.
 ARCH=x86_64
-QEMU_TAG=debian
 
-if [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ]; then
-    check_host=1
-    tiers=("${KERNEL_TIERS[@]}")
+tier_tag=""
+[ "$kernel_debug" = 1 ] && tier_tag=debug
+if [ "$kernel_given" = 1 ] || [ "$kernel_debug" = 1 ]; then
+    # One kernel (on one QEMU), every configuration, and no host-side test.
+    check_qemus=()
+    tiers=("$qemu_name:$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
+elif [ "$qemu_given" = 1 ]; then
+    # One QEMU: its qtests and style, and Debian's kernel on it.
+    check_qemus=("$qemu_name")
+    tiers=("$qemu_name:debian::${DMALAB_CONFIGS[*]}")
 else
-    # One kernel, every configuration, and no host-side test.
-    check_host=0
-    tier_tag=""
-    [ "$kernel_debug" = 1 ] && tier_tag=debug
-    tiers=("$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
+    check_qemus=("${CHECK_QEMUS[@]}")
+    tiers=("${CHECK_TIERS[@]}")
 fi
 
 # Every unit of the check, in the order it runs them, with stable names:
-#   qtest/ARCH/QEMU  qtest-asan/ARCH/QEMU  lint/device  selftest/check-matrix
-#   lint/driver/ARCH/KERNEL  boot/ARCH/QEMU/KERNEL/CONFIG
+#   qtest/ARCH/QEMU  qtest-asan/ARCH/debian  lint/device/QEMU
+#   selftest/check-matrix  lint/driver/ARCH/KERNEL
+#   boot/ARCH/QEMU/KERNEL/CONFIG
+# The driver's style is checked once per kernel, with its first tier.
 all_units() {
-    local tier tag c
-    if [ "$check_host" = 1 ]; then
-        printf '%s\n' "qtest/$ARCH/$QEMU_TAG" "qtest-asan/$ARCH/$QEMU_TAG" \
-            lint/device selftest/check-matrix
+    local tier tag q c seen=" "
+    for q in "${check_qemus[@]}"; do
+        echo "qtest/$ARCH/$(qemu_tag "$q")"
+    done
+    if [ "${check_qemus[*]}" = "${CHECK_QEMUS[*]}" ]; then
+        echo "qtest-asan/$ARCH/debian"
+    fi
+    for q in "${check_qemus[@]}"; do
+        echo "lint/device/$(qemu_tag "$q")"
+    done
+    if [ "${check_qemus[*]}" = "${CHECK_QEMUS[*]}" ]; then
+        echo selftest/check-matrix
     fi
     for tier in "${tiers[@]}"; do
         tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
-        echo "lint/driver/$ARCH/$tag"
+        if [[ $seen != *" $tag "* ]]; then
+            echo "lint/driver/$ARCH/$tag"
+            seen="$seen$tag "
+        fi
+        q=$(qemu_tag "$(tier_qemu "$tier")")
         for c in $(tier_configs "$tier"); do
-            echo "boot/$ARCH/$QEMU_TAG/$tag/$c"
+            echo "boot/$ARCH/$q/$tag/$c"
         done
     done
 }
@@ -634,31 +695,41 @@ if [ "$shell" = 1 ]; then
 fi
 
 if [ "$command" = run ]; then
-    run_guest "boot/$ARCH/$QEMU_TAG/$run_tag/$config" "$config"
+    run_guest "boot/$ARCH/$(qemu_tag "$qemu_name")/$run_tag/$config" "$config"
     finish_run
     exit
 fi
 
 # check
-host=qtest/$ARCH/$QEMU_TAG
-wanted "$host" && run_qtests_plain "$host"
-wanted "qtest-asan/$ARCH/$QEMU_TAG" && run_qtests_asan "qtest-asan/$ARCH/$QEMU_TAG"
-wanted lint/device && run_lint_device lint/device
-wanted selftest/check-matrix && run_selftest selftest/check-matrix
+for q in "${check_qemus[@]}"; do
+    unit=qtest/$ARCH/$(qemu_tag "$q")
+    if wanted "$unit"; then run_qtests_plain "$unit" "$q"; fi
+done
+if wanted "qtest-asan/$ARCH/debian"; then run_qtests_asan "qtest-asan/$ARCH/debian"; fi
+for q in "${check_qemus[@]}"; do
+    unit=lint/device/$(qemu_tag "$q")
+    if wanted "$unit"; then run_lint_device "$unit" "$q"; fi
+done
+if wanted selftest/check-matrix; then run_selftest selftest/check-matrix; fi
 for tier in "${tiers[@]}"; do
     tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
-    want_tier=0
-    wanted "lint/driver/$ARCH/$tag" && want_tier=1
+    q=$(qemu_tag "$(tier_qemu "$tier")")
+    want_boot=0
     for name in $(tier_configs "$tier"); do
-        wanted "boot/$ARCH/$QEMU_TAG/$tag/$name" && want_tier=1
+        wanted "boot/$ARCH/$q/$tag/$name" && want_boot=1
     done
-    [ "$want_tier" = 1 ] || continue
+    [ "$want_boot" = 1 ] || wanted "lint/driver/$ARCH/$tag" || continue
+    # The driver's style needs the kernel only, not the tier's QEMU.
+    [ "$want_boot" = 0 ] || use_qemu "$(tier_qemu "$tier")"
     use_kernel "$(tier_kernel "$tier")" "$(tier_debug "$tier")"
     choose_accel >/dev/null
-    wanted "lint/driver/$ARCH/$tag" && run_lint_driver "lint/driver/$ARCH/$tag"
+    if wanted "lint/driver/$ARCH/$tag"; then
+        run_lint_driver "lint/driver/$ARCH/$tag"
+        selected[lint/driver/$ARCH/$tag]=""
+    fi
     for name in $(tier_configs "$tier"); do
-        unit=boot/$ARCH/$QEMU_TAG/$tag/$name
-        wanted "$unit" && run_guest "$unit" "$name"
+        unit=boot/$ARCH/$q/$tag/$name
+        if wanted "$unit"; then run_guest "$unit" "$name"; fi
     done
 done
 finish_run

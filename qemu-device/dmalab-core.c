@@ -17,7 +17,6 @@
 #include "qemu/bswap.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
-#include "exec/memory.h"
 #include "dmalab.h"
 #include "trace.h"
 

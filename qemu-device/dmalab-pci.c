@@ -50,6 +50,7 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "dmalab.h"
+#include "dmalab-compat.h"
 #include "trace.h"
 
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
@@ -341,9 +342,9 @@ static void dmalab_exit(PCIDevice *pdev)
 }
 
 /* System reset, PCIe FLR and the D3hot -> D0 reset all arrive here. */
-static void dmalab_reset(DeviceState *dev)
+static void dmalab_reset_hold(Object *obj, ResetType type)
 {
-    DmalabState *s = DMALAB(dev);
+    DmalabState *s = DMALAB(obj);
 
     dmalab_pm_set_state(PCI_DEVICE(s), DMALAB_PM_D0);
     s->d3hot = false;
@@ -433,7 +434,7 @@ static const VMStateDescription vmstate_dmalab = {
     },
 };
 
-static Property dmalab_properties[] = {
+static const Property dmalab_properties[] = {
     DEFINE_PROP_UINT32("queues", DmalabState, num_queues, 4),
     DEFINE_PROP_SIZE("devmem-size", DmalabState, devmem_size, 1 * MiB),
     DEFINE_PROP_UINT8("dma-bits", DmalabState, dma_bits, 64),
@@ -452,13 +453,13 @@ static Property dmalab_properties[] = {
     DEFINE_PROP_UINT32("corrupt-nth", DmalabState, fault.corrupt_nth, 0),
     DEFINE_PROP_UINT32("corrupt-offset", DmalabState, fault.corrupt_offset,
                        0),
-    DEFINE_PROP_END_OF_LIST(),
 };
 
-static void dmalab_class_init(ObjectClass *klass, void *data)
+static void dmalab_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     pc->realize = dmalab_realize;
     pc->config_write = dmalab_write_config;
@@ -469,7 +470,7 @@ static void dmalab_class_init(ObjectClass *klass, void *data)
     pc->class_id = DMALAB_PCI_CLASS;
 
     dc->desc = "dmalab PCI DMA engine for driver development";
-    dc->reset = dmalab_reset;
+    rc->phases.hold = DMALAB_RESET_HOLD(dmalab_reset_hold);
     device_class_set_parent_realize(dc, dmalab_dc_realize,
                                     &dmalab_parent_dc_realize);
     dc->vmsd = &vmstate_dmalab;
@@ -512,7 +513,7 @@ static const TypeInfo dmalab_info = {
     .name = TYPE_DMALAB,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(DmalabState),
-    .class_init = dmalab_class_init,
+    .class_init = DMALAB_CLASS_INIT(dmalab_class_init),
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# Fetch Debian's QEMU source (with Debian's patches applied), overlay the
-# dmalab device and its qtests onto it, and build one flavour of it:
+# Find a QEMU source (scripts/qemu-source.sh: Debian 12's by default),
+# overlay the dmalab device and its qtests onto it, and build one flavour
+# of it:
 #
-#   build-qemu.sh [plain]   qemu-system-x86_64 and the dmalab qtests
-#   build-qemu.sh asan      the same, with AddressSanitizer and UBSan
-#                           (--enable-sanitizers), for the sanitizer qtests
-#   build-qemu.sh fuzz      qemu-fuzz-x86_64 with clang, libFuzzer and the
-#                           sanitizers, for ./run-vm.sh fuzz
+#   build-qemu.sh [--qemu Q] [plain]  qemu-system-x86_64 and the qtests
+#   build-qemu.sh [--qemu Q] asan     the same, with AddressSanitizer and
+#                                     UBSan, for the sanitizer qtests
+#   build-qemu.sh [--qemu Q] fuzz     qemu-fuzz-x86_64 with clang, libFuzzer
+#                                     and the sanitizers (./run-vm.sh fuzz)
 #
-# Every flavour builds out of the one source tree, in a directory of its
-# own (build/qemu/build, build-asan, build-fuzz), so switching between them
-# rebuilds nothing.  Incremental: the source is fetched and each flavour
-# configured once; later runs only check the overlay (symlinks into this
-# repository, and a few lines in QEMU's build files, rewritten only when
-# they change, so that meson does not regenerate) and let ninja rebuild
-# what changed.
+# Q is debian (7.2, the default), stable (10.0), latest (the newest source
+# Debian packages) or the path of a QEMU tree.  Each QEMU has a directory
+# of its own under build/ (build/qemu for Debian's), and each flavour a
+# build directory in it (build, build-asan, build-fuzz), so switching
+# between them rebuilds nothing.  Incremental: the source is fetched and
+# each flavour configured once; later runs only check the overlay
+# (symlinks into this repository, and a few lines in QEMU's build files,
+# rewritten only when they change, so that meson does not regenerate) and
+# let ninja rebuild what changed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+build=${DMALAB_BUILD:-$top/build}
+qemu_name=debian
+if [ "${1:-}" = --qemu ]; then
+    qemu_name=${2:?--qemu needs debian, stable, latest or a path}
+    shift 2
+fi
 flavour=${1:-plain}
 # The device's qtests: qemu-device/tests/<name>.c
 QTESTS="dmalab-test dmalab-migration-test"
-out=${DMALAB_BUILD:-$top/build}/qemu
-src=$out/src
+eval "$("$top/scripts/qemu-source.sh" "$qemu_name")"
+out=$QEMU_OUT
+src=$QEMU_SRC
 
 case "$flavour" in
 plain) bld=$out/build ;;
@@ -31,17 +41,38 @@ fuzz)  bld=$out/build-fuzz ;;
 *) echo "build-qemu: unknown flavour '$flavour' (plain, asan, fuzz)" >&2; exit 2 ;;
 esac
 
-fetch_source() {
-    [ -f "$src/VERSION" ] && return
-    echo "build-qemu: fetching Debian's QEMU source package"
-    rm -rf "$out/fetch"
-    mkdir -p "$out/fetch"
-    (cd "$out/fetch" && apt-get source -q qemu >/dev/null 2>&1) || {
-        echo "build-qemu: 'apt-get source qemu' failed (are deb-src entries enabled?)" >&2
+# QEMU 8.1 and later name the meson they need in pythondeps.toml (the
+# first entry; a later one is for Rust, which these builds leave out); Debian
+# 12's is older (1.0), bookworm-backports has one that will do.  It is
+# unpacked under build/tools (nothing is installed) and found through
+# PYTHONPATH by QEMU's configure and by ninja's regeneration alike.
+use_meson() {
+    local want have deb dir=$build/tools/meson-backports
+    want=$(sed -n 's/^meson = { accepted = ">=\([0-9.]*\)".*/\1/p' \
+        "$src/pythondeps.toml" 2>/dev/null | head -n 1 || true)
+    [ -n "$want" ] || return 0
+    have=$(meson --version 2>/dev/null || echo 0)
+    dpkg --compare-versions "$have" ge "$want" && return 0
+    if [ ! -d "$dir/root/usr/lib/python3/dist-packages/mesonbuild" ]; then
+        echo "build-qemu: QEMU $(cat "$src/VERSION") needs meson >= $want (Debian 12 has $have):" \
+            "unpacking bookworm-backports' meson into $dir"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        (cd "$dir" && "$top/scripts/apt-suite.sh" bookworm-backports \
+            apt-get download -q meson) >"$dir/fetch.log" 2>&1 || {
+            cat "$dir/fetch.log" >&2
+            exit 1
+        }
+        deb=$(ls "$dir"/meson_*.deb)
+        dpkg-deb -x "$deb" "$dir/root"
+    fi
+    have=$(PYTHONPATH=$dir/root/usr/lib/python3/dist-packages \
+        python3 -c 'import mesonbuild.coredata as c; print(c.version)')
+    dpkg --compare-versions "$have" ge "$want" || {
+        echo "build-qemu: backports' meson is $have, QEMU needs >= $want" >&2
         exit 1
     }
-    mv "$out"/fetch/qemu-*/ "$src"
-    rm -rf "$out/fetch"
+    export PYTHONPATH=$dir/root/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
 }
 
 # Idempotently add a line to a file after the first line matching a pattern.
@@ -61,6 +92,18 @@ apply_overlay() {
     done
     ln -sfn "$top/qemu-device/tests/dmalab-fuzz-config.h" \
         "$src/tests/qtest/fuzz/dmalab-fuzz-config.h"
+    # Included by the qtests, so beside them (a symlinked test finds its
+    # headers where the link is).
+    ln -sfn "$top/qemu-device/tests/dmalab-qtest-compat.h" \
+        "$src/tests/qtest/dmalab-qtest-compat.h"
+    # The device adds itself to system_ss, the name QEMU 8.1 gave the
+    # system emulators' source set; older trees call it softmmu_ss.
+    if ! grep -q '^system_ss = ' "$src/meson.build"; then
+        if ! grep -qxF "system_ss = softmmu_ss" "$src/hw/misc/meson.build"; then
+            sed -i "/^subdir('dmalab')$/d" "$src/hw/misc/meson.build"
+            echo "system_ss = softmmu_ss" >>"$src/hw/misc/meson.build"
+        fi
+    fi
     grep -qxF "subdir('dmalab')" "$src/hw/misc/meson.build" ||
         echo "subdir('dmalab')" >>"$src/hw/misc/meson.build"
     grep -qxF "source dmalab/Kconfig" "$src/hw/misc/Kconfig" ||
@@ -102,7 +145,10 @@ configure() {
     fuzz)  opts+=(--cc=clang --cxx=clang++ --enable-fuzzing
                   --enable-sanitizers --disable-kvm --enable-tcg) ;;
     esac
-    echo "build-qemu: configuring the $flavour build (x86_64-softmmu only)"
+    # Debian's source ships no firmware (it comes from the seabios and
+    # qemu-system-data packages); QEMU 10 would install its absence.
+    [ "$qemu_name" = debian ] || opts+=(--disable-install-blobs)
+    echo "build-qemu: configuring the $flavour build of QEMU $(cat "$src/VERSION") (x86_64-softmmu only)"
     mkdir -p "$bld"
     (cd "$bld" && "$src/configure" "${opts[@]}") >"$out/configure-$flavour.log" 2>&1 || {
         tail -n 30 "$out/configure-$flavour.log" >&2
@@ -165,7 +211,7 @@ ninja_with_progress() {
 mkdir -p "$out"
 exec 8>"$out/.source.lock"
 flock 8
-fetch_source
+use_meson
 apply_overlay
 flock -u 8
 exec 7>"$out/.build-$flavour.lock"

@@ -14,8 +14,9 @@ PACKAGES=(
     build-essential dpkg-dev pkg-config python3 meson ninja-build flex bison
     # the check's own tests read the CI workflows (YAML)
     python3-yaml
-    # QEMU build dependencies for an x86_64-softmmu build
-    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    # QEMU build dependencies for an x86_64-softmmu build (QEMU 8.1 and
+    # later configure inside a Python venv)
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev python3-venv
     # guest: firmware, option ROMs, userland, initramfs tools
     seabios qemu-system-data busybox-static cpio xz-utils
     # guest tests: static libraries for io_uring and libaio

@@ -23,9 +23,9 @@ import sys
 
 # Seconds, on 2 cores under TCG, for what no earlier run recorded.
 UNIT_ESTIMATES = [
-    ("qtest-asan/*", 420),
-    ("qtest/*", 240),
-    ("lint/device", 15),
+    ("qtest-asan/*", 150),
+    ("qtest/*", 30),
+    ("lint/device/*", 15),
     ("lint/driver/*", 60),
     ("selftest/*", 10),
     ("boot/*/*/*-debug/*", 330),
@@ -57,6 +57,8 @@ def builds_of(unit):
     if parts[0] in ("qtest", "qtest-asan", "boot") and len(parts) >= 3:
         qemu = "build/qemu/%s/%s" % (parts[1], parts[2])
     needs = {qemu}
+    if parts[0] == "lint" and len(parts) == 3 and parts[1] == "device":
+        needs.add("build/qemu/x86_64/%s" % parts[2])
     if parts[0] == "qtest-asan":
         needs.add("build/qemu-asan/%s/%s" % (parts[1], parts[2]))
     elif parts[0] == "boot" and len(parts) == 5:

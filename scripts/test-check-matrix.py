@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 NAME = re.compile(
     r"^(qtest|qtest-asan)/[a-z0-9_]+/[a-z0-9.-]+$"
-    r"|^lint/device$|^selftest/[a-z-]+$"
+    r"|^lint/device/[a-z0-9.-]+$|^selftest/[a-z-]+$"
     r"|^lint/driver/[a-z0-9_]+/[A-Za-z0-9._-]+$"
     r"|^boot/[a-z0-9_]+/[a-z0-9.-]+/[A-Za-z0-9._-]+/[a-z0-9-]+$")
 

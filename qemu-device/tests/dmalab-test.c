@@ -16,7 +16,7 @@
 #include "libqos/pci-pc.h"
 #include "libqos/malloc-pc.h"
 #include "hw/pci/pci_regs.h"
-#include "qapi/qmp/qdict.h"
+#include "dmalab-qtest-compat.h"
 #include "hw/misc/dmalab_hw.h"
 
 QEMU_BUILD_BUG_ON(sizeof(struct dmalab_desc) != 32);
