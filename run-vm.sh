@@ -212,7 +212,7 @@ use_kernel() {
     done
     "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
         "$mesondir/dmalab.ko" "$mesondir/dmatest.ko" -- "${paths[@]}"
-    record_build "build/kernel/x86_64/$(kernel_tag "$name" "$debug")" "$start"
+    record_build "build/kernel/$ARCH/$(kernel_tag "$name" "$debug")" "$start"
 }
 
 # ---- Accelerator -----------------------------------------------------------
@@ -406,7 +406,7 @@ run_qtests_asan() {
     local dir=$results_root/qtest-asan reports start=$EPOCHREALTIME
     step "host tests: qtest under AddressSanitizer and UBSan"
     "$top/scripts/build-qemu.sh" asan
-    record_build build/qemu-asan/x86_64/debian "$start"
+    record_build "build/qemu-asan/$ARCH/debian" "$start"
     start=$EPOCHREALTIME
     ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0 \
     LSAN_OPTIONS=suppressions=$top/scripts/qemu-lsan.supp:print_suppressions=0 \
@@ -522,11 +522,16 @@ tier_kernel() { local r=${1#*:}; echo "${r%%:*}"; }
 tier_debug() { local r=${1#*:*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
 tier_configs() { echo "${1#*:*:*:}"; }
 
+# A source tree's part of a unit's name: tree-<its directory's name>.
+tree_tag() {
+    echo "tree-$(basename "$(realpath -m "$1")" | tr -c 'A-Za-z0-9._\n-' -)"
+}
+
 # The QEMU's part of a unit's name: debian, stable, latest, or tree-<dir>.
 qemu_tag() {
     case "$1" in
     debian|stable|latest) echo "$1" ;;
-    *) echo "tree-$(basename "$(realpath -m "$1")" | tr -c 'A-Za-z0-9._\n-' -)" ;;
+    *) tree_tag "$1" ;;
     esac
 }
 
@@ -536,7 +541,7 @@ kernel_tag() {
     local tag=$1
     case "$1" in
     debian|lts|latest) ;;
-    *) tag=tree-$(basename "$(realpath -m "$1")" | tr -c 'A-Za-z0-9._\n-' -) ;;
+    *) tag=$(tree_tag "$1") ;;
     esac
     [ "$2" = 1 ] && tag=$tag-debug
     echo "$tag"

@@ -5,7 +5,8 @@ standard output.
 
 The list and the shards come from run-vm.sh itself (--list builds nothing).
 The JUnit file and the merge are held to a results directory made here, with
-the cases a real run can leave: passes, skips, TODOs, failures with their
+the cases a real run can leave: passes, skips, expected failures (TAP's
+TODO directive, which the fixture below uses), failures with their
 diagnostics, a program that exits non-zero with no failing case, one that
 stops short of its plan, a guest that never finished, and a console full of
 what XML cannot carry.  Their counts are scripts/tap-summary.sh's, the same
