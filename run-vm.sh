@@ -47,6 +47,11 @@ options:
                       such as an upstream git checkout (the device is
                       overlaid into it).  With check: the qtests and the
                       guest suite on this QEMU only
+  --arch A            the guest architecture: x86_64 (the default) or
+                      aarch64 (QEMU's virt machine, GICv3 ITS, SMMUv3,
+                      Debian's arm64 kernel; the first run builds QEMU's
+                      aarch64 target, about 5 minutes on 2 cores).  With
+                      check: only this architecture's boots
   --debug             build the kernel with kernel/debug.config (DMA-API
                       debug, KASAN, lockdep, kmemleak, fault injection)
   --shell             boot the default VM to an interactive shell with the
@@ -67,6 +72,7 @@ options:
   --time SECONDS      with fuzz: how long to fuzz (default: 600)
   --config NAME       without check: boot configuration NAME (default:
                       default); one of: ${DMALAB_CONFIGS[*]}
+                      (aarch64: ${DMALAB_CONFIGS_AARCH64[*]})
   --accel kvm|tcg     skip the KVM probe and use this accelerator
   --timeout SECONDS   time limit of each boot (default: $DEFAULT_TIMEOUT)
   --no-deps           do not run scripts/install-deps.sh
@@ -79,6 +85,8 @@ kernel_name=debian
 kernel_given=0
 qemu_name=debian
 qemu_given=0
+arch_given=0
+ARCH=x86_64
 kernel_debug=0
 gdb=0
 only=""
@@ -101,6 +109,7 @@ while [ $# -gt 0 ]; do
     --kernel) kernel_name=${2:?--kernel needs debian, lts, latest or a path}
               kernel_given=1; shift ;;
     --debug) kernel_debug=1 ;;
+    --arch) ARCH=${2:?--arch needs x86_64 or aarch64}; arch_given=1; shift ;;
     --qemu) qemu_name=${2:?--qemu needs debian, stable, latest or a path}
             qemu_given=1; shift ;;
     --only) only=${2:?--only needs a name or pattern}; shift ;;
@@ -124,8 +133,12 @@ if [ "$command" != check ] && { [ "$list" = 1 ] || [ -n "$shard$only" ]; }; then
     echo "run-vm.sh: --list, --shard and --only go with check" >&2
     exit 2
 fi
-if ! vm_config_exists "$config"; then
-    echo "run-vm.sh: unknown configuration '$config' (${DMALAB_CONFIGS[*]})" >&2
+if [[ " ${GUEST_ARCHES[*]} " != *" $ARCH "* ]]; then
+    echo "run-vm.sh: unknown architecture '$ARCH' (${GUEST_ARCHES[*]})" >&2
+    exit 2
+fi
+if ! vm_config_exists "$ARCH" "$config"; then
+    echo "run-vm.sh: unknown $ARCH configuration '$config' ($(arch_configs "$ARCH" | tr '\n' ' '))" >&2
     exit 2
 fi
 
@@ -135,9 +148,11 @@ step() { printf '==> %s\n' "$*"; }
 
 build_host() {
     if [ "$deps" = 1 ]; then
-        "$top/scripts/install-deps.sh"
+        # shellcheck disable=SC2046 # one word per architecture
+        "$top/scripts/install-deps.sh" $(run_arches)
     fi
-    use_qemu "$qemu_name"
+    # check makes each unit's QEMU ready as the unit comes.
+    [ "$command" = check ] || use_qemu "$qemu_name"
     mapfile -t tests < <(sed -n "s/^ *'\([a-z0-9_]*\)',$/\1/p" \
         "$top/guest-tests/meson.build")
     local want
@@ -149,24 +164,27 @@ build_host() {
     done
 }
 
-# Make QEMU $1 ready (scripts/build-qemu.sh: fetched, overlaid, built), unless
-# it is already.  Sets qemu (its binary), qemu_build (its build tree, where
-# its qtests are), qemu_src, QEMU_LABEL and qemu_results (where the results
-# of boots on it go: Debian's QEMU keeps the paths it always had).
+# Make QEMU $1 for $ARCH ready (scripts/build-qemu.sh: fetched, overlaid,
+# built), unless it is already.  Sets qemu (its binary), qemu_build (its
+# build tree, where its qtests are), qemu_src, QEMU_LABEL and qemu_results
+# (where the results of boots on it go: Debian's QEMU on x86_64 keeps the
+# paths it always had).
 use_qemu() {
-    local start=$EPOCHREALTIME vars
-    [ "${qemu_current:-}" = "$1" ] && return
-    step "QEMU: $1"
-    "$top/scripts/build-qemu.sh" --qemu "$1" plain
+    local start=$EPOCHREALTIME vars bin=bin
+    [ "${qemu_current:-}" = "$ARCH/$1" ] && return
+    step "QEMU: $1 ($ARCH)"
+    "$top/scripts/build-qemu.sh" --qemu "$1" --arch "$ARCH" plain
     vars=$("$top/scripts/qemu-source.sh" "$1") || exit 1
     eval "$vars"
     record_build "build/qemu/$ARCH/$(qemu_tag "$1")" "$start"
-    qemu=$QEMU_OUT/bin/qemu-system-x86_64
+    [ "$ARCH" = x86_64 ] || bin=bin-$ARCH
+    qemu=$QEMU_OUT/$bin/qemu-system-$ARCH
     qemu_build=$QEMU_OUT/build
     qemu_src=$QEMU_SRC
     qemu_results=$results_root
-    [ "$1" = debian ] || qemu_results=$results_root/qemu-$QEMU_LABEL
-    qemu_current=$1
+    [ "$ARCH" = x86_64 ] || qemu_results=$qemu_results/$ARCH
+    [ "$1" = debian ] || qemu_results=$qemu_results/qemu-$QEMU_LABEL
+    qemu_current=$ARCH/$1
 }
 
 # Make kernel $1 (with kernel/debug.config if $2 is 1) ready, and build
@@ -174,16 +192,25 @@ use_qemu() {
 # initrd, kheaders, results and the KERNEL_* variables of scripts/kernel.sh.
 use_kernel() {
     local name=$1 debug=$2 vars paths=() t start=$EPOCHREALTIME
-    step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)')"
-    local flag=""
+    step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)') ($ARCH)"
+    local flag="" busybox=/bin/busybox cross=() cross_compile=""
     [ "$debug" = 1 ] && flag=--debug
     # shellcheck disable=SC2086 # no flag, or one
-    vars=$("$top/scripts/kernel.sh" "$name" $flag) || exit 1
+    vars=$("$top/scripts/kernel.sh" --arch "$ARCH" "$name" $flag) || exit 1
     eval "$vars"
+    # Another architecture's programs and modules are cross-built.
+    if [ "$ARCH" != "$(uname -m)" ]; then
+        vars=$("$top/scripts/guest-userland.sh" "$ARCH") || exit 1
+        eval "$vars"
+        busybox=$GUEST_BUSYBOX
+        cross=(--cross-file "$GUEST_CROSS")
+        cross_compile=$GUEST_CROSS_COMPILE
+    fi
+    kernel_cross_compile=$cross_compile
     kernel=$KERNEL_IMAGE
     kheaders=$KERNEL_KBUILD
     # Debian's kernel keeps the paths it always had.
-    if [ "$KERNEL_ID" = debian ]; then
+    if [ "$KERNEL_ID" = debian ] && [ "$ARCH" = x86_64 ]; then
         mesondir=$build/meson
         initrd=$build/initramfs.cpio.gz
         results=$qemu_results
@@ -195,11 +222,12 @@ use_kernel() {
     step "driver and guest tests (kernel $KERNEL_RELEASE)"
     # (Re)configure only when the kernel changed: meson then stays quiet.
     local opts="-Dkernel_headers=$kheaders -Dkernel_source=$KERNEL_SRC"
+    [ -z "$cross_compile" ] || opts="$opts -Dcross_compile=$cross_compile"
     if [ ! -f "$mesondir/build.ninja" ] ||
         [ "$(cat "$mesondir/.dmalab-options" 2>/dev/null)" != "$opts" ]; then
         # shellcheck disable=SC2086 # two -D options
         meson setup $([ -f "$mesondir/build.ninja" ] && echo --reconfigure) \
-            "$mesondir" "$top" $opts >"$mesondir.log" 2>&1 ||
+            "${cross[@]}" "$mesondir" "$top" $opts >"$mesondir.log" 2>&1 ||
             { cat "$mesondir.log" >&2; exit 1; }
         echo "$opts" >"$mesondir/.dmalab-options"
     fi
@@ -210,7 +238,7 @@ use_kernel() {
     for t in "${tests[@]}"; do
         paths+=("$mesondir/guest-tests/$t")
     done
-    "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
+    BUSYBOX=$busybox "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
         "$mesondir/dmalab.ko" "$mesondir/dmatest.ko" -- "${paths[@]}"
     record_build "build/kernel/$ARCH/$(kernel_tag "$name" "$debug")" "$start"
 }
@@ -221,6 +249,12 @@ use_kernel() {
 # machines /dev/kvm exists but a guest hangs.  The verdict is cached until
 # the host reboots.
 choose_accel() {
+    # (qemu_cmdline uses TCG for them whatever was chosen; the probe boots
+    # this host's architecture, and is left to a boot of it)
+    if [ "$ARCH" != "$(uname -m)" ]; then
+        echo "accelerator: tcg (KVM runs only this host's architecture)"
+        return
+    fi
     if [ -n "$accel" ]; then
         echo "accelerator: $accel (requested)"
         return
@@ -272,18 +306,19 @@ qemu_cmdline() {
     local name=$1 mode=$2
     local accel_opt=$accel
     vm_config "$name"
+    [ "$ARCH" = "$(uname -m)" ] || accel_opt=tcg
     # QEMU 7.2's multi-threaded TCG switches a vCPU's memory map before
     # that vCPU has flushed its TLB (tcg_commit() in softmmu/physmem.c), so
     # while another vCPU moves a BAR, a stale TLB entry can send an access
     # to the wrong device: an abort in hw/pci/msix.c or a hung guest.  One
     # thread that runs all vCPUs in turn flushes every TLB at once.
-    if [ "$accel" = tcg ] && [ "$VM_SMP" -gt 1 ]; then
+    if [ "$accel_opt" = tcg ] && [ "$VM_SMP" -gt 1 ]; then
         accel_opt=tcg,thread=single
     fi
-    printf '%s\n' "$qemu" -M "$VM_MACHINE" -accel "$accel_opt" -m "$VM_MEM" \
-        -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
+    printf '%s\n' "$qemu" -M "$VM_MACHINE" ${VM_CPU:+-cpu "$VM_CPU"} -accel "$accel_opt" \
+        -m "$VM_MEM" -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=ttyS0 panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$(kernel_append)$VM_APPEND"
+    printf '%s\n' -append "console=$VM_CONSOLE ${VM_RESULTS_TTY:+dmalab.results=$VM_RESULTS_TTY }panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$(kernel_append)$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -304,7 +339,7 @@ boot_config() {
         limit=$((limit * DEBUG_TIMEOUT_FACTOR))
     fi
     mapfile -t cmd < <(qemu_cmdline "$name" test)
-    cmd+=(-serial "file:$dir/console.log" -serial "file:$dir/results.tap"
+    cmd+=(-serial "file:$dir/console.log" "${VM_RESULTS_PORT[@]//@FILE@/$dir/results.tap}"
           -qmp "unix:$dir/qmp.sock,server=on,wait=off")
     echo "+ ${cmd[*]}"
     : >"$dir/results.tap"
@@ -447,9 +482,11 @@ run_lint_device() {
 run_lint_driver() {
     local dir=$results_root/lint-driver start=$EPOCHREALTIME rel
     [ "$KERNEL_ID" = debian ] || dir=$results_root/$KERNEL_LABEL/lint-driver
+    [ "$ARCH" = x86_64 ] || dir=$results_root/$ARCH/$KERNEL_LABEL/lint-driver
     step "host tests: driver style on $KERNEL_LABEL (checkpatch --strict, sparse, W=1)"
     rm -rf "$dir"
     mkdir -p "$dir"
+    CROSS_COMPILE=$kernel_cross_compile \
     "$top/scripts/lint-driver.sh" "$kheaders" "$KERNEL_SRC" "$mesondir/kbuild/kbuild.log" \
         >"$dir/results.tap" 2>"$dir/stderr.log" ||
         echo "not ok - lint-driver.sh exited with status $?" >>"$dir/results.tap"
@@ -516,11 +553,12 @@ GDB
 
 # ---- Units of the check -----------------------------------------------------
 
-# A tier of check: "qemu:kernel:[debug]:config config...".
-tier_qemu() { echo "${1%%:*}"; }
-tier_kernel() { local r=${1#*:}; echo "${r%%:*}"; }
-tier_debug() { local r=${1#*:*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
-tier_configs() { echo "${1#*:*:*:}"; }
+# A tier of check: "arch:qemu:kernel:[debug]:config config...".
+tier_arch() { echo "${1%%:*}"; }
+tier_qemu() { local r=${1#*:}; echo "${r%%:*}"; }
+tier_kernel() { local r=${1#*:*:}; echo "${r%%:*}"; }
+tier_debug() { local r=${1#*:*:*:}; [ "${r%%:*}" = debug ] && echo 1 || echo 0; }
+tier_configs() { echo "${1#*:*:*:*:}"; }
 
 # A source tree's part of a unit's name: tree-<its directory's name>.
 tree_tag() {
@@ -547,23 +585,42 @@ kernel_tag() {
     echo "$tag"
 }
 
-# The guest architecture of every unit, as named in it.
-ARCH=x86_64
-
 tier_tag=""
 [ "$kernel_debug" = 1 ] && tier_tag=debug
+arch_configs_line=$(arch_configs "$ARCH" | tr '\n' ' ')
 if [ "$kernel_given" = 1 ] || [ "$kernel_debug" = 1 ]; then
     # One kernel (on one QEMU), every configuration, and no host-side test.
     check_qemus=()
-    tiers=("$qemu_name:$kernel_name:$tier_tag:${DMALAB_CONFIGS[*]}")
+    tiers=("$ARCH:$qemu_name:$kernel_name:$tier_tag:${arch_configs_line% }")
 elif [ "$qemu_given" = 1 ]; then
-    # One QEMU: its qtests and style, and Debian's kernel on it.
+    # One QEMU: its qtests and style (they run on x86_64), and Debian's
+    # kernel on it.
     check_qemus=("$qemu_name")
-    tiers=("$qemu_name:debian::${DMALAB_CONFIGS[*]}")
+    [ "$ARCH" = x86_64 ] || check_qemus=()
+    tiers=("$ARCH:$qemu_name:debian::${arch_configs_line% }")
+elif [ "$arch_given" = 1 ]; then
+    # One architecture: its tiers, and no host-side test.
+    check_qemus=()
+    tiers=()
+    for tier in "${CHECK_TIERS[@]}"; do
+        [ "$(tier_arch "$tier")" = "$ARCH" ] && tiers+=("$tier")
+    done
 else
     check_qemus=("${CHECK_QEMUS[@]}")
     tiers=("${CHECK_TIERS[@]}")
 fi
+
+# The guest architectures this run boots, one per line.
+run_arches() {
+    local tier
+    if [ "$command" != check ]; then
+        echo "$ARCH"
+        return
+    fi
+    for tier in "${tiers[@]}"; do
+        tier_arch "$tier"
+    done | sort -u
+}
 
 # Every unit of the check, in the order it runs them, with stable names:
 #   qtest/ARCH/QEMU  qtest-asan/ARCH/debian  lint/device/QEMU
@@ -571,12 +628,12 @@ fi
 #   boot/ARCH/QEMU/KERNEL/CONFIG
 # The driver's style is checked once per kernel, with its first tier.
 all_units() {
-    local tier tag q c seen=" "
+    local tier tag q c a seen=" "
     for q in "${check_qemus[@]}"; do
-        echo "qtest/$ARCH/$(qemu_tag "$q")"
+        echo "qtest/x86_64/$(qemu_tag "$q")"
     done
     if [ "${check_qemus[*]}" = "${CHECK_QEMUS[*]}" ]; then
-        echo "qtest-asan/$ARCH/debian"
+        echo "qtest-asan/x86_64/debian"
     fi
     for q in "${check_qemus[@]}"; do
         echo "lint/device/$(qemu_tag "$q")"
@@ -585,14 +642,15 @@ all_units() {
         echo selftest/check-matrix
     fi
     for tier in "${tiers[@]}"; do
+        a=$(tier_arch "$tier")
         tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
-        if [[ $seen != *" $tag "* ]]; then
-            echo "lint/driver/$ARCH/$tag"
-            seen="$seen$tag "
+        if [[ $seen != *" $a/$tag "* ]]; then
+            echo "lint/driver/$a/$tag"
+            seen="$seen$a/$tag "
         fi
         q=$(qemu_tag "$(tier_qemu "$tier")")
         for c in $(tier_configs "$tier"); do
-            echo "boot/$ARCH/$q/$tag/$c"
+            echo "boot/$a/$q/$tag/$c"
         done
     done
 }
@@ -706,6 +764,8 @@ if [ "$command" = run ]; then
 fi
 
 # check
+# The host tests drive x86_64 QEMUs.
+ARCH=x86_64
 for q in "${check_qemus[@]}"; do
     unit=qtest/$ARCH/$(qemu_tag "$q")
     if wanted "$unit"; then run_qtests_plain "$unit" "$q"; fi
@@ -717,6 +777,7 @@ for q in "${check_qemus[@]}"; do
 done
 if wanted selftest/check-matrix; then run_selftest selftest/check-matrix; fi
 for tier in "${tiers[@]}"; do
+    ARCH=$(tier_arch "$tier")
     tag=$(kernel_tag "$(tier_kernel "$tier")" "$(tier_debug "$tier")")
     q=$(qemu_tag "$(tier_qemu "$tier")")
     want_boot=0

@@ -475,6 +475,85 @@ static void test_sysfs(const char *devpath)
 	tap(ok, "sysfs queues, devmem_size, irq_mode, dma_mask, dma_bits, ring_size, chardev");
 }
 
+/*
+ * The interrupt controller a vector goes through, as the platform names it
+ * in /proc/interrupts: a PC's I/O APIC or a GICv3 for the INTx line, and
+ * MSI and MSI-X messages written to the x86 local APICs' window ("PCI-MSI",
+ * "IR-PCI-MSI" through interrupt remapping) or to the GICv3 ITS ("ITS-MSI",
+ * "ITS-PCI-MSIX-..." in newer kernels).
+ */
+static const char *expected_chip(unsigned int irq_mode)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return irq_mode == 1 ? "IO-APIC" : "PCI-MSI";
+#elif defined(__aarch64__)
+	return irq_mode == 1 ? "GICv3" : "ITS";
+#else
+	(void)irq_mode;
+	return NULL;
+#endif
+}
+
+/* Whether the comma-separated action names end of an /proc/interrupts
+ * line name device dev ("dmalab0", "dmalab0-q1", "virtio0, dmalab0"). */
+static int names_device(const char *names, const char *dev)
+{
+	size_t n = strlen(dev);
+	const char *p;
+
+	for (p = strstr(names, dev); p; p = strstr(p + 1, dev)) {
+		int start = p == names || p[-1] == ' ' || p[-1] == ',';
+		int end = !p[n] || p[n] == '-' || p[n] == ',' || p[n] == '\n';
+
+		if (start && end)
+			return 1;
+	}
+	return 0;
+}
+
+static void test_irq_controller(const char *devpath)
+{
+	const char *dev = dev_name(devpath), *want = expected_chip(info.irq_mode);
+	char line[512], chip[64];
+	unsigned long long count = 0;
+	int ncpu = 0, vectors = 0, right = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f) {
+		tap(0, "/proc/interrupts: %s", strerror(errno));
+		return;
+	}
+	if (fgets(line, sizeof(line), f))	/* "CPU0 CPU1 ..." */
+		for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n"))
+			ncpu++;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':'), *end;
+		int c;
+
+		if (!p || !names_device(p, dev))
+			continue;
+		p++;
+		for (c = 0; c < ncpu; c++) {
+			count += strtoull(p, &end, 10);
+			p = end;
+		}
+		if (sscanf(p, " %63s", chip) != 1)
+			continue;
+		vectors++;
+		right += !want || strstr(chip, want) != NULL;
+		line[strcspn(line, "\n")] = 0;
+		diag("%s", line);
+	}
+	fclose(f);
+	if (!want) {
+		tap_skip("no expectation of the interrupt controller on this architecture");
+		return;
+	}
+	tap(vectors > 0 && right == vectors && (polling_mode() || count > 0),
+	    "%d vectors of %s through %s (%d right), %llu interrupts taken",
+	    vectors, dev, want, right, count);
+}
+
 static void test_stats(void)
 {
 	struct dmalab_stats st;
@@ -486,7 +565,7 @@ static void test_stats(void)
 	    "STATS: everything completed, no timeouts, interrupts as the mode says");
 }
 
-#define NTESTS 21
+#define NTESTS 22
 
 int main(int argc, char **argv)
 {
@@ -513,6 +592,7 @@ int main(int argc, char **argv)
 	test_bad_args();	/* 3 */
 	test_queue_reset();	/* 2 */
 	test_sysfs(dev);	/* 1 */
+	test_irq_controller(dev);	/* 1 */
 	test_stats();		/* 1 */
 	close(fd);
 	return tap_done();

@@ -7,6 +7,10 @@
 # source --download-only, or apt-get source for a source package); nothing
 # is ever installed from another suite.
 #
+# SUITE may name an architecture, as SUITE:ARCH (bookworm:arm64): its
+# packages come through a state of their own, and the host's dpkg
+# architectures stay as they are.
+#
 # usage: apt-suite.sh SUITE apt-get|apt-cache ARGS...
 #        apt-suite.sh SUITE update      (refresh the suite's index; done
 #                                        automatically once a day)
@@ -16,7 +20,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 suite=${1:?usage: apt-suite.sh SUITE apt-get|apt-cache|update ARGS...}
 tool=${2:?usage: apt-suite.sh SUITE apt-get|apt-cache|update ARGS...}
 shift 2
-state=${DMALAB_BUILD:-$top/build}/apt/$suite
+arch=""
+case "$suite" in
+*:*) arch=${suite#*:}; suite=${suite%%:*} ;;
+esac
+state=${DMALAB_BUILD:-$top/build}/apt/$suite${arch:+-$arch}
 
 # The Debian archive of this machine: the URI of its "bookworm" entry.
 archive_uri() {
@@ -52,6 +60,9 @@ apt_opts=(
     -o "APT::Get::List-Cleanup=0"
     -o "Debug::NoLocking=1"
 )
+if [ -n "$arch" ]; then
+    apt_opts+=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch")
+fi
 
 setup() {
     local uri

@@ -6,7 +6,8 @@
 # usage: build-initramfs.sh <output.cpio.gz> <init> <module.ko>...
 #                           -- <test>...
 # The first module is the driver, loaded by init; the others are put in
-# /lib/modules/ for the tests to load.
+# /lib/modules/ for the tests to load.  $BUSYBOX names another static
+# busybox (another architecture's) than the host's /bin/busybox.
 set -euo pipefail
 
 out=$1
@@ -19,7 +20,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
 done
 [ $# -gt 0 ] && shift
 tests=("$@")
-busybox=/bin/busybox
+busybox=${BUSYBOX:-/bin/busybox}
 
 stale=0
 [ -f "$out" ] || stale=1

@@ -3,7 +3,9 @@
 # overlay the dmalab device and its qtests onto it, and build one flavour
 # of it:
 #
-#   build-qemu.sh [--qemu Q] [plain]  qemu-system-x86_64 and the qtests
+#   build-qemu.sh [--qemu Q] [--arch A] [plain]
+#                                     qemu-system-A (x86_64, the default,
+#                                     with the qtests; or aarch64)
 #   build-qemu.sh [--qemu Q] asan     the same, with AddressSanitizer and
 #                                     UBSan, for the sanitizer qtests
 #   build-qemu.sh [--qemu Q] fuzz     qemu-fuzz-x86_64 with clang, libFuzzer
@@ -12,8 +14,9 @@
 # Q is debian (7.2, the default), stable (10.0), latest (the newest source
 # Debian packages) or the path of a QEMU tree.  Each QEMU has a directory
 # of its own under build/ (build/qemu for Debian's), and each flavour a
-# build directory in it (build, build-asan, build-fuzz), so switching
-# between them rebuilds nothing.  Incremental: the source is fetched and
+# build directory in it (build, build-asan, build-fuzz, and build-aarch64
+# for the arm64 target, built only when asked for), so switching between
+# them rebuilds nothing.  Incremental: the source is fetched and
 # each flavour configured once; later runs only check the overlay
 # (symlinks into this repository, and a few lines in QEMU's build files,
 # rewritten only when they change, so that meson does not regenerate) and
@@ -27,7 +30,19 @@ if [ "${1:-}" = --qemu ]; then
     qemu_name=${2:?--qemu needs debian, stable, latest or a path}
     shift 2
 fi
+arch=x86_64
+if [ "${1:-}" = --arch ]; then
+    arch=${2:?--arch needs x86_64 or aarch64}
+    shift 2
+fi
 flavour=${1:-plain}
+case "$arch" in
+x86_64) ;;
+aarch64)
+    [ "$flavour" = plain ] ||
+        { echo "build-qemu: the $flavour flavour is x86_64 only" >&2; exit 2; } ;;
+*) echo "build-qemu: unknown architecture '$arch' (x86_64, aarch64)" >&2; exit 2 ;;
+esac
 # The device's qtests: qemu-device/tests/<name>.c
 QTESTS="dmalab-test dmalab-migration-test"
 eval "$("$top/scripts/qemu-source.sh" "$qemu_name")"
@@ -40,6 +55,13 @@ asan)  bld=$out/build-asan ;;
 fuzz)  bld=$out/build-fuzz ;;
 *) echo "build-qemu: unknown flavour '$flavour' (plain, asan, fuzz)" >&2; exit 2 ;;
 esac
+# Another architecture's target builds beside the x86_64 one.  $kind
+# names this build's logs and lock.
+kind=$flavour
+if [ "$arch" != x86_64 ]; then
+    bld=$out/build-$arch
+    kind=$flavour-$arch
+fi
 
 # QEMU 8.1 and later name the meson they need in pythondeps.toml (the
 # first entry; a later one is for Rust, which these builds leave out); Debian
@@ -126,7 +148,7 @@ apply_overlay() {
 configure() {
     [ -f "$bld/build.ninja" ] && return
     local -a opts=(
-        --target-list=x86_64-softmmu
+        --target-list=$arch-softmmu
         --disable-docs --disable-werror --disable-user
         --disable-gtk --disable-sdl --disable-vnc --disable-opengl
         --disable-spice --disable-xen --disable-curses --disable-libusb
@@ -148,10 +170,10 @@ configure() {
     # Debian's source ships no firmware (it comes from the seabios and
     # qemu-system-data packages); QEMU 10 would install its absence.
     [ "$qemu_name" = debian ] || opts+=(--disable-install-blobs)
-    echo "build-qemu: configuring the $flavour build of QEMU $(cat "$src/VERSION") (x86_64-softmmu only)"
+    echo "build-qemu: configuring the $flavour build of QEMU $(cat "$src/VERSION") ($arch-softmmu only)"
     mkdir -p "$bld"
-    (cd "$bld" && "$src/configure" "${opts[@]}") >"$out/configure-$flavour.log" 2>&1 || {
-        tail -n 30 "$out/configure-$flavour.log" >&2
+    (cd "$bld" && "$src/configure" "${opts[@]}") >"$out/configure-$kind.log" 2>&1 || {
+        tail -n 30 "$out/configure-$kind.log" >&2
         rm -f "$bld/build.ninja"
         exit 1
     }
@@ -163,7 +185,7 @@ configure() {
 # (libqtest takes the target from the binary's name: each flavour's wrapper
 # is called qemu-system-x86_64, in a directory of its own.)
 write_wrapper() {
-    local dir=$1 binary=$2 name=qemu-system-x86_64
+    local dir=$1 binary=$2 name=${2##*/}
     mkdir -p "$dir"
     cat >"$dir/$name.tmp" <<WRAPPER
 #!/bin/sh
@@ -214,24 +236,27 @@ flock 8
 use_meson
 apply_overlay
 flock -u 8
-exec 7>"$out/.build-$flavour.lock"
+exec 7>"$out/.build-$kind.lock"
 flock 7
 configure
-case "$flavour" in
-plain|asan)
+case "$flavour-$arch" in
+plain-aarch64)
+    # The qtests drive a PC's PCI bus: they build for x86_64.
+    targets=(qemu-system-aarch64) ;;
+plain-*|asan-*)
     # shellcheck disable=SC2086 # one target per qtest
     targets=(qemu-system-x86_64 ${QTESTS//dmalab-/tests/qtest/dmalab-}) ;;
-fuzz)
+fuzz-*)
     targets=(qemu-fuzz-x86_64) ;;
 esac
 echo "build-qemu: building the $flavour flavour: ${targets[*]}"
-ninja_with_progress "$out/ninja-$flavour.log" -C "$bld" "${targets[@]}" || {
-    grep -E 'error|Error|FAILED' "$out/ninja-$flavour.log" | head -n 40 >&2
-    echo "build-qemu: build failed; full log in $out/ninja-$flavour.log" >&2
+ninja_with_progress "$out/ninja-$kind.log" -C "$bld" "${targets[@]}" || {
+    grep -E 'error|Error|FAILED' "$out/ninja-$kind.log" | head -n 40 >&2
+    echo "build-qemu: build failed; full log in $out/ninja-$kind.log" >&2
     exit 1
 }
 case "$flavour" in
-plain) write_wrapper "$out/bin" "$bld/qemu-system-x86_64" ;;
+plain) write_wrapper "$out/bin${bld##*/build}" "$bld/qemu-system-$arch" ;;
 asan)  write_wrapper "$out/bin-asan" "$bld/qemu-system-x86_64" ;;
 fuzz)  link_firmware "$bld/qemu-bundle$(sed -n \
            's/^#define CONFIG_QEMU_DATADIR "\(.*\)"$/\1/p' "$bld/config-host.h")" ;;

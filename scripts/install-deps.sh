@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages that building and booting dmalab needs.
 #
-# usage: install-deps.sh [fuzz]   (fuzz: also what ./run-vm.sh fuzz needs)
+# usage: install-deps.sh [fuzz] [aarch64]   (fuzz: also what ./run-vm.sh fuzz
+#        needs; aarch64: the cross compiler an arm64 guest needs)
 #
 # Idempotent: when every package is already present it only runs dpkg-query
 # and returns in well under a second.  It also enables source packages
@@ -32,9 +33,17 @@ PACKAGES=(
 
 # ./run-vm.sh fuzz: QEMU's fuzzers build with clang and libFuzzer, whose
 # runtime (and the sanitizers') is clang's compiler-rt.
-if [ "${1:-}" = fuzz ]; then
-    PACKAGES+=(clang libclang-rt-dev)
-fi
+for want in "$@"; do
+    case "$want" in
+    fuzz) PACKAGES+=(clang libclang-rt-dev) ;;
+    # an arm64 guest: the cross compiler for the driver, dmatest and the
+    # static test programs (the guest's own packages, its kernel among
+    # them, come through scripts/apt-suite.sh, never installed)
+    aarch64) PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+    x86_64) ;;
+    *) echo "install-deps: unknown extra '$want' (fuzz, aarch64)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

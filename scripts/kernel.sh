@@ -4,6 +4,11 @@
 #   kernel.sh debian           Debian 12's binary kernel (the default)
 #   kernel.sh lts              the 6.12 LTS binary kernel Debian 12 offers
 #                              in bookworm-backports, with its headers
+#   kernel.sh --arch aarch64 debian|lts
+#                              the same kernels for an arm64 guest: the
+#                              arm64 image and headers, and the amd64
+#                              half of Kbuild (its host programs), all
+#                              downloaded and unpacked under build/kernels/
 #   kernel.sh latest [--debug] the newest kernel source Debian packages
 #                              (unstable's linux-source), built here
 #   kernel.sh PATH [--debug]   a kernel tree on disk (a mainline checkout,
@@ -36,9 +41,24 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${DMALAB_BUILD:-$top/build}
 kroot=$build/kernels
-name=${1:?usage: kernel.sh debian|lts|latest|PATH [--debug]}
+arch=x86_64
+if [ "${1:-}" = --arch ]; then
+    arch=${2:?--arch needs x86_64 or aarch64}
+    shift 2
+fi
+name=${1:?usage: kernel.sh [--arch A] debian|lts|latest|PATH [--debug]}
 debug=0
 [ "${2:-}" = --debug ] && debug=1
+case "$arch" in
+x86_64) ;;
+aarch64)
+    case "$name" in
+    debian|lts) ;;
+    *) echo "kernel: on aarch64 the guest kernel is Debian's (debian or lts)" >&2
+       exit 2 ;;
+    esac ;;
+*) echo "kernel: unknown architecture '$arch' (x86_64, aarch64)" >&2; exit 2 ;;
+esac
 
 say() { echo "kernel: $*" >&2; }
 die() { echo "kernel: $*" >&2; exit 1; }
@@ -124,6 +144,63 @@ kernel_lts() {
     fi
     emit "lts-${abi%%+*}" "lts-$abi" "$dir/root/boot/vmlinuz-$abi-amd64" "$hdr" \
         "$dir/src" "" "$abi-amd64"
+}
+
+# An arm64 kernel from $1 (bookworm or bookworm-backports), named $2 (debian
+# or lts): its image, headers and modules from the suite's arm64 packages,
+# and the host programs its headers run (fixdep, modpost: linux-kbuild-*)
+# from the same version's amd64 package, so that the driver cross-builds
+# against it.  The headers name their Kbuild by a relative link, which
+# resolves inside the unpacked tree.
+kernel_arm64() {
+    local suite=$1 base=$2 abi ver dir hdr major kbuild
+    [ "$debug" = 0 ] || die "--debug needs a kernel built from source (x86_64 only)"
+    abi=$("$top/scripts/apt-suite.sh" "$suite:arm64" apt-cache depends \
+              linux-image-arm64 2>/dev/null |
+          sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*\)-arm64$/\1/p' | head -n 1)
+    [ -n "$abi" ] || die "cannot resolve $suite's arm64 linux-image-arm64"
+    dir=$kroot/$base-arm64-$abi
+    hdr=$dir/root/usr/src/linux-headers-$abi-arm64
+    major=$(echo "$abi" | cut -d. -f1-2)
+    if [ ! -f "$dir/stamp" ]; then
+        say "downloading the arm64 $abi kernel and headers from $suite"
+        rm -rf "$dir"
+        ver=$("$top/scripts/apt-suite.sh" "$suite:arm64" apt-cache show \
+                  "linux-image-$abi-arm64" 2>/dev/null |
+              sed -n 's/^Version: //p' | sort -rV | head -n 1)
+        kbuild=linux-kbuild-$major
+        fetch_debs "$dir" "$suite:arm64" "linux-image-$abi-arm64" \
+            "linux-headers-$abi-arm64" "linux-headers-$abi-common"
+        fetch_debs "$dir" "$suite" "$kbuild=$ver"
+        sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" "$hdr/Makefile"
+        [ -x "$hdr/scripts/basic/fixdep" ] ||
+            die "$kbuild $ver did not provide the headers' host programs"
+        rm -rf "$dir/debs"
+        touch "$dir/stamp"
+    fi
+    emit "$base-${abi%%+*}" "$base-arm64-$abi" "$dir/root/boot/vmlinuz-$abi-arm64" \
+        "$hdr" "$(source_members "$major")" "" "$abi-arm64"
+}
+
+# The source files dmalab takes from a binary kernel's version
+# (SRC_MEMBERS): Debian 12's linux-source-6.1 for 6.1, backports'
+# linux-source for another series.  Prints their directory.
+source_members() {
+    local major=$1 dir
+    if [ "$major" = 6.1 ]; then
+        "$top/scripts/fetch-ksrc.sh" >&2
+        echo "$build/ksrc"
+        return
+    fi
+    dir=$kroot/src-$major
+    if [ ! -f "$dir/stamp" ]; then
+        rm -rf "$dir"
+        fetch_debs "$dir" bookworm-backports "linux-source-$major"
+        extract_members "$dir/root/usr/src/linux-source-$major.tar.xz" "$dir/src"
+        rm -rf "$dir/debs" "$dir/root"
+        touch "$dir/stamp"
+    fi
+    echo "$dir/src"
 }
 
 # ---- Kernels built from source -------------------------------------------
@@ -316,10 +393,12 @@ kernel_from_tree() {
         "$obj" "$(cat "$(dirname "$obj")/source")" "$obj/vmlinux" "$release"
 }
 
-case "$name" in
-debian) kernel_debian ;;
-lts) kernel_lts ;;
-latest) kernel_from_tree "$(latest_source)" latest ;;
+case "$arch-$name" in
+aarch64-debian) kernel_arm64 bookworm debian ;;
+aarch64-lts) kernel_arm64 bookworm-backports lts ;;
+*-debian) kernel_debian ;;
+*-lts) kernel_lts ;;
+*-latest) kernel_from_tree "$(latest_source)" latest ;;
 *)
     [ -d "$name" ] || die "'$name' is neither debian, lts, latest nor a kernel tree"
     [ -f "$name/Makefile" ] && [ -f "$name/Kconfig" ] ||

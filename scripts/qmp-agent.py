@@ -11,6 +11,11 @@ socket and logs the answer.  That lets the guest suite drive host-side
 events such as hot-unplug in the middle of a transfer.  The agent ends when
 QEMU closes the socket or after its time limit.
 
+A device_add of an id whose device_del QEMU has not finished (no
+DEVICE_DELETED event yet) waits for it, up to REPLUG_WAIT seconds: the
+guest sees the device gone when its driver lets go, a moment before it
+powers the slot off and QEMU lets go of the device.
+
 usage: qmp-agent.py <qmp-socket> <results-file> <seconds>
 """
 import json
@@ -20,6 +25,15 @@ import sys
 import time
 
 MARKER = "# qmp: "
+REPLUG_WAIT = 20.0
+
+
+def device_id(command):
+    """The id a device_add or device_del command names, or None."""
+    args = command.get("arguments") or {}
+    if command.get("execute") in ("device_add", "device_del"):
+        return args.get("id")
+    return None
 
 
 def connect(path, deadline):
@@ -45,17 +59,35 @@ def main():
     sock.sendall((json.dumps({"execute": "qmp_capabilities"}) + "\n").encode())
     offset = 0
     pending = ""
+    received = ""
+    deleting = set()    # ids of device_del commands QEMU has not finished
+    held = []           # (command text, id, since): device_adds that wait
     while time.monotonic() < deadline:
         try:
             data = sock.recv(65536)
             if not data:
                 return 0  # QEMU has gone
-            for line in data.decode(errors="replace").splitlines():
+            received += data.decode(errors="replace")
+            *answers, received = received.split("\n")
+            for line in answers:
                 print("qmp <- " + line.strip(), flush=True)
+                try:
+                    answer = json.loads(line)
+                except ValueError:
+                    continue
+                if answer.get("event") == "DEVICE_DELETED":
+                    deleting.discard((answer.get("data") or {}).get("device"))
         except (socket.timeout, TimeoutError):
             pass
         except OSError:
             return 0
+        for entry in list(held):
+            command, dev, since = entry
+            if dev in deleting and time.monotonic() - since < REPLUG_WAIT:
+                continue
+            held.remove(entry)
+            print("qmp -> " + command, flush=True)
+            sock.sendall((command + "\n").encode())
         try:
             with open(results, "r", errors="replace") as f:
                 f.seek(offset)
@@ -71,10 +103,18 @@ def main():
                 continue
             command = raw[len(MARKER):]
             try:
-                json.loads(command)
+                parsed = json.loads(command)
             except ValueError:
                 print("qmp: not JSON: " + command, flush=True)
                 continue
+            dev = device_id(parsed)
+            if parsed.get("execute") == "device_add" and dev in deleting:
+                print("qmp: %s waits for the deletion of %s" % (command, dev),
+                      flush=True)
+                held.append((command, dev, time.monotonic()))
+                continue
+            if parsed.get("execute") == "device_del" and dev:
+                deleting.add(dev)
             print("qmp -> " + command, flush=True)
             sock.sendall((command + "\n").encode())
     return 0

@@ -1,28 +1,52 @@
 # The VM configurations that ./run-vm.sh check boots, each selectable by
-# name with --only NAME (sourced by run-vm.sh).
+# name with --only NAME (sourced by run-vm.sh).  Each guest architecture
+# has its own: the configuration names the same idea on each where it can
+# (default, iommu, swiotlb), and vm_config reads $ARCH.
 #
 # vm_config NAME sets:
 #   VM_MACHINE     -M value
+#   VM_CPU         -cpu value (empty: the machine's default)
 #   VM_MEM         -m value
 #   VM_APPEND      extra kernel command line
 #   VM_QEMU_ARGS   extra QEMU arguments (the dmalab devices among them)
 #   VM_MODPARAMS   module parameters for the driver, comma-separated
 #   VM_SMP         guest CPUs
 #   VM_TIMEOUT     seconds the boot may take under TCG
+#   VM_CONSOLE     the kernel's console (the first serial port)
+#   VM_RESULTS_PORT  QEMU options that give the guest a second port for its
+#                  TAP results, written to @FILE@
+#   VM_RESULTS_TTY that port in the guest, if not /dev/ttyS1
 
 DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled polling)
+# arm64: QEMU's virt machine, a GICv3 whose ITS takes MSI and MSI-X, a
+# generic PCIe host bridge (gpex), and SMMUv3 as the IOMMU.
+DMALAB_CONFIGS_AARCH64=(default intx iommu swiotlb)
+GUEST_ARCHES=(x86_64 aarch64)
 DEFAULT_TIMEOUT=300
 SHELL_TIMEOUT=28800
 
+# The configurations of architecture $1, one per line.
+arch_configs() {
+    case "$1" in
+    aarch64) printf '%s\n' "${DMALAB_CONFIGS_AARCH64[@]}" ;;
+    *) printf '%s\n' "${DMALAB_CONFIGS[@]}" ;;
+    esac
+}
+
+# Whether $2 is a configuration of architecture $1.
 vm_config_exists() {
-    local c
-    for c in "${DMALAB_CONFIGS[@]}"; do
-        [ "$c" = "$1" ] && return 0
-    done
-    return 1
+    arch_configs "$1" | grep -qxF -- "$2"
 }
 
 vm_config() {
+    VM_CPU=""
+    VM_CONSOLE=ttyS0
+    VM_RESULTS_PORT=(-serial file:@FILE@)
+    VM_RESULTS_TTY=""
+    if [ "$ARCH" = aarch64 ]; then
+        vm_config_aarch64 "$1"
+        return
+    fi
     VM_MACHINE=q35
     VM_MEM=1G
     VM_APPEND=""
@@ -91,24 +115,73 @@ vm_config() {
     esac
 }
 
+vm_config_aarch64() {
+    # A Cortex-A72 (ARMv8.0): emulated faster than -cpu max, whose
+    # pointer authentication TCG computes in software at every call.
+    VM_MACHINE=virt,gic-version=3,its=on
+    VM_CPU=cortex-a72
+    # The console is the PL011.  virt has no second UART before QEMU 9.2:
+    # the results go to a PCI 16550, the guest's only ttyS port.
+    VM_CONSOLE=ttyAMA0
+    VM_RESULTS_PORT=(-device pci-serial,chardev=results
+                     -chardev file,id=results,path=@FILE@)
+    VM_RESULTS_TTY=/dev/ttyS0
+    VM_MEM=1G
+    VM_APPEND=""
+    VM_MODPARAMS=""
+    VM_SMP=2
+    VM_TIMEOUT=$((DEFAULT_TIMEOUT * 2))
+    VM_QEMU_ARGS=()
+    case "$1" in
+    default)
+        # MSI-X through the GICv3 ITS, behind a root port (hot-unplug).
+        VM_QEMU_ARGS=(-device pcie-root-port,id=rp0,chassis=1
+                      -device dmalab,id=dmalab0,bus=rp0)
+        ;;
+    intx)
+        # Only the legacy INTx line, which the host bridge routes to a
+        # GIC shared peripheral interrupt (the device tree's interrupt-map).
+        VM_QEMU_ARGS=(-device dmalab,msix=off,msi=off)
+        ;;
+    iommu)
+        # DMA translated by a strict SMMUv3 (the kernel's default on arm64
+        # is strict already; said here as the x86 configuration says it).
+        VM_MACHINE=$VM_MACHINE,iommu=smmuv3
+        VM_APPEND="iommu.strict=1"
+        VM_QEMU_ARGS=(-device dmalab)
+        ;;
+    swiotlb)
+        VM_APPEND="swiotlb=force"
+        VM_MODPARAMS="use_bounce=1"
+        VM_QEMU_ARGS=(-device dmalab)
+        ;;
+    *)
+        echo "vm-configs: unknown aarch64 configuration '$1'" >&2
+        return 1
+        ;;
+    esac
+}
+
 # The QEMUs whose qtests and style `./run-vm.sh check` runs (stable, 10.0,
 # works too, with --qemu stable: its build would take the check past the
 # time CI gives it).
 CHECK_QEMUS=(debian latest)
 
-# The kernels `./run-vm.sh check` boots, on which QEMU, and the
-# configurations each runs: "qemu:kernel:[debug]:configuration...".
+# The kernels `./run-vm.sh check` boots, on which architecture and QEMU,
+# and the configurations each runs: "arch:qemu:kernel:[debug]:config...".
 # Debian's kernel runs the whole matrix, the 6.12 LTS kernel the common
 # paths.  The newest kernel is built once, with kernel/debug.config
 # (DMA-API debug, KASAN, lockdep, kmemleak, fault injection): it serves as
 # both the newest release and the debug tier, where every program runs,
 # dmalab_failnth among them.  Its default and iommu boots run on the
-# newest QEMU: the newest stack, end to end.
+# newest QEMU: the newest stack, end to end.  arm64 runs Debian's arm64
+# kernel in each of its configurations.
 CHECK_TIERS=(
-    "debian:debian::${DMALAB_CONFIGS[*]}"
-    "debian:lts::default iommu swiotlb msi"
-    "latest:latest:debug:default iommu"
-    "debian:latest:debug:swiotlb dma32 msi"
+    "x86_64:debian:debian::${DMALAB_CONFIGS[*]}"
+    "x86_64:debian:lts::default iommu swiotlb msi"
+    "x86_64:latest:latest:debug:default iommu"
+    "x86_64:debian:latest:debug:swiotlb dma32 msi"
+    "aarch64:debian:debian::${DMALAB_CONFIGS_AARCH64[*]}"
 )
 # A debug kernel's boots may take this many times their usual limit.
 DEBUG_TIMEOUT_FACTOR=4
