@@ -98,8 +98,9 @@ static void test_addresses(void)
 	phys = phys_of(buf);
 	ok = d2h(buf, 2048);
 	last = read_dbg("last_addr");
-	diag("%s: page at physical %#" PRIx64 ", the device's last bus "
-	     "address %#" PRIx64, config, phys, last);
+	/* one buffer's three addresses, for the table of docs/concepts.md */
+	diag("%s: page at virtual %p, physical %#" PRIx64 ", the device's "
+	     "last bus address %#" PRIx64, config, (void *)buf, phys, last);
 	tap(ok && phys && last != ~0ULL,
 	    "a D2H into one page; its physical address (pagemap) and the "
 	    "device's DBG_LAST_ADDR read");
