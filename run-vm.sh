@@ -6,6 +6,10 @@
 #                                  tests; exit 0 only if all of them passed
 #   ./run-vm.sh check [options]    every test: the host-side qtests and the
 #                                  guest suite in every VM configuration
+#   ./run-vm.sh labs [--only ID]   run the labs of docs/labs.md step by
+#                                  step, each in its configuration, and
+#                                  check each step's output against what
+#                                  the text says (scripts/labs.py)
 #   ./run-vm.sh fuzz [--time S]    fuzz the device with QEMU's generic-fuzz
 #                                  and libFuzzer; keeps crashes and their
 #                                  reproducers under build/fuzz/
@@ -31,6 +35,10 @@ usage: ./run-vm.sh [check|fuzz] [options]
   check               run every test: the host-side tests, then each
                       kernel's VM configurations (see CHECK_TIERS in
                       scripts/vm-configs.sh)
+  labs                run the labs of docs/labs.md, each in the
+                      configuration it names, and check every step's
+                      output against what the text promises; --only
+                      takes a run's name (lab2-1) or a glob
   fuzz                build the generic-fuzz target of the device (clang,
                       libFuzzer, ASan, UBSan) and run it; crashes and their
                       qtest reproducers are kept in build/fuzz/
@@ -102,6 +110,7 @@ shard=""
 while [ $# -gt 0 ]; do
     case "$1" in
     check) command=check ;;
+    labs) command=labs ;;
     fuzz) command=fuzz ;;
     --time) fuzz_time=${2:?--time needs seconds}; shift ;;
     --shell) shell=1 ;;
@@ -129,7 +138,12 @@ case "$accel" in
 ""|kvm|tcg) ;;
 *) echo "run-vm.sh: --accel takes kvm or tcg" >&2; exit 2 ;;
 esac
-if [ "$command" != check ] && { [ "$list" = 1 ] || [ -n "$shard$only" ]; }; then
+if [ "$command" = labs ] && { [ "$list" = 1 ] || [ -n "$shard" ]; }; then
+    echo "run-vm.sh: labs takes --only, not --list or --shard" >&2
+    exit 2
+fi
+if [ "$command" != check ] && [ "$command" != labs ] &&
+    { [ "$list" = 1 ] || [ -n "$shard$only" ]; }; then
     echo "run-vm.sh: --list, --shard and --only go with check" >&2
     exit 2
 fi
@@ -328,7 +342,7 @@ qemu_cmdline() {
 # Boot configuration $1 and run the guest tests; leaves results in
 # $results_root/$1/.
 boot_config() {
-    local name=$1 dir=$results/$1 limit rc=0
+    local name=$1 dir=${2:-$results/$1} limit rc=0
     local -a cmd
     rm -rf "$dir"
     mkdir -p "$dir"
@@ -338,7 +352,7 @@ boot_config() {
     if [ -z "$timeout_s" ] && [ "$KERNEL_DEBUG" = 1 ]; then
         limit=$((limit * DEBUG_TIMEOUT_FACTOR))
     fi
-    mapfile -t cmd < <(qemu_cmdline "$name" test)
+    mapfile -t cmd < <(qemu_cmdline "$name" "${boot_mode:-test}")
     cmd+=(-serial "file:$dir/console.log" "${VM_RESULTS_PORT[@]//@FILE@/$dir/results.tap}"
           -qmp "unix:$dir/qmp.sock,server=on,wait=off")
     echo "+ ${cmd[*]}"
@@ -520,6 +534,31 @@ finish_run() {
     tally report/junit "$dir/results.tap" 0 - "" "$start"
     echo
     python3 "$top/scripts/check-results.py" merge "$results_root"
+}
+
+# Lab run $2 (scripts/labs.py) in configuration $3, as unit $1: its steps,
+# cut from docs/labs.md, go into the guest as /etc/dmalab/lab.sh in a second
+# cpio archive after the initramfs (the kernel unpacks both), and the
+# guest's output is held to the lab's expectations.
+run_lab() {
+    local unit=$1 id=$2 name=$3 dir=$results_root/labs/$2 start=$EPOCHREALTIME
+    local stage base_initrd=$initrd
+    step "lab: $id in $name (kernel $KERNEL_LABEL)"
+    stage=$(mktemp -d)
+    mkdir -p "$stage/etc/dmalab"
+    python3 "$top/scripts/labs.py" script "$top/docs/labs.md" "$id" \
+        "$stage/etc/dmalab/lab.sh"
+    (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \
+        >"$build/lab.cpio.gz"
+    rm -rf "$stage"
+    cat "$base_initrd" "$build/lab.cpio.gz" >"$build/initramfs-lab.cpio.gz"
+    initrd=$build/initramfs-lab.cpio.gz boot_mode=lab boot_config "$name" "$dir"
+    python3 "$top/scripts/labs.py" verify "$top/docs/labs.md" "$id" \
+        "$dir/results.tap" >"$dir/lab.tap" || true
+    # the boot's own verdicts (a timeout, a kernel report) count too
+    grep '^not ok - ' "$dir/results.tap" >>"$dir/lab.tap" || true
+    grep -E '^(ok|not ok|# )' "$dir/lab.tap" || true
+    tally "$unit" "$dir/lab.tap" 0 "$KERNEL_LABEL" "labs/$id/console.log" "$start"
 }
 
 # --gdb: how to attach gdb, with the kernel's own helpers (scripts/gdb,
@@ -739,7 +778,7 @@ mkdir -p "$results_root"
 
 build_host
 
-if [ "$command" = run ] || [ "$shell" = 1 ]; then
+if [ "$command" = run ] || [ "$command" = labs ] || [ "$shell" = 1 ]; then
     use_kernel "$kernel_name" "$kernel_debug"
     choose_accel
 fi
@@ -755,6 +794,16 @@ if [ "$shell" = 1 ]; then
     echo "+ ${cmd[*]}"
     echo "(leave with 'poweroff -f', or Ctrl-A X; the session ends after ${timeout_s:-$SHELL_TIMEOUT}s)"
     exec timeout --foreground "${timeout_s:-$SHELL_TIMEOUT}" "${cmd[@]}"
+fi
+
+if [ "$command" = labs ]; then
+    while read -r id name; do
+        # shellcheck disable=SC2053 # a glob on purpose
+        [ -z "$only" ] || [[ $id == $only ]] || continue
+        run_lab "lab/$ARCH/$id" "$id" "$name"
+    done < <(python3 "$top/scripts/labs.py" list "$top/docs/labs.md")
+    finish_run
+    exit
 fi
 
 if [ "$command" = run ]; then

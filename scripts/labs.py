@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Run the labs of docs/labs.md as a student would, and hold each step to
+what the text says the student will see.
+
+docs/labs.md is the one source: the student reads it, and this script runs
+the same shell blocks.  HTML comments, which a rendered page does not show,
+say how:
+
+    <!-- lab-run: CONFIG -->    the shell blocks that follow, up to the next
+                                lab-run or the next lab, run in one boot of
+                                VM configuration CONFIG, in order, in one
+                                shell (so a variable set in a step is there
+                                in the next)
+    <!-- expect: REGEX -->      after a block: the block's output must
+                                contain a match of REGEX (Python syntax,
+                                searched line by line: ^ and $ are lines)
+    <!-- expect-not: REGEX -->  ... must not contain one
+    <!-- check: EXPR -->        ... the Python expression EXPR, over the
+                                block's output `out` (`re` and `ints(pattern)`,
+                                the integers of every match of a pattern's
+                                first group, at hand), must be true
+    <!-- says: TEXT -->         what the expectations of the block claim, in
+                                words: the name of its case in the results
+
+A block with no expectation still runs, and counts when it has run.
+Blocks outside a lab-run (the host-side ones) do not run.
+
+usage: labs.py list LABS.md                 one line per run: ID CONFIG
+       labs.py script LABS.md ID OUT.sh     the guest script of run ID
+       labs.py verify LABS.md ID OUTPUT     TAP: one case per step
+"""
+import re
+import sys
+
+RUN = re.compile(r"^<!-- lab-run: (\S+) -->$")
+EXPECT = re.compile(r"^<!-- (expect|expect-not|check|says): (.*) -->$")
+LAB = re.compile(r"^## Lab (\d+):")
+ITEM = re.compile(r"^(\d+)\. ")
+MARK = "@@@ dmalab-lab step "
+
+
+class Step:
+    def __init__(self, label, code):
+        self.label = label
+        self.code = code
+        self.expects = []       # (kind, text)
+        self.says = ""
+
+
+class Run:
+    def __init__(self, ident, config):
+        self.ident = ident
+        self.config = config
+        self.steps = []
+
+
+def parse(path):
+    """The runs of the labs, in order."""
+    runs = []
+    run = None
+    lab = None
+    item = None
+    block = None
+    last = None
+    count = {}
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for line in lines:
+        text = line.strip()
+        if block is not None:
+            if text == "```":
+                label = "lab %s step %s" % (lab, item or "?")
+                count[label] = count.get(label, 0) + 1
+                if count[label] > 1:
+                    label += " (%d)" % count[label]
+                last = Step(label, "\n".join(block))
+                run.steps.append(last)
+                block = None
+            else:
+                block.append(line[indent:] if line[:indent].isspace() else line.lstrip())
+            continue
+        m = LAB.match(line)
+        if m:
+            lab, item, run, last = m.group(1), None, None, None
+            continue
+        if lab is None:
+            continue
+        m = RUN.match(text)
+        if m:
+            run = Run("lab%s-%d" % (lab, sum(r.ident.startswith("lab%s-" % lab)
+                                            for r in runs) + 1), m.group(1))
+            runs.append(run)
+            last = None
+            continue
+        m = ITEM.match(line)
+        if m:
+            item = m.group(1)
+        if text == "```sh" and run is not None:
+            block = []
+            indent = len(line) - len(line.lstrip())
+            continue
+        m = EXPECT.match(text)
+        if m and last is not None:
+            if m.group(1) == "says":
+                last.says = m.group(2)
+            else:
+                last.expects.append((m.group(1), m.group(2)))
+    return runs
+
+
+def find(runs, ident):
+    for r in runs:
+        if r.ident == ident:
+            return r
+    sys.exit("labs.py: no run %s" % ident)
+
+
+# What every lab types first ("Before you start").
+PREAMBLE = """S=/sys/class/misc/dmalab0/device
+D=$(ls -d /sys/kernel/debug/dmalab/*/ | head -n 1)
+T=/sys/kernel/debug/tracing
+"""
+
+
+def script(run):
+    out = ["#!/bin/sh", "# %s in %s, from docs/labs.md" % (run.ident, run.config),
+           PREAMBLE]
+    for n, step in enumerate(run.steps, 1):
+        out.append("echo '%s%d'" % (MARK, n))
+        # in this shell, not a subshell: a step's variables reach the next
+        out.append(step.code)
+    out.append("echo '%send'" % MARK)
+    return "\n".join(out) + "\n"
+
+
+def outputs(path, nsteps):
+    """The output of each step, and whether the run reached its end."""
+    got = {}
+    current = None
+    ended = False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if line.startswith(MARK):
+                rest = line[len(MARK):]
+                if rest == "end":
+                    ended = True
+                    current = None
+                elif rest.isdigit():
+                    current = int(rest)
+                    got[current] = []
+                else:
+                    current = None
+                continue
+            if current is not None:
+                got[current].append(line)
+    return {n: "\n".join(v) for n, v in got.items()}, ended
+
+
+def holds(kind, text, out):
+    if kind == "expect":
+        return re.search(text, out, re.M) is not None
+    if kind == "expect-not":
+        return re.search(text, out, re.M) is None
+
+    def ints(pattern):
+        return [int(x, 0) for x in re.findall(pattern, out, re.M)]
+    try:
+        return bool(eval(text, {"re": re, "out": out, "ints": ints}))
+    except Exception as e:     # a predicate that fails to evaluate fails
+        print("# %s: %s" % (text, e))
+        return False
+
+
+def verify(run, path):
+    got, ended = outputs(path, len(run.steps))
+    print("1..%d" % (len(run.steps) + 1))
+    failed = 0
+    for n, step in enumerate(run.steps, 1):
+        out = got.get(n)
+        if out is None:
+            print("not ok %d - %s: never ran" % (n, step.label))
+            failed += 1
+            continue
+        bad = [(k, t) for k, t in step.expects if not holds(k, t, out)]
+        what = step.says or ("%d expectations hold" % len(step.expects)
+                             if step.expects else "runs")
+        if bad:
+            failed += 1
+            print("not ok %d - %s: %s" % (n, step.label, what))
+            for k, t in bad:
+                print("# does not hold: %s %s" % (k, t))
+            for line in out.split("\n")[:40]:
+                print("#   | " + line)
+        else:
+            print("ok %d - %s: %s" % (n, step.label, what))
+    n = len(run.steps) + 1
+    print("%s %d - %s ran to its end" % ("ok" if ended else "not ok", n, run.ident))
+    return 1 if failed or not ended else 0
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    runs = parse(argv[2])
+    if argv[1] == "list":
+        for r in runs:
+            print(r.ident, r.config)
+        return 0
+    if argv[1] == "script" and len(argv) == 5:
+        with open(argv[4], "w", encoding="utf-8") as f:
+            f.write(script(find(runs, argv[3])))
+        return 0
+    if argv[1] == "verify" and len(argv) == 5:
+        return verify(find(runs, argv[3]), argv[4])
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
