@@ -18,7 +18,13 @@ say how:
     <!-- check: EXPR -->        ... the Python expression EXPR, over the
                                 block's output `out` (`re` and `ints(pattern)`,
                                 the integers of every match of a pattern's
-                                first group, at hand), must be true
+                                first group, `config`, the configuration,
+                                and `irqs(name)`, the interrupt count of
+                                each /proc/interrupts line naming name, at
+                                hand), must be true
+    <!-- lab-also: CONFIG... -->  after a block: it runs in a boot of each of
+                                these configurations too (a run of the lab
+                                per configuration, made at its first block)
     <!-- says: TEXT -->         what the expectations of the block claim, in
                                 words: the name of its case in the results
 
@@ -33,6 +39,7 @@ import re
 import sys
 
 RUN = re.compile(r"^<!-- lab-run: (\S+) -->$")
+ALSO = re.compile(r"^<!-- lab-also: (.+) -->$")
 EXPECT = re.compile(r"^<!-- (expect|expect-not|check|says): (.*) -->$")
 LAB = re.compile(r"^## Lab (\d+):")
 ITEM = re.compile(r"^(\d+)\. ")
@@ -87,10 +94,13 @@ def parse(path):
             continue
         m = RUN.match(text)
         if m:
-            run = Run("lab%s-%d" % (lab, sum(r.ident.startswith("lab%s-" % lab)
-                                            for r in runs) + 1), m.group(1))
-            runs.append(run)
+            run = run_of(runs, lab, m.group(1))
             last = None
+            continue
+        m = ALSO.match(text)
+        if m and last is not None:
+            for config in m.group(1).split():
+                run_of(runs, lab, config).steps.append(last)
             continue
         m = ITEM.match(line)
         if m:
@@ -106,6 +116,17 @@ def parse(path):
             else:
                 last.expects.append((m.group(1), m.group(2)))
     return runs
+
+
+def run_of(runs, lab, config):
+    """Lab lab's run in configuration config, made if it has none."""
+    prefix = "lab%s-" % lab
+    for r in runs:
+        if r.ident.startswith(prefix) and r.config == config:
+            return r
+    r = Run(prefix + str(sum(x.ident.startswith(prefix) for x in runs) + 1), config)
+    runs.append(r)
+    return r
 
 
 def find(runs, ident):
@@ -157,7 +178,7 @@ def outputs(path, nsteps):
     return {n: "\n".join(v) for n, v in got.items()}, ended
 
 
-def holds(kind, text, out):
+def holds(kind, text, out, config):
     if kind == "expect":
         return re.search(text, out, re.M) is not None
     if kind == "expect-not":
@@ -165,8 +186,18 @@ def holds(kind, text, out):
 
     def ints(pattern):
         return [int(x, 0) for x in re.findall(pattern, out, re.M)]
+
+    def irqs(name):
+        """The total count of each /proc/interrupts line naming name."""
+        counts = []
+        for line in out.split("\n"):
+            m = re.match(r"^ *\d+:((?: +\d+)+) +\S", line)
+            if m and re.search(r"[ ,]%s(-|,|$)" % re.escape(name), line):
+                counts.append(sum(int(x) for x in m.group(1).split()))
+        return counts
     try:
-        return bool(eval(text, {"re": re, "out": out, "ints": ints}))
+        return bool(eval(text, {"re": re, "out": out, "ints": ints,
+                                "irqs": irqs, "config": config}))
     except Exception as e:     # a predicate that fails to evaluate fails
         print("# %s: %s" % (text, e))
         return False
@@ -182,7 +213,8 @@ def verify(run, path):
             print("not ok %d - %s: never ran" % (n, step.label))
             failed += 1
             continue
-        bad = [(k, t) for k, t in step.expects if not holds(k, t, out)]
+        bad = [(k, t) for k, t in step.expects
+               if not holds(k, t, out, run.config)]
         what = step.says or ("%d expectations hold" % len(step.expects)
                              if step.expects else "runs")
         if bad:
