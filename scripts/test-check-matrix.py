@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The check's own machinery, tested: ./run-vm.sh check --list, --only and
---shard, and scripts/check-results.py's JUnit file and merge.  TAP on
-standard output.
+--shard, scripts/check-results.py's JUnit file and merge, and the lab
+runner scripts/labs.py.  TAP on standard output.
 
 The list and the shards come from run-vm.sh itself (--list builds nothing).
 The JUnit file and the merge are held to a results directory made here, with
@@ -342,8 +342,81 @@ def test_workflows():
                            else ""))
 
 
+LAB_DOC = """## Lab 7: a lab
+**Setup.** anything
+<!-- lab-run: default -->
+
+1. First:
+   ```sh
+   X=41
+   echo "value $((X + 1))"
+   ```
+   <!-- says: the value is 42 -->
+   <!-- expect: ^value 42$ -->
+   <!-- lab-also: msi -->
+2. Second:
+   ```sh
+   echo "heads 1 2 3"
+   ```
+   <!-- check: ints(r'(\\d+)') == [1, 2, 3] and config == 'default' -->
+   <!-- expect-not: error -->
+"""
+
+
+def test_labs(tmp):
+    """scripts/labs.py: docs/labs.md parses into runs of known
+    configurations, a run's script keeps its steps in one shell, and a
+    step's output is held to its claims."""
+    rc, out, err = run("python3", "scripts/labs.py", "list", "docs/labs.md")
+    runs = [x.split() for x in out.splitlines()]
+    rc2, configs, _ = run("bash", "-c", ". scripts/vm-configs.sh && "
+                          "arch_configs x86_64")
+    unknown = [r for r in runs if len(r) != 2 or r[1] not in configs.split()]
+    tap(rc == 0 and rc2 == 0 and runs and not unknown,
+        "labs.py list: docs/labs.md has %d lab runs, each in a known "
+        "configuration%s" % (len(runs), ": not " + str(unknown) if unknown else ""))
+    doc = os.path.join(tmp, "labs.md")
+    with open(doc, "w", encoding="utf-8") as f:
+        f.write(LAB_DOC)
+    rc, out, _ = run("python3", "scripts/labs.py", "list", doc)
+    script = os.path.join(tmp, "lab.sh")
+    rc2, _, _ = run("python3", "scripts/labs.py", "script", doc, "lab7-1", script)
+    shell = subprocess.run(["sh", script], capture_output=True, text=True,
+                           check=False).stdout if rc2 == 0 else ""
+    tap(out.split() == ["lab7-1", "default", "lab7-2", "msi"] and
+        "value 42" in shell,
+        "labs.py: lab-run and lab-also make a run per configuration, and a "
+        "step's variables reach the next command")
+    output = os.path.join(tmp, "lab.out")
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(shell)
+    rc_good, good, _ = run("python3", "scripts/labs.py", "verify", doc,
+                           "lab7-1", output)
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(shell.replace("value 42", "value 43").replace(
+            "heads 1 2 3", "heads 1 2 4 error"))
+    rc_bad, bad, _ = run("python3", "scripts/labs.py", "verify", doc,
+                         "lab7-1", output)
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(shell.split("@@@ dmalab-lab step 2")[0])
+    rc_cut, cut, _ = run("python3", "scripts/labs.py", "verify", doc,
+                         "lab7-1", output)
+    tap(rc_good == 0 and "ok 1 - lab 7 step 1: the value is 42" in good and
+        rc_bad == 1 and "not ok 1 - lab 7 step 1: the value is 42" in bad and
+        "# does not hold: expect ^value 42$" in bad and
+        "does not hold: expect-not error" in bad and
+        "does not hold: check" in bad and rc_cut == 1 and
+        "not ok 2 - lab 7 step 2: never ran" in cut and
+        "not ok 3 - lab7-1 ran to its end" in cut,
+        "labs.py verify: the claims hold on the right output, and a wrong "
+        "value, an unwanted line, a false predicate and a run cut short "
+        "each fail by name")
+    if rc_bad != 1 or rc_cut != 1:
+        diag(bad + cut)
+
+
 def main():
-    print("1..18", flush=True)
+    print("1..21", flush=True)
     units = test_list()
     test_shards(units)
     test_balance(units)
@@ -353,6 +426,7 @@ def main():
     try:
         test_junit(tmp)
         test_merge(tmp)
+        test_labs(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("# %d passed, %d failed" % (n_cases - n_failed, n_failed))
