@@ -19,9 +19,12 @@ say how:
                                 block's output `out` (`re` and `ints(pattern)`,
                                 the integers of every match of a pattern's
                                 first group, `config`, the configuration,
-                                and `irqs(name)`, the interrupt count of
-                                each /proc/interrupts line naming name, at
-                                hand), must be true
+                                `irqs(name)`, the interrupt count of each
+                                /proc/interrupts line naming name, and
+                                `pci_caps()`, the (offset, ID) chain of
+                                the capabilities in an `od -A x -t x1`
+                                dump of config space, at hand), must be
+                                true
     <!-- lab-also: CONFIG... -->  after a block: it runs in a boot of each of
                                 these configurations too (a run of the lab
                                 per configuration, made at its first block)
@@ -178,6 +181,31 @@ def outputs(path, nsteps):
     return {n: "\n".join(v) for n, v in got.items()}, ended
 
 
+def od_bytes(out):
+    """The bytes of an `od -A x -t x1` dump in out (a "*" line repeats the
+    line before it up to the next address)."""
+    data = bytearray()
+    last = None
+    repeat = False
+    for line in out.split("\n"):
+        m = re.match(r"^([0-9a-f]{6,})((?: [0-9a-f]{2})*)$", line)
+        if line.strip() == "*":
+            repeat = True
+            continue
+        if not m:
+            continue
+        addr = int(m.group(1), 16)
+        if repeat and last:
+            while len(data) + len(last) <= addr:
+                data += last
+        repeat = False
+        if len(data) != addr:
+            continue
+        last = bytes(int(x, 16) for x in m.group(2).split())
+        data += last
+    return data
+
+
 def holds(kind, text, out, config):
     if kind == "expect":
         return re.search(text, out, re.M) is not None
@@ -195,9 +223,19 @@ def holds(kind, text, out, config):
             if m and re.search(r"[ ,]%s(-|,|$)" % re.escape(name), line):
                 counts.append(sum(int(x) for x in m.group(1).split()))
         return counts
+    def pci_caps():
+        """The capability chain of the config space `od` dumped."""
+        data = od_bytes(out)
+        caps = []
+        ptr = data[0x34] & 0xfc if len(data) > 0x34 else 0
+        while ptr and ptr + 1 < len(data) and len(caps) < 48:
+            caps.append((ptr, data[ptr]))
+            ptr = data[ptr + 1] & 0xfc
+        return caps
     try:
         return bool(eval(text, {"re": re, "out": out, "ints": ints,
-                                "irqs": irqs, "config": config}))
+                                "irqs": irqs, "pci_caps": pci_caps,
+                                "config": config}))
     except Exception as e:     # a predicate that fails to evaluate fails
         print("# %s: %s" % (text, e))
         return False
