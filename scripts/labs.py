@@ -79,7 +79,7 @@ def parse(path):
         text = line.strip()
         if block is not None:
             if text == "```":
-                label = "lab %s step %s" % (lab, item or "?")
+                label = "lab %s %s" % (lab, "step " + item if item else "setup")
                 count[label] = count.get(label, 0) + 1
                 if count[label] > 1:
                     label += " (%d)" % count[label]
