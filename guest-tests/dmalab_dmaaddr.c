@@ -224,14 +224,16 @@ static void test_sync(void)
 	tap(right_a && ok && !memcmp(got, a, LEN),
 	    "streaming buffer with dma_sync_*: data right both ways");
 
-	/* without them */
+	/* without them: same() shows the first byte that went wrong */
 	write_dbg("test_skip_sync", "1");
 	ok = stream(b, LEN, OFF, 1) && pread(fd, got, LEN, OFF) == LEN;
-	right_b = ok && !memcmp(got, b, LEN);
+	right_b = ok && same(got, b, LEN, "H2D without the sync for the "
+			     "device: device memory");
 	ok = ok && pwrite(fd, c, LEN, OFF) == LEN;
 	memset(got, 0, LEN);
 	ok = ok && stream(got, LEN, OFF, 0);
-	right_c = ok && !memcmp(got, c, LEN);
+	right_c = ok && same(got, c, LEN, "D2H without the sync for the "
+			     "CPU: the buffer");
 	write_dbg("test_skip_sync", "0");
 	if (is_config("swiotlb")) {
 		tap(ok && !right_b,
