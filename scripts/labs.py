@@ -18,7 +18,9 @@ say how:
     <!-- check: EXPR -->        ... the Python expression EXPR, over the
                                 block's output `out` (`re` and `ints(pattern)`,
                                 the integers of every match of a pattern's
-                                first group, `config`, the configuration,
+                                first group, `hexes(pattern)`, the same
+                                read as bare hexadecimal (/proc/iomem's),
+                                `config`, the configuration,
                                 `irqs(name)`, the interrupt count of each
                                 /proc/interrupts line naming name, and
                                 `pci_caps()`, the (offset, ID) chain of
@@ -215,6 +217,9 @@ def holds(kind, text, out, config):
     def ints(pattern):
         return [int(x, 0) for x in re.findall(pattern, out, re.M)]
 
+    def hexes(pattern):
+        return [int(x, 16) for x in re.findall(pattern, out, re.M)]
+
     def irqs(name):
         """The total count of each /proc/interrupts line naming name."""
         counts = []
@@ -234,6 +239,7 @@ def holds(kind, text, out, config):
         return caps
     try:
         return bool(eval(text, {"re": re, "out": out, "ints": ints,
+                                "hexes": hexes,
                                 "irqs": irqs, "pci_caps": pci_caps,
                                 "config": config}))
     except Exception as e:     # a predicate that fails to evaluate fails
