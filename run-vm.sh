@@ -797,9 +797,18 @@ if [ "$shell" = 1 ]; then
 fi
 
 if [ "$command" = labs ]; then
-    while read -r id name; do
+    # Each lab boots its own architecture (Lab 11 is arm64's); --arch
+    # keeps one architecture's labs.
+    while read -r id lab_arch name; do
         # shellcheck disable=SC2053 # a glob on purpose
         [ -z "$only" ] || [[ $id == $only ]] || continue
+        [ "$arch_given" = 0 ] || [ "$lab_arch" = "$ARCH" ] || continue
+        if [ "$lab_arch" != "$ARCH" ]; then
+            ARCH=$lab_arch
+            use_qemu "$qemu_name"
+            use_kernel "$kernel_name" "$kernel_debug"
+            choose_accel
+        fi
         run_lab "lab/$ARCH/$id" "$id" "$name"
     done < <(python3 "$top/scripts/labs.py" list "$top/docs/labs.md")
     finish_run

@@ -10,7 +10,8 @@ say how:
                                 lab-run or the next lab, run in one boot of
                                 VM configuration CONFIG, in order, in one
                                 shell (so a variable set in a step is there
-                                in the next)
+                                in the next); ARCH:CONFIG (aarch64:iommu)
+                                boots another architecture than x86_64
     <!-- expect: REGEX -->      after a block: the block's output must
                                 contain a match of REGEX (Python syntax,
                                 searched line by line: ^ and $ are lines)
@@ -36,7 +37,7 @@ say how:
 A block with no expectation still runs, and counts when it has run.
 Blocks outside a lab-run (the host-side ones) do not run.
 
-usage: labs.py list LABS.md                 one line per run: ID CONFIG
+usage: labs.py list LABS.md                 one line per run: ID ARCH CONFIG
        labs.py script LABS.md ID OUT.sh     the guest script of run ID
        labs.py verify LABS.md ID OUTPUT     TAP: one case per step
 """
@@ -62,7 +63,8 @@ class Step:
 class Run:
     def __init__(self, ident, config):
         self.ident = ident
-        self.config = config
+        self.arch, _, self.config = config.rpartition(":")
+        self.arch = self.arch or "x86_64"
         self.steps = []
 
 
@@ -127,7 +129,8 @@ def run_of(runs, lab, config):
     """Lab lab's run in configuration config, made if it has none."""
     prefix = "lab%s-" % lab
     for r in runs:
-        if r.ident.startswith(prefix) and r.config == config:
+        if r.ident.startswith(prefix) and "%s:%s" % (r.arch, r.config) in (
+                config, "x86_64:" + config):
             return r
     r = Run(prefix + str(sum(x.ident.startswith(prefix) for x in runs) + 1), config)
     runs.append(r)
@@ -281,7 +284,7 @@ def main(argv):
     runs = parse(argv[2])
     if argv[1] == "list":
         for r in runs:
-            print(r.ident, r.config)
+            print(r.ident, r.arch, r.config)
         return 0
     if argv[1] == "script" and len(argv) == 5:
         with open(argv[4], "w", encoding="utf-8") as f:

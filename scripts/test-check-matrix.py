@@ -360,6 +360,11 @@ LAB_DOC = """## Lab 7: a lab
    ```
    <!-- check: ints(r'(\\d+)') == [1, 2, 3] and config == 'default' -->
    <!-- expect-not: error -->
+<!-- lab-run: aarch64:iommu -->
+3. Third:
+   ```sh
+   echo third
+   ```
 """
 
 
@@ -369,10 +374,14 @@ def test_labs(tmp):
     step's output is held to its claims."""
     rc, out, err = run("python3", "scripts/labs.py", "list", "docs/labs.md")
     runs = [x.split() for x in out.splitlines()]
-    rc2, configs, _ = run("bash", "-c", ". scripts/vm-configs.sh && "
-                          "arch_configs x86_64")
-    unknown = [r for r in runs if len(r) != 2 or r[1] not in configs.split()]
-    tap(rc == 0 and rc2 == 0 and runs and not unknown,
+    known = {}
+    for arch in ("x86_64", "aarch64"):
+        _, names, _ = run("bash", "-c", ". scripts/vm-configs.sh && "
+                          "arch_configs " + arch)
+        known[arch] = names.split()
+    unknown = [r for r in runs
+               if len(r) != 3 or r[2] not in known.get(r[1], [])]
+    tap(rc == 0 and runs and not unknown,
         "labs.py list: docs/labs.md has %d lab runs, each in a known "
         "configuration%s" % (len(runs), ": not " + str(unknown) if unknown else ""))
     doc = os.path.join(tmp, "labs.md")
@@ -383,7 +392,8 @@ def test_labs(tmp):
     rc2, _, _ = run("python3", "scripts/labs.py", "script", doc, "lab7-1", script)
     shell = subprocess.run(["sh", script], capture_output=True, text=True,
                            check=False).stdout if rc2 == 0 else ""
-    tap(out.split() == ["lab7-1", "default", "lab7-2", "msi"] and
+    tap(out.split() == ["lab7-1", "x86_64", "default", "lab7-2", "x86_64",
+                        "msi", "lab7-3", "aarch64", "iommu"] and
         "value 42" in shell,
         "labs.py: lab-run and lab-also make a run per configuration, and a "
         "step's variables reach the next command")
