@@ -75,6 +75,9 @@ options:
   --shard I/N         with check: run only the I-th of N shards, balanced
                       by earlier run times (.ci/unit-times.tsv); shards
                       1..N together run every unit once
+  --add FILE.c        build your own program (static, against the uapi
+                      header) and put it on the guest's PATH; again for
+                      several
   --tests A,B         run only these guest test programs (the kernel-log
                       and leak checks still run)
   --time SECONDS      with fuzz: how long to fuzz (default: 600)
@@ -107,6 +110,7 @@ only_tests=""
 fuzz_time=600
 list=0
 shard=""
+adds=()
 while [ $# -gt 0 ]; do
     case "$1" in
     check) command=check ;;
@@ -129,6 +133,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
     --tests) only_tests=${2:?--tests needs a list of test programs}; shift ;;
     --no-deps) deps=0 ;;
+    --add) adds+=("$(realpath "${2:?--add needs a C file}")"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run-vm.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -536,20 +541,42 @@ finish_run() {
     python3 "$top/scripts/check-results.py" merge "$results_root"
 }
 
+# Programs of the user's own (C files $3..) built for the guest into the
+# staging tree $1 (its usr/bin), with the compiler of architecture $ARCH, and
+# the staging tree packed as cpio archive $2: put after the initramfs, the
+# kernel unpacks both into the same root.
+guest_overlay() {
+    local stage=$1 archive=$2 f cc=gcc
+    shift 2
+    [ "$ARCH" = "$(uname -m)" ] || cc=${kernel_cross_compile}gcc
+    mkdir -p "$stage/usr/bin"
+    for f in "$@"; do
+        "$cc" -static -O2 -Wall -Wextra -I"$top/include" \
+            -o "$stage/usr/bin/$(basename "${f%.c}")" "$f" || {
+            echo "run-vm.sh: cannot build $f for $ARCH" >&2
+            exit 1
+        }
+    done
+    (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \
+        >"$archive"
+}
+
 # Lab run $2 (scripts/labs.py) in configuration $3, as unit $1: its steps,
 # cut from docs/labs.md, go into the guest as /etc/dmalab/lab.sh in a second
-# cpio archive after the initramfs (the kernel unpacks both), and the
-# guest's output is held to the lab's expectations.
+# cpio archive after the initramfs (the kernel unpacks both), with the
+# programs the lab adds, and the guest's output is held to the lab's
+# expectations.
 run_lab() {
     local unit=$1 id=$2 name=$3 dir=$results_root/labs/$2 start=$EPOCHREALTIME
     local stage base_initrd=$initrd
+    local -a lab_adds
     step "lab: $id in $name (kernel $KERNEL_LABEL)"
     stage=$(mktemp -d)
     mkdir -p "$stage/etc/dmalab"
     python3 "$top/scripts/labs.py" script "$top/docs/labs.md" "$id" \
         "$stage/etc/dmalab/lab.sh"
-    (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \
-        >"$build/lab.cpio.gz"
+    mapfile -t lab_adds < <(python3 "$top/scripts/labs.py" adds "$top/docs/labs.md" "$id")
+    guest_overlay "$stage" "$build/lab.cpio.gz" "${lab_adds[@]/#/$top/}"
     rm -rf "$stage"
     cat "$base_initrd" "$build/lab.cpio.gz" >"$build/initramfs-lab.cpio.gz"
     initrd=$build/initramfs-lab.cpio.gz boot_mode=lab boot_config "$name" "$dir"
@@ -781,6 +808,16 @@ build_host
 if [ "$command" = run ] || [ "$command" = labs ] || [ "$shell" = 1 ]; then
     use_kernel "$kernel_name" "$kernel_debug"
     choose_accel
+fi
+if [ ${#adds[@]} -gt 0 ]; then
+    [ "$command" = run ] ||
+        { echo "run-vm.sh: --add goes with a boot (./run-vm.sh or --shell)" >&2; exit 2; }
+    stage=$(mktemp -d)
+    guest_overlay "$stage" "$build/added.cpio.gz" "${adds[@]}"
+    rm -rf "$stage"
+    cat "$initrd" "$build/added.cpio.gz" >"$build/initramfs-added.cpio.gz"
+    initrd=$build/initramfs-added.cpio.gz
+    echo "added to the guest's PATH: $(for f in "${adds[@]}"; do basename "${f%.c}"; done | tr '\n' ' ')"
 fi
 run_tag=$(kernel_tag "$kernel_name" "$kernel_debug")
 

@@ -31,6 +31,10 @@ say how:
     <!-- lab-also: CONFIG... -->  after a block: it runs in a boot of each of
                                 these configurations too (a run of the lab
                                 per configuration, made at its first block)
+    <!-- lab-add: FILE.c -->     in a lab: every run of the lab builds this
+                                program of the repository (static, against
+                                the uapi header) onto the guest's PATH, as
+                                `./run-vm.sh --add FILE.c` does
     <!-- says: TEXT -->         what the expectations of the block claim, in
                                 words: the name of its case in the results
 
@@ -40,12 +44,14 @@ Blocks outside a lab-run (the host-side ones) do not run.
 usage: labs.py list LABS.md                 one line per run: ID ARCH CONFIG
        labs.py script LABS.md ID OUT.sh     the guest script of run ID
        labs.py verify LABS.md ID OUTPUT     TAP: one case per step
+       labs.py adds LABS.md ID              the programs run ID adds
 """
 import re
 import sys
 
 RUN = re.compile(r"^<!-- lab-run: (\S+) -->$")
 ALSO = re.compile(r"^<!-- lab-also: (.+) -->$")
+ADD = re.compile(r"^<!-- lab-add: (\S+) -->$")
 EXPECT = re.compile(r"^<!-- (expect|expect-not|check|says): (.*) -->$")
 LAB = re.compile(r"^## Lab (\d+):")
 ITEM = re.compile(r"^(\d+)\. ")
@@ -66,11 +72,13 @@ class Run:
         self.arch, _, self.config = config.rpartition(":")
         self.arch = self.arch or "x86_64"
         self.steps = []
+        self.adds = []
 
 
 def parse(path):
     """The runs of the labs, in order."""
     runs = []
+    adds = {}           # lab -> the programs it adds
     run = None
     lab = None
     item = None
@@ -99,6 +107,10 @@ def parse(path):
             continue
         if lab is None:
             continue
+        m = ADD.match(text)
+        if m:
+            adds.setdefault(lab, []).append(m.group(1))
+            continue
         m = RUN.match(text)
         if m:
             run = run_of(runs, lab, m.group(1))
@@ -122,6 +134,8 @@ def parse(path):
                 last.says = m.group(2)
             else:
                 last.expects.append((m.group(1), m.group(2)))
+    for r in runs:
+        r.adds = adds.get(r.ident[3:].split("-")[0], [])
     return runs
 
 
@@ -289,6 +303,10 @@ def main(argv):
     if argv[1] == "script" and len(argv) == 5:
         with open(argv[4], "w", encoding="utf-8") as f:
             f.write(script(find(runs, argv[3])))
+        return 0
+    if argv[1] == "adds" and len(argv) == 4:
+        for path in find(runs, argv[3]).adds:
+            print(path)
         return 0
     if argv[1] == "verify" and len(argv) == 5:
         return verify(find(runs, argv[3]), argv[4])
