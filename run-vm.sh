@@ -29,7 +29,7 @@ results_root=${DMALAB_RESULTS:-$build/results}
 
 usage() {
     cat <<EOF
-usage: ./run-vm.sh [check|fuzz] [options]
+usage: ./run-vm.sh [check|labs|fuzz] [options]
 
   (no command)        build, boot the default VM and run the guest tests
   check               run every test: the host-side tests, then each
