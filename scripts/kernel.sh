@@ -131,19 +131,18 @@ kernel_lts() {
     dir=$kroot/lts-$abi
     hdr=$dir/root/usr/src/linux-headers-$abi-amd64
     if [ ! -f "$dir/stamp" ]; then
-        say "downloading the $abi kernel, headers and source from bookworm-backports"
+        say "downloading the $abi kernel and headers from bookworm-backports"
         rm -rf "$dir"
         fetch_debs "$dir" bookworm-backports "linux-image-$abi-amd64" \
             "linux-headers-$abi-amd64" "linux-headers-$abi-common" \
-            "linux-kbuild-$abi" "linux-source-$major"
+            "linux-kbuild-$abi"
         # The headers include their common half by absolute path.
         sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" "$hdr/Makefile"
-        extract_members "$dir/root/usr/src/linux-source-$major.tar.xz" "$dir/src"
-        rm -rf "$dir/debs" "$dir/root/usr/src/linux-source-$major.tar.xz"
+        rm -rf "$dir/debs"
         touch "$dir/stamp"
     fi
     emit "lts-${abi%%+*}" "lts-$abi" "$dir/root/boot/vmlinuz-$abi-amd64" "$hdr" \
-        "$dir/src" "" "$abi-amd64"
+        "$(source_members "$major")" "" "$abi-amd64"
 }
 
 # An arm64 kernel from $1 (bookworm or bookworm-backports), named $2 (debian
