@@ -159,7 +159,12 @@ static inline uint64_t seed_from_args(int argc, char **argv)
 
 static uint32_t crc32c_table[256] __attribute__((unused));
 
-static inline void crc32c_init(void)
+/*
+ * Filled before main(), not lazily on first use: dmalab_stress computes
+ * CRCs from many threads at once, and a thread that saw the table half
+ * filled by another computed a wrong expected value.
+ */
+static void __attribute__((constructor, unused)) crc32c_init(void)
 {
 	uint32_t i, c;
 	int k;
@@ -178,8 +183,6 @@ static inline uint32_t crc32c(const void *buf, size_t n)
 	uint32_t crc = ~0u;
 	size_t i;
 
-	if (!crc32c_table[1])
-		crc32c_init();
 	for (i = 0; i < n; i++)
 		crc = crc32c_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
 	return ~crc;
