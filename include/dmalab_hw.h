@@ -51,7 +51,7 @@ typedef uint64_t dmalab_le64;
 /* ---- Interface version ---------------------------------------------- */
 
 #define DMALAB_VERSION_MAJOR            1
-#define DMALAB_VERSION_MINOR            1
+#define DMALAB_VERSION_MINOR            2
 #define DMALAB_VERSION \
     ((DMALAB_VERSION_MAJOR << 16) | DMALAB_VERSION_MINOR)
 
@@ -190,6 +190,7 @@ typedef uint64_t dmalab_le64;
 #define DMALAB_PIO_VERSION              0x04 /* mirrors DMALAB_REG_VERSION */
 #define DMALAB_PIO_QSEL                 0x08 /* queue for PIO_TAIL */
 #define DMALAB_PIO_TAIL                 0x0c /* doorbell of queue QSEL */
+#define DMALAB_PIO_DOORBELLS            0x10 /* RO: count of PIO_TAIL writes */
 
 /* ---- Descriptors (in guest memory, 32 bytes each) -------------------- */
 

@@ -1378,6 +1378,8 @@ uint64_t dmalab_pio_read(void *opaque, hwaddr addr, unsigned size)
         return s->pio_qsel;
     case DMALAB_PIO_TAIL:
         return s->pio_qsel < s->num_queues ? s->queues[s->pio_qsel].tail : 0;
+    case DMALAB_PIO_DOORBELLS:
+        return s->pio_doorbells;
     default:
         return 0;
     }
@@ -1401,6 +1403,7 @@ void dmalab_pio_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
         s->pio_qsel = val;
         break;
     case DMALAB_PIO_TAIL:
+        s->pio_doorbells++;
         if (s->pio_qsel >= s->num_queues) {
             dmalab_error(s, DMALAB_ERR_QUEUE_DEVICE, val,
                          DMALAB_STS_BAD_DOORBELL, s->pio_qsel);
@@ -1485,6 +1488,7 @@ static void dmalab_core_reset_regs(DmalabState *s)
     s->intr_cause = 0;
     s->intr_mask = 0;
     s->pio_qsel = 0;
+    s->pio_doorbells = 0;
     s->err_queue = s->err_index = s->err_code = s->err_count = 0;
     s->err_addr = 0;
     s->stat_bytes = s->stat_descs = s->stat_errors = s->stat_irqs = 0;

@@ -391,6 +391,30 @@ static const VMStateDescription vmstate_dmalab_queue = {
     },
 };
 
+static bool dmalab_pio_needed(void *opaque)
+{
+    DmalabState *s = opaque;
+
+    return s->pio_doorbells != 0;
+}
+
+/* Interface 1.2: a subsection, so that a stream without it still loads. */
+static const VMStateDescription vmstate_dmalab_pio = {
+    .name = TYPE_DMALAB "/pio",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = dmalab_pio_needed,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(pio_doorbells, DmalabState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription *vmstate_dmalab_subsections[] = {
+    &vmstate_dmalab_pio,
+    NULL
+};
+
 static const VMStateDescription vmstate_dmalab = {
     .name = TYPE_DMALAB,
     .version_id = 1,
@@ -432,6 +456,7 @@ static const VMStateDescription vmstate_dmalab = {
                              vmstate_dmalab_queue, DmalabQueue),
         VMSTATE_END_OF_LIST()
     },
+    .subsections = vmstate_dmalab_subsections,
 };
 
 static const Property dmalab_properties[] = {

@@ -82,6 +82,7 @@ struct DmalabState {
     uint32_t intr_cause;
     uint32_t intr_mask;
     uint32_t pio_qsel;
+    uint32_t pio_doorbells;  /* PIO_TAIL writes, so the port path shows */
 
     /* Error log */
     uint32_t err_queue;

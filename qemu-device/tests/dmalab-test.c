@@ -394,6 +394,9 @@ static void check_reset_regs(Dmalab *d, unsigned nq)
             g_assert_cmphex(qrd(d, q, queue_regs[i]), ==, 0);
         }
     }
+    g_assert_cmphex(qpci_io_readl(d->dev, d->pio, DMALAB_PIO_QSEL), ==, 0);
+    g_assert_cmphex(qpci_io_readl(d->dev, d->pio, DMALAB_PIO_DOORBELLS), ==,
+                    0);
 }
 
 static void test_id_registers(void)
@@ -1854,6 +1857,11 @@ static void dirty_registers(Dmalab *d)
     g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
     g_assert_cmpuint(rd(d, DMALAB_REG_ERR_COUNT), ==, 1);
     g_assert_cmpuint(rd(d, DMALAB_REG_STAT_DESCS_LO), !=, 0);
+    /* A port doorbell that changes nothing, counted all the same. */
+    qpci_io_writel(d->dev, d->pio, DMALAB_PIO_QSEL, 1);
+    qpci_io_writel(d->dev, d->pio, DMALAB_PIO_TAIL, d->q[1].tail);
+    g_assert_cmpuint(qpci_io_readl(d->dev, d->pio, DMALAB_PIO_DOORBELLS), ==,
+                     1);
 }
 
 /* CTRL.RESET with a stalled queue: RESETTING for a while, then clean. */
@@ -2963,6 +2971,8 @@ static void test_pio_doorbell(void)
         cpl = wait_cpl(&d, &t);
         assert_ok(&cpl, 8);
         g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x100 + i);
+        g_assert_cmpuint(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_DOORBELLS),
+                         ==, i + 1);
     }
     g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 0);
     /* Beyond the ring, and a queue that does not exist. */
@@ -2979,7 +2989,64 @@ static void test_pio_doorbell(void)
     assert_ok(&cpl, 8);
     cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x56, buf);
     assert_ok(&cpl, 8);
+    /* Every port doorbell counts, refused ones too; MMIO ones do not. */
+    g_assert_cmpuint(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_DOORBELLS), ==,
+                     13);
+    /* The count is read-only. */
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_DOORBELLS, 0);
+    g_assert_cmpuint(qpci_io_readl(d.dev, d.pio, DMALAB_PIO_DOORBELLS), ==,
+                     13);
     dmalab_stop(&d);
+}
+
+/* Whether the trace log holds a line with this event and these arguments. */
+static bool trace_has(const char *log, const char *line)
+{
+    bool found = strstr(log, line) != NULL;
+
+    if (!found) {
+        g_test_message("trace lacks \"%s\"", line);
+    }
+    return found;
+}
+
+/*
+ * The trace events, with their arguments: one H2D, traced with the log
+ * backend into a file, shows its doorbell, its descriptor as read, the
+ * DMA read of its source and its completion.
+ */
+static void test_trace_events(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/dmalab-trace-%d.log",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *machine = g_strdup_printf(
+        "q35 -trace enable=dmalab_doorbell -trace enable=dmalab_desc "
+        "-trace enable=dmalab_dma_read -trace enable=dmalab_cpl -D %s",
+        path);
+    g_autofree char *log = NULL;
+    g_autofree char *desc = NULL, *dma = NULL;
+    struct dmalab_cpl cpl;
+    uint64_t buf;
+    Dmalab d;
+
+    dmalab_start_machine(&d, machine, NULL);
+    buf = guarded_alloc(&d, 4096, NULL);
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_H2D, 0, 4096, buf, 0x300);
+    assert_ok(&cpl, 4096);
+    dmalab_stop(&d);    /* QEMU flushes its log as it exits */
+
+    g_assert(g_file_get_contents(path, &log, NULL, NULL));
+    unlink(path);
+    desc = g_strdup_printf("dmalab_desc queue 0 slot 0 op 0x%x flags 0x0 "
+                           "len 4096 src 0x%" PRIx64 " dst 0x300",
+                           DMALAB_OP_H2D, buf);
+    dma = g_strdup_printf("dmalab_dma_read addr 0x%" PRIx64 " len 4096", buf);
+    g_assert(trace_has(log, "dmalab_doorbell queue 0 tail 1"));
+    g_assert(trace_has(log, desc));
+    g_assert(trace_has(log, dma));
+    g_assert(trace_has(log, "dmalab_cpl queue 0 slot 0 status 0x0 "
+                       "bytes 4096 phase 1"));
 }
 
 /* ---- Machines and properties ------------------------------------------ */
@@ -3159,6 +3226,9 @@ static void test_migration(void)
     g_assert_cmphex(le16_to_cpu(cpl.status), ==, DMALAB_STS_BAD_OPCODE);
     wr(&s, DMALAB_REG_DBG_FAIL_NTH, 7);
     wr(&s, DMALAB_REG_DBG_STALL, 2);
+    /* The port doorbell count travels in a subsection. */
+    qpci_io_writel(s.dev, s.pio, DMALAB_PIO_TAIL, s.q[0].tail);
+    qpci_io_writel(s.dev, s.pio, DMALAB_PIO_QSEL, 1);
     for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
         before[i] = rd(&s, regs[i]);
     }
@@ -3194,6 +3264,9 @@ static void test_migration(void)
             g_assert_cmphex(qrd(&t, q, queue_regs[i]), ==, qbefore[q][i]);
         }
     }
+    g_assert_cmpuint(qpci_io_readl(t.dev, t.pio, DMALAB_PIO_QSEL), ==, 1);
+    g_assert_cmpuint(qpci_io_readl(t.dev, t.pio, DMALAB_PIO_DOORBELLS), ==,
+                     1);
     /* Device memory came along, and queue 0 carries on where it was. */
     cpl = run_q(&t, 0, DMALAB_OP_D2H, 0, 5000, 777, dst);
     assert_ok(&cpl, 5000);
@@ -3329,6 +3402,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(1), test_reset_from_own_msix);
     qtest_add_func("/dmalab/throttle/bandwidth", test_throttle);
     qtest_add_func("/dmalab/pio/doorbell", test_pio_doorbell);
+    qtest_add_func("/dmalab/trace/events", test_trace_events);
     qtest_add_func("/dmalab/machine/pc", test_machine_pc);
     qtest_add_func("/dmalab/props/max-queues", test_props_max_queues);
     qtest_add_func("/dmalab/props/invalid", test_props_invalid);
