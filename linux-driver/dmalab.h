@@ -64,6 +64,7 @@
 /* Module parameters and the request cache (dmalab_dev.c). */
 extern unsigned int dmalab_timeout_ms;
 extern bool dmalab_use_bounce;
+extern bool dmalab_pio_doorbell;
 extern unsigned int dmalab_poll_us;
 extern unsigned int dmalab_ring_order;
 extern unsigned int dmalab_max_queues;
@@ -296,7 +297,9 @@ struct dmalab_dev {
 	struct kref ref;
 	struct pci_dev *pdev;
 	void __iomem *regs;
-	void __iomem *pio;
+	void __iomem *pio;		/* BAR4, I/O ports, if the device has it */
+	bool pio_doorbell;		/* doorbells through pio */
+	spinlock_t pio_lock;		/* PIO_QSEL, then PIO_TAIL */
 	void __iomem *devmem;		/* BAR2, write-combining */
 	int id;
 	char name[DMALAB_DEV_NAME_LEN];
@@ -448,6 +451,27 @@ static inline u32 dmalab_qrd(struct dmalab_queue *q, u32 reg)
 static inline void dmalab_qwr(struct dmalab_queue *q, u32 reg, u32 val)
 {
 	dmalab_wr(q->dd, DMALAB_QREG(q->idx, reg), val);
+}
+
+/*
+ * Ring queue q's doorbell with its new tail.  Through MMIO it is one
+ * write of the queue's Q_TAIL.  Through the port BAR, iowrite32() on the
+ * pci_iomap() cookie becomes outl(): the port mirror has one TAIL for the
+ * queue PIO_QSEL selects, so the pair is written under dd->pio_lock.
+ */
+static inline void dmalab_doorbell(struct dmalab_queue *q, u32 tail)
+{
+	struct dmalab_dev *dd = q->dd;
+	unsigned long flags;
+
+	if (!dd->pio_doorbell) {
+		dmalab_qwr(q, DMALAB_Q_TAIL, tail);
+		return;
+	}
+	spin_lock_irqsave(&dd->pio_lock, flags);
+	iowrite32(q->idx, dd->pio + DMALAB_PIO_QSEL);
+	iowrite32(tail, dd->pio + DMALAB_PIO_TAIL);
+	spin_unlock_irqrestore(&dd->pio_lock, flags);
 }
 
 /* dmalab_dev.c: the floor every other file builds on */

@@ -57,6 +57,10 @@ bool dmalab_use_bounce;
 module_param_named(use_bounce, dmalab_use_bounce, bool, 0444);
 MODULE_PARM_DESC(use_bounce, "synchronous read/write through a reused kernel bounce buffer instead of pinned user pages (default off)");
 
+bool dmalab_pio_doorbell;
+module_param_named(pio_doorbell, dmalab_pio_doorbell, bool, 0444);
+MODULE_PARM_DESC(pio_doorbell, "ring doorbells through the I/O-port BAR (outl on x86) instead of the MMIO BAR (default off)");
+
 unsigned int dmalab_ring_order = 8;
 DMALAB_UINT_PARAM(ring_order, dmalab_ring_order, DMALAB_RING_ORDER_MIN,
 		  DMALAB_RING_ORDER_MAX, 0444);

@@ -254,6 +254,10 @@ static int dmalab_map_bars(struct dmalab_dev *dd)
 	dd->regs = pcim_iomap_table(pdev)[DMALAB_BAR_REGS];
 	if (have_pio)
 		dd->pio = pcim_iomap_table(pdev)[DMALAB_BAR_PIO];
+	spin_lock_init(&dd->pio_lock);
+	if (dmalab_pio_doorbell && !dd->pio)
+		dev_warn(&pdev->dev, "no I/O-port BAR: doorbells through MMIO\n");
+	dd->pio_doorbell = dmalab_pio_doorbell && dd->pio;
 
 	/*
 	 * Device memory is prefetchable RAM behind the BAR: map it

@@ -550,7 +550,7 @@ static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
 
 	/* Descriptor (and SG tables) visible before the doorbell. */
 	dma_wmb();
-	dmalab_qwr(q, DMALAB_Q_TAIL, q->tail);
+	dmalab_doorbell(q, q->tail);
 }
 
 /*

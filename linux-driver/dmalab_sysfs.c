@@ -6,9 +6,11 @@
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/seq_file.h>
+#include <linux/swiotlb.h>
 #include <linux/sysfs.h>
 
 #include "dmalab.h"
@@ -74,6 +76,35 @@ static ssize_t max_xfer_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(max_xfer);
 
+/* Which register path rings the doorbells: "mmio" or "port". */
+static ssize_t doorbell_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", dd->pio_doorbell ? "port" : "mmio");
+}
+static DEVICE_ATTR_RO(doorbell);
+
+/*
+ * The layer under the DMA API that serves this device: "iommu" when an
+ * IOMMU translates its DMA (dma-iommu: bus addresses are IOVAs), else
+ * dma-direct, "swiotlb" when dma-direct must bounce every mapping
+ * (swiotlb=force), "direct" when it maps pages in place.
+ */
+static ssize_t dma_ops_show(struct device *dev,
+			    struct device_attribute *attr, char *buf)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	if (domain && iommu_is_dma_domain(domain))
+		return sysfs_emit(buf, "iommu\n");
+	if (is_swiotlb_force_bounce(dev))
+		return sysfs_emit(buf, "swiotlb\n");
+	return sysfs_emit(buf, "direct\n");
+}
+static DEVICE_ATTR_RO(dma_ops);
+
 static ssize_t chardev_show(struct device *dev,
 			    struct device_attribute *attr, char *buf)
 {
@@ -112,6 +143,8 @@ static struct attribute *dmalab_attrs[] = {
 	&dev_attr_devmem_size.attr,
 	&dev_attr_max_xfer.attr,
 	&dev_attr_chardev.attr,
+	&dev_attr_doorbell.attr,
+	&dev_attr_dma_ops.attr,
 	NULL
 };
 
@@ -284,7 +317,7 @@ static int dmalab_dbgreg_set(void *data, u64 val)
 
 			spin_lock_irqsave(&dq->lock, flags);
 			if (dq->running)
-				dmalab_qwr(dq, DMALAB_Q_TAIL, dq->tail);
+				dmalab_doorbell(dq, dq->tail);
 			spin_unlock_irqrestore(&dq->lock, flags);
 		}
 	}
