@@ -290,8 +290,13 @@ static void test_dma32(void)
 	    info.dma_bits);
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	/*
+	 * Not skips: dma32 boots 6 GiB so that such pages exist, and a run
+	 * that found none would have shown nothing of the bounce.
+	 */
 	if (mem == MAP_FAILED) {
-		tap_skip_n(2, "cannot allocate memory");
+		tap(0, "dma32: 256 MiB for the search: %s", strerror(errno));
+		tap(0, "dma32: no pages above 4 GiB to bounce");
 		return;
 	}
 	for (i = 0; i < npg && nhigh < 2; i++) {
@@ -301,7 +306,8 @@ static void test_dma32(void)
 	}
 	diag("pages above 4 GiB found after scanning %zu of %zu", i, npg);
 	if (nhigh < 2) {
-		tap_skip_n(2, "no pages above 4 GiB");
+		tap(0, "dma32: %zu of 2 pages above 4 GiB in 256 MiB", nhigh);
+		tap(0, "dma32: no pages above 4 GiB to bounce");
 		munmap(mem, len);
 		return;
 	}

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 #define CBUF_SIZE	(256 * 1024)
-#define NTESTS		15
+#define NTESTS		16
 
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
@@ -53,6 +53,103 @@ static void op_any(struct dmalab_op *op, uint32_t opcode, uint32_t len,
 	op_xfer(op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind, daddr);
 }
 
+/* Start and end of BAR bar of the device, from its sysfs resource file. */
+static int __attribute__((unused)) bar_range(int bar, unsigned long long *start,
+		     unsigned long long *end)
+{
+	char bdf[64], path[PATH_MAX];
+	unsigned long long flags;
+	FILE *f;
+	int i, ok = 0;
+
+	if (misc_pci_addr(dev_name(devname), bdf, sizeof(bdf)))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar; i++)
+		ok = fscanf(f, "%llx %llx %llx", start, end, &flags) == 3;
+	fclose(f);
+	return ok && *end > *start;
+}
+
+struct memtypes {
+	int n;		/* entries of the PAT list overlapping the range */
+	int wc;		/* ... of them write-combining */
+	char first[64];	/* the type of one that is not what was wanted */
+};
+
+/*
+ * The x86 PAT's memory types of the ranges that overlap [start, end]:
+ * lines "PAT: [mem 0x...-0x...] write-combining" of debugfs's
+ * x86/pat_memtype_list, one per reservation (the driver's ioremap, each
+ * user mapping).  0, or -1 if the list cannot be read.
+ */
+static int __attribute__((unused)) pat_types(unsigned long long start, unsigned long long end,
+		     int want_wc, struct memtypes *mt)
+{
+	FILE *f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
+	unsigned long long a, b;
+	char line[256], type[64];
+
+	memset(mt, 0, sizeof(*mt));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		int is_wc;
+
+		if (sscanf(line, "PAT: [mem %llx-%llx] %63s", &a, &b, type) != 3 ||
+		    b <= start || a > end)
+			continue;
+		is_wc = !strcmp(type, "write-combining");
+		mt->n++;
+		mt->wc += is_wc;
+		if (!mt->first[0] && is_wc != want_wc)
+			snprintf(mt->first, sizeof(mt->first), "%s", type);
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Write-combining, asserted: with the device memory mapped, the PAT holds
+ * the user's mapping of BAR2 as write-combining beside the driver's own
+ * (ioremap_wc), and one entry fewer once it is unmapped; the registers'
+ * mapping (BAR0, ioremap) is uncached, never write-combining.
+ */
+static void test_pat(volatile uint8_t *m, size_t sz)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned long long s0, e0, s2, e2;
+	struct memtypes regs, mem, after;
+	int ok;
+
+	if (!bar_range(0, &s0, &e0) || !bar_range(2, &s2, &e2)) {
+		tap(0, "PAT memory types: cannot read the BARs of %s", devname);
+		return;
+	}
+	if (pat_types(s2, e2, 1, &mem) || pat_types(s0, e0, 0, &regs)) {
+		tap(0, "PAT memory types: /sys/kernel/debug/x86/pat_memtype_list: %s",
+		    strerror(errno));
+		return;
+	}
+	munmap((void *)m, sz);
+	pat_types(s2, e2, 1, &after);
+	ok = mem.n >= 2 && mem.wc == mem.n && after.n == mem.n - 1 &&
+	     after.wc == after.n && regs.n >= 1 && regs.wc == 0;
+	if (!ok)
+		diag("BAR2 %#llx-%#llx: %d entries, %d write-combining, %d after munmap; BAR0 %#llx-%#llx: %d entries, %d write-combining; first other type: %s%s",
+		     s2, e2, mem.n, mem.wc, after.n, s0, e0, regs.n, regs.wc,
+		     mem.first, regs.first);
+	tap(ok, "PAT: device memory write-combining in all %d reservations, the user's mapping among them; the registers in none of theirs (%d)",
+	    mem.n, regs.n);
+#else
+	munmap((void *)m, sz);
+	tap_skip("the PAT and its memtype list are x86's; this architecture sets memory types in its page tables alone");
+#endif
+}
+
 static void test_devmem(void)
 {
 	size_t sz = info.devmem_size;
@@ -65,7 +162,7 @@ static void test_devmem(void)
 	tap(m != MAP_FAILED, "mmap all of device memory (%zu bytes)", sz);
 	if (m == MAP_FAILED) {
 		diag("mmap: %s", strerror(errno));
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < 5; i++)
 			tap(0, "device memory mapping unavailable");
 		return;
 	}
@@ -105,7 +202,7 @@ static void test_devmem(void)
 			munmap((void *)m2, 4096);
 		tap(ok, "mapping at page offset 4096 aliases the same memory");
 	}
-	munmap((void *)m, sz);
+	test_pat(m, sz);	/* unmaps m */
 	free(buf);
 	free(back);
 }
@@ -273,7 +370,7 @@ int main(int argc, char **argv)
 	if (fd < 0 || info.devmem_size < 2 * 65536 || info.max_xfer < 65536)
 		tap_bail("cannot use %s", dev);
 
-	test_devmem();		/* 5 */
+	test_devmem();		/* 6 */
 	test_bad_mmaps();	/* 1 */
 	test_coherent();	/* 8 */
 	close(fd);

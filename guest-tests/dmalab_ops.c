@@ -10,15 +10,11 @@
 #include "dmalab_test.h"
 
 #include <sys/mman.h>
+#include <sys/mount.h>
 
 #define BATCH		64
 
 /* Whether the driver reaps by polling (module parameter poll_us > 0). */
-static int polling_mode(void)
-{
-	return read_long(DMALAB_PARAMS "poll_us") > 0;
-}
-
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
@@ -511,6 +507,8 @@ static int names_device(const char *names, const char *dev)
 	return 0;
 }
 
+static int irq_vectors;		/* /proc/interrupts lines of the device */
+
 static void test_irq_controller(const char *devpath)
 {
 	const char *dev = dev_name(devpath), *want = expected_chip(info.irq_mode);
@@ -545,6 +543,7 @@ static void test_irq_controller(const char *devpath)
 		diag("%s", line);
 	}
 	fclose(f);
+	irq_vectors = vectors;
 	if (!want) {
 		tap_skip("no expectation of the interrupt controller on this architecture");
 		return;
@@ -552,6 +551,191 @@ static void test_irq_controller(const char *devpath)
 	tap(vectors > 0 && right == vectors && (polling_mode() || count > 0),
 	    "%d vectors of %s through %s (%d right), %llu interrupts taken",
 	    vectors, dev, want, right, count);
+}
+
+/* The device's count of doorbells rung through its I/O-port BAR. */
+static int pio_doorbells(const char *bdf, uint32_t *count)
+{
+	char path[PATH_MAX];
+	int f, ok;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 bdf, DMALAB_BAR_PIO);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -errno;
+	ok = pread(f, count, 4, DMALAB_PIO_DOORBELLS) == 4;
+	close(f);
+	return ok ? 0 : -EIO;
+}
+
+/*
+ * The choices the driver made are the ones this configuration of
+ * scripts/vm-configs.sh says it must make (dmalab.expect=irq:MODE,
+ * dma_ops:LAYER,doorbell:PATH): the interrupt mode with its number of
+ * vectors (one per queue plus the error vector for MSI-X, else one), the
+ * layer under the DMA API, and the register path of the doorbells.  The
+ * path is proved by the device: its count of port doorbells grows by one
+ * per submission through ports, and not at all through MMIO.
+ */
+static void test_config_expectations(const char *devpath)
+{
+	const char *dev = dev_name(devpath);
+	char irq[16], ops[16], db[16], bdf[64];
+	uint32_t before = 0, after = 0;
+	uint8_t buf[512];
+	int ok = 1, i, e;
+	int vecs;
+
+	expect_get("irq", irq, sizeof(irq));
+	expect_get("dma_ops", ops, sizeof(ops));
+	expect_get("doorbell", db, sizeof(db));
+	if (!irq[0] || !ops[0] || !db[0]) {
+		tap_skip("no dmalab.expect on the kernel command line (not booted by run-vm.sh)");
+		return;
+	}
+	ok &= sysfs_is(dev, "irq_mode", irq);
+	vecs = !strcmp(irq, "msix") ? (int)info.num_queues + 1 : 1;
+	if (irq_vectors != vecs) {
+		diag("%d vectors in /proc/interrupts, want %d", irq_vectors,
+		     vecs);
+		ok = 0;
+	}
+	ok &= sysfs_is(dev, "dma_ops", ops);
+	ok &= sysfs_is(dev, "doorbell", db);
+
+	e = misc_pci_addr(dev, bdf, sizeof(bdf)) ? -ENODEV :
+	    pio_doorbells(bdf, &before);
+	memset(buf, 0x3c, sizeof(buf));
+	for (i = 0; i < 8; i++)
+		ok &= pwrite(fd, buf, sizeof(buf), i * sizeof(buf)) ==
+		      (ssize_t)sizeof(buf);
+	if (!e)
+		e = pio_doorbells(bdf, &after);
+	if (e) {
+		diag("cannot read PIO_DOORBELLS of %s: %s", dev, strerror(-e));
+		ok = 0;
+	} else if (!strcmp(db, "port") ? after - before < 8 : after != before) {
+		diag("PIO_DOORBELLS went from %u to %u over 8 writes", before,
+		     after);
+		ok = 0;
+	}
+	tap(ok, "as the configuration expects: %s with %d vectors, DMA through %s, doorbells through %s (%u port doorbells for 8 writes)",
+	    irq, vecs, ops, db, after - before);
+}
+
+/* The tracefs directory, mounted if it was not; NULL if there is none. */
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events", dirs[i]);
+		if (!access(path, F_OK))
+			return dirs[i];
+	}
+	if (!mount("tracefs", dirs[0], "tracefs", 0, NULL))
+		return dirs[0];
+	return NULL;
+}
+
+static int trace_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int e;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	e = write_str(path, val);
+	if (e)
+		diag("%s: %s", path, strerror(e));
+	return !e;
+}
+
+/*
+ * The driver's tracepoints, with their arguments: one D2H of 4321 bytes
+ * from device memory 777 on the last queue shows a dmalab_submit with
+ * that queue, opcode, length and source, and a dmalab_complete of the
+ * same cookie with no error and every byte.
+ */
+static void test_tracepoints(const char *devpath)
+{
+	const char *dev = dev_name(devpath), *dir = tracefs();
+	unsigned int q = info.num_queues - 1;
+	unsigned long long cookie = 0;
+	char path[PATH_MAX], want[160], *trace = NULL, *line, *save = NULL;
+	int ok, submits = 0, completes = 0;
+	struct dmalab_op op;
+	uint8_t buf[4321];
+	size_t n = 0;
+	FILE *f;
+
+	if (!dir) {
+		tap(0, "tracepoints: no tracefs: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "w");	/* opening it for writing, truncated, clears it */
+	if (f)
+		fclose(f);
+	ok = f && trace_write(dir, "tracing_on", "0") &&
+	     trace_write(dir, "events/dmalab/dmalab_submit/enable", "1") &&
+	     trace_write(dir, "events/dmalab/dmalab_complete/enable", "1") &&
+	     trace_write(dir, "tracing_on", "1");
+	op_xfer(&op, DMALAB_UOP_D2H, q, sizeof(buf), DMALAB_BUF_DEVMEM, 777,
+		DMALAB_BUF_USER, (uintptr_t)buf);
+	ok &= submit_ok(fd, &op);
+	trace_write(dir, "tracing_on", "0");
+	trace_write(dir, "events/dmalab/enable", "0");
+
+	f = fopen(path, "r");
+	if (f) {
+		trace = calloc(1, 1 << 16);
+		n = trace ? fread(trace, 1, (1 << 16) - 1, f) : 0;
+		fclose(f);
+	}
+	snprintf(want, sizeof(want), "%s q%u slot ", dev, q);
+	for (line = trace && n ? strtok_r(trace, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *p = strstr(line, want), *c;
+
+		if (!p || !(c = strstr(p, " cookie ")))
+			continue;
+		if (strstr(line, "dmalab_submit:")) {
+			char tail[96];
+
+			snprintf(tail, sizeof(tail), " op %u flags ",
+				 DMALAB_OP_D2H);
+			if (strstr(p, tail) && strstr(p, " len 4321 src 0x309 ")) {
+				cookie = strtoull(c + 8, NULL, 0);
+				submits++;
+			}
+			diag("%s", line);
+		} else if (strstr(line, "dmalab_complete:")) {
+			char tail[96], *st;
+
+			/* the kernel prints a status of 0 as "0x0" */
+			snprintf(tail, sizeof(tail), " cookie %#llx err 0 status ",
+				 cookie);
+			st = submits ? strstr(p, tail) : NULL;
+			if (st) {
+				st += strlen(tail);
+				completes += strtoul(st, &st, 0) == 0 &&
+					     !strcmp(st, " bytes 4321");
+			}
+			diag("%s", line);
+		}
+	}
+	if (!submits || !completes)
+		diag("%zu bytes of trace, %d matching submits, %d completes",
+		     n, submits, completes);
+	free(trace);
+	tap(ok && submits == 1 && completes == 1,
+	    "tracepoints: dmalab_submit (q%u, op %u, len 4321, src 0x309) and dmalab_complete of its cookie %#llx (err 0, status 0, 4321 bytes)",
+	    q, DMALAB_OP_D2H, cookie);
 }
 
 static void test_stats(void)
@@ -565,7 +749,7 @@ static void test_stats(void)
 	    "STATS: everything completed, no timeouts, interrupts as the mode says");
 }
 
-#define NTESTS 22
+#define NTESTS 24
 
 int main(int argc, char **argv)
 {
@@ -593,6 +777,8 @@ int main(int argc, char **argv)
 	test_queue_reset();	/* 2 */
 	test_sysfs(dev);	/* 1 */
 	test_irq_controller(dev);	/* 1 */
+	test_config_expectations(dev);	/* 1 */
+	test_tracepoints(dev);	/* 1 */
 	test_stats();		/* 1 */
 	close(fd);
 	return tap_done();

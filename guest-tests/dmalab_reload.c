@@ -26,7 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#define NTESTS		17
+#define NTESTS		18
 #define MODULE		"/lib/modules/dmalab.ko"
 #define DRV		"/sys/bus/pci/drivers/dmalab"
 #define UNBIND_LOOPS	3
@@ -128,15 +128,23 @@ static int delete_module(const char *name)
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? errno : 0;
 }
 
-static int insmod(void)
+/* Load the module with the boot's parameters and then extra ones. */
+static int insmod_with(const char *extra)
 {
 	int f = open(MODULE, O_RDONLY | O_CLOEXEC), e;
+	char all[sizeof(params) + 64];
 
 	if (f < 0)
 		return errno;
-	e = syscall(SYS_finit_module, f, params, 0) ? errno : 0;
+	snprintf(all, sizeof(all), "%s %s", params, extra);
+	e = syscall(SYS_finit_module, f, all, 0) ? errno : 0;
 	close(f);
 	return e;
+}
+
+static int insmod(void)
+{
+	return insmod_with("");
 }
 
 static int module_loaded(void)
@@ -402,6 +410,133 @@ static void test_rmmod_refused(void)
 	tap(roundtrip(dev), "%s still works", dev);
 }
 
+/* Whether the function's capability list in config space holds cap id. */
+static int pci_has_cap(const char *addr, uint8_t id)
+{
+	char path[PATH_MAX];
+	uint8_t cfg[256];
+	int f, n, pos, hops;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", addr);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return 0;
+	n = pread(f, cfg, sizeof(cfg), 0);
+	close(f);
+	if (n < 64 || !(cfg[0x06] & 0x10))	/* STATUS: capability list */
+		return 0;
+	for (pos = cfg[0x34] & 0xfc, hops = 0; pos >= 0x40 && hops < 48;
+	     pos = cfg[pos + 1] & 0xfc, hops++)
+		if (cfg[pos] == id)
+			return 1;
+	return 0;
+}
+
+/* The device's count of doorbells rung through its port BAR, or -1. */
+static long long pio_doorbells(void)
+{
+	char path[PATH_MAX];
+	uint32_t v;
+	int f, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 bdf, DMALAB_BAR_PIO);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -1;
+	n = pread(f, &v, 4, DMALAB_PIO_DOORBELLS);
+	close(f);
+	return n == 4 ? (long long)v : -1;
+}
+
+/* The value of sysfs attribute attr of the device at bdf, or "". */
+static void pci_attr(const char *attr, char *val, size_t sz)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	if (read_str(path, val, sz) < 0)
+		val[0] = 0;
+	val[strcspn(val, "\n")] = 0;
+}
+
+/*
+ * irq_mode and pio_doorbell, reloaded: each interrupt mode the function
+ * has a capability for (INTx always) is taken and moves data; one it
+ * lacks makes the probe fail, leaving no device.  pio_doorbell=1 moves
+ * the doorbells to the port BAR, which the device's own count shows.
+ */
+static void test_param_reloads(void)
+{
+	static const struct {
+		const char *param, *attr, *want;
+		int cap;	/* PCI capability the mode needs, 0: none */
+	} runs[] = {
+		{ "irq_mode=1", "irq_mode", "intx", 0 },
+		{ "irq_mode=2", "irq_mode", "msi", 0x05 },
+		{ "irq_mode=3", "irq_mode", "msix", 0x11 },
+		{ "pio_doorbell=1", "doorbell", "port", 0 },
+	};
+	char dev[64], val[32], what[256] = "";
+	long long db0, db1;
+	size_t i;
+	int ok = 1, e;
+
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		int can = !runs[i].cap || pci_has_cap(bdf, runs[i].cap);
+
+		e = delete_module("dmalab");
+		if (e || !wait_gone("/sys/module/dmalab")) {
+			diag("%s: rmmod: %s", runs[i].param, strerror(e));
+			ok = 0;
+			break;
+		}
+		e = insmod_with(runs[i].param);
+		if (!can) {
+			/* the probe ran inside finit_module: no device now */
+			node_of(bdf, dev, sizeof(dev));
+			if (e || dev[0]) {
+				diag("%s without the capability: insmod %s, device '%s'",
+				     runs[i].param, strerror(e), dev);
+				ok = 0;
+			}
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+				 "%s%s refused", *what ? ", " : "",
+				 runs[i].param);
+			continue;
+		}
+		wait_node(bdf, dev, sizeof(dev));
+		pci_attr(runs[i].attr, val, sizeof(val));
+		db0 = pio_doorbells();
+		if (e || !dev[0] || strcmp(val, runs[i].want) ||
+		    !roundtrip(dev)) {
+			diag("%s: insmod %s, node '%s', %s \"%s\" (want \"%s\")",
+			     runs[i].param, strerror(e), dev, runs[i].attr,
+			     val, runs[i].want);
+			ok = 0;
+		}
+		db1 = pio_doorbells();
+		if (!strcmp(runs[i].attr, "doorbell") &&
+		    (db0 < 0 || db1 - db0 < 2)) {
+			diag("%s: PIO_DOORBELLS %lld -> %lld over a round trip",
+			     runs[i].param, db0, db1);
+			ok = 0;
+		}
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			 "%s%s %s", *what ? ", " : "", runs[i].param, val);
+	}
+	/* back to the boot's parameters */
+	delete_module("dmalab");
+	wait_gone("/sys/module/dmalab");
+	e = insmod();
+	wait_node(bdf, dev, sizeof(dev));
+	if (e || !dev[0]) {
+		diag("reload with the boot's parameters: %s", strerror(e));
+		ok = 0;
+	}
+	tap(ok, "module parameters take effect on reload: %s", what);
+}
+
 static void test_reload_loops(void)
 {
 	int refused = 1, busy_ok = 1, unload_ok = 1, load_ok = 1, i, e;
@@ -508,8 +643,9 @@ int main(int argc, char **argv)
 	test_rmmod_refused();	/* 2..4 */
 	test_unbind_loops();	/* 5..10 */
 	test_reload_loops();	/* 11..15 */
+	test_param_reloads();	/* 16 */
 
-	/* 16: leave it as we found it: loaded, bound, the same names */
+	/* 17: leave it as we found it: loaded, bound, the same names */
 	if (!module_loaded())
 		insmod();
 	for (i = 0; i < 100; i++) {

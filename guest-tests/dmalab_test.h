@@ -257,6 +257,29 @@ static inline int op_roundtrip(int fd, uint32_t q, uint64_t off, size_t len,
 }
 
 /* "dmalab0" of "/dev/dmalab0" */
+/*
+ * Value of key in dmalab.expect=KEY:VALUE,... to val ("" if absent): what
+ * scripts/vm-configs.sh says this configuration must show.
+ */
+static inline void expect_get(const char *key, char *val, size_t sz)
+{
+	char raw[256], *tok, *save = NULL;
+	size_t kl = strlen(key);
+
+	val[0] = 0;
+	cmdline_get("dmalab.expect", raw, sizeof(raw));
+	for (tok = strtok_r(raw, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		if (!strncmp(tok, key, kl) && tok[kl] == ':')
+			snprintf(val, sz, "%s", tok + kl + 1);
+}
+
+/* Whether the driver reaps completions by polling (poll_us > 0). */
+static inline int polling_mode(void)
+{
+	return read_long(DMALAB_PARAMS "poll_us") > 0;
+}
+
 static inline const char *dev_name(const char *dev)
 {
 	const char *s = strrchr(dev, '/');

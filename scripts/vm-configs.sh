@@ -10,6 +10,11 @@
 #   VM_APPEND      extra kernel command line
 #   VM_QEMU_ARGS   extra QEMU arguments (the dmalab devices among them)
 #   VM_MODPARAMS   module parameters for the driver, comma-separated
+#   VM_EXPECT_IRQ, VM_EXPECT_DMA_OPS, VM_EXPECT_DOORBELL
+#                  what the driver must choose here (dmalab_ops checks it):
+#                  interrupt mode (msix, msi, intx), layer under the DMA
+#                  API (direct, iommu, swiotlb), doorbell path (mmio, port)
+#   VM_EXPECT_MORE more KEY:VALUE pairs for the tests, comma-separated
 #   VM_SMP         guest CPUs
 #   VM_TIMEOUT     seconds the boot may take under TCG
 #   VM_CONSOLE     the kernel's console (the first serial port)
@@ -17,7 +22,7 @@
 #                  TAP results, written to @FILE@
 #   VM_RESULTS_TTY that port in the guest, if not /dev/ttyS1
 
-DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled polling)
+DMALAB_CONFIGS=(default pc-intx msi iommu swiotlb dma32 two-devices throttled polling portio)
 # arm64: QEMU's virt machine, a GICv3 whose ITS takes MSI and MSI-X, a
 # generic PCIe host bridge (gpex), and SMMUv3 as the IOMMU.
 DMALAB_CONFIGS_AARCH64=(default intx iommu swiotlb)
@@ -40,6 +45,10 @@ vm_config_exists() {
 
 vm_config() {
     VM_CPU=""
+    VM_EXPECT_IRQ=msix
+    VM_EXPECT_DMA_OPS=direct
+    VM_EXPECT_DOORBELL=mmio
+    VM_EXPECT_MORE=""
     VM_CONSOLE=ttyS0
     VM_RESULTS_PORT=(-serial file:@FILE@)
     VM_RESULTS_TTY=""
@@ -64,12 +73,14 @@ vm_config() {
     pc-intx)
         # i440FX: conventional PCI, and only the legacy INTx line.
         VM_MACHINE=pc
+        VM_EXPECT_IRQ=intx
         VM_QEMU_ARGS=(-device dmalab,msix=off,msi=off)
         ;;
     msi)
         # A single MSI vector shared by every queue and the error cause,
         # with interrupts coalesced: one per 8 completions or 200 us.
         VM_MODPARAMS="coal_count=8,coal_usec=200"
+        VM_EXPECT_IRQ=msi
         VM_QEMU_ARGS=(-device dmalab,msix=off)
         ;;
     iommu)
@@ -77,6 +88,7 @@ vm_config() {
         # and every unmap is flushed at once.
         VM_MACHINE=q35,kernel-irqchip=split
         VM_APPEND="intel_iommu=on iommu.strict=1"
+        VM_EXPECT_DMA_OPS=iommu
         VM_QEMU_ARGS=(-device intel-iommu,intremap=on -device dmalab)
         ;;
     swiotlb)
@@ -86,6 +98,7 @@ vm_config() {
         # driver syncs it (dma_sync_single_for_device/_for_cpu) each use.
         VM_APPEND="swiotlb=force"
         VM_MODPARAMS="use_bounce=1"
+        VM_EXPECT_DMA_OPS=swiotlb
         VM_QEMU_ARGS=(-device dmalab)
         ;;
     dma32)
@@ -105,8 +118,18 @@ vm_config() {
         VM_QEMU_ARGS=(-device dmalab)
         ;;
     throttled)
-        # Slow hardware: 50 MB/s and 20 us per descriptor, virtual time.
-        VM_QEMU_ARGS=(-device dmalab,bandwidth=50000000,latency=20000)
+        # Slow hardware: 50 MB/s and 100 us per descriptor, virtual time
+        # (more than a descriptor's own cost under TCG, so that it shows).
+        # dmalab_async checks that transfers take at least that long.
+        local bandwidth=50000000 latency=100000
+        VM_EXPECT_MORE="bandwidth:$bandwidth,latency:$latency"
+        VM_QEMU_ARGS=(-device dmalab,bandwidth=$bandwidth,latency=$latency)
+        ;;
+    portio)
+        # Doorbells through the I/O-port BAR (outl) instead of MMIO.
+        VM_MODPARAMS="pio_doorbell=1"
+        VM_EXPECT_DOORBELL=port
+        VM_QEMU_ARGS=(-device dmalab)
         ;;
     *)
         echo "vm-configs: unknown configuration '$1'" >&2
@@ -120,6 +143,10 @@ vm_config_aarch64() {
     # pointer authentication TCG computes in software at every call.
     VM_MACHINE=virt,gic-version=3,its=on
     VM_CPU=cortex-a72
+    VM_EXPECT_IRQ=msix
+    VM_EXPECT_DMA_OPS=direct
+    VM_EXPECT_DOORBELL=mmio
+    VM_EXPECT_MORE=""
     # The console is the PL011.  virt has no second UART before QEMU 9.2:
     # the results go to a PCI 16550, the guest's only ttyS port.
     VM_CONSOLE=ttyAMA0
@@ -141,6 +168,7 @@ vm_config_aarch64() {
     intx)
         # Only the legacy INTx line, which the host bridge routes to a
         # GIC shared peripheral interrupt (the device tree's interrupt-map).
+        VM_EXPECT_IRQ=intx
         VM_QEMU_ARGS=(-device dmalab,msix=off,msi=off)
         ;;
     iommu)
@@ -148,11 +176,13 @@ vm_config_aarch64() {
         # is strict already; said here as the x86 configuration says it).
         VM_MACHINE=$VM_MACHINE,iommu=smmuv3
         VM_APPEND="iommu.strict=1"
+        VM_EXPECT_DMA_OPS=iommu
         VM_QEMU_ARGS=(-device dmalab)
         ;;
     swiotlb)
         VM_APPEND="swiotlb=force"
         VM_MODPARAMS="use_bounce=1"
+        VM_EXPECT_DMA_OPS=swiotlb
         VM_QEMU_ARGS=(-device dmalab)
         ;;
     *)
