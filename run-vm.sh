@@ -337,7 +337,7 @@ qemu_cmdline() {
     printf '%s\n' "$qemu" -M "$VM_MACHINE" ${VM_CPU:+-cpu "$VM_CPU"} -accel "$accel_opt" \
         -m "$VM_MEM" -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=$VM_CONSOLE ${VM_RESULTS_TTY:+dmalab.results=$VM_RESULTS_TTY }panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }$(kernel_append)$VM_APPEND"
+    printf '%s\n' -append "console=$VM_CONSOLE ${VM_RESULTS_TTY:+dmalab.results=$VM_RESULTS_TTY }panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }dmalab.expect=irq:$VM_EXPECT_IRQ,dma_ops:$VM_EXPECT_DMA_OPS,doorbell:$VM_EXPECT_DOORBELL${VM_EXPECT_MORE:+,$VM_EXPECT_MORE} $(kernel_append)$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"
@@ -688,10 +688,25 @@ run_arches() {
     done | sort -u
 }
 
+# The lab runs of docs/labs.md that check runs: "ID ARCH CONFIG" lines.
+# They run on Debian's QEMU and kernel, as a student's first boot does, so
+# only when the check is not narrowed to another kernel or QEMU; --arch
+# keeps its architecture's.
+check_labs() {
+    local id lab_arch name
+    [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ] &&
+        [ "$qemu_given" = 0 ] || return 0
+    python3 "$top/scripts/labs.py" list "$top/docs/labs.md" |
+        while read -r id lab_arch name; do
+            [ "$arch_given" = 0 ] || [ "$lab_arch" = "$ARCH" ] || continue
+            echo "$id $lab_arch $name"
+        done
+}
+
 # Every unit of the check, in the order it runs them, with stable names:
 #   qtest/ARCH/QEMU  qtest-asan/ARCH/debian  lint/device/QEMU
 #   selftest/check-matrix  lint/driver/ARCH/KERNEL
-#   boot/ARCH/QEMU/KERNEL/CONFIG
+#   boot/ARCH/QEMU/KERNEL/CONFIG  lab/ARCH/LAB-RUN
 # The driver's style is checked once per kernel, with its first tier.
 all_units() {
     local tier tag q c a seen=" "
@@ -718,6 +733,9 @@ all_units() {
         for c in $(tier_configs "$tier"); do
             echo "boot/$a/$q/$tag/$c"
         done
+    done
+    check_labs | while read -r id a c; do
+        echo "lab/$a/$id"
     done
 }
 
@@ -893,4 +911,17 @@ for tier in "${tiers[@]}"; do
         if wanted "$unit"; then run_guest "$unit" "$name"; fi
     done
 done
+# The labs, each run in its configuration and held to what its text says.
+lab_stack=""
+while read -r id lab_arch name; do
+    wanted "lab/$lab_arch/$id" || continue
+    if [ "$lab_stack" != "$lab_arch" ]; then
+        ARCH=$lab_arch
+        use_qemu debian
+        use_kernel debian 0
+        choose_accel >/dev/null
+        lab_stack=$lab_arch
+    fi
+    run_lab "lab/$ARCH/$id" "$id" "$name"
+done < <(check_labs)
 finish_run

@@ -22,6 +22,8 @@ PACKAGES=(
     seabios qemu-system-data busybox-static cpio xz-utils
     # guest tests: static libraries for io_uring and libaio
     liburing-dev libaio-dev
+    # the docs' diagrams (docs/diagrams/*.dot, rendered by scripts/diagrams.sh)
+    graphviz
     # kernel tooling: sparse for `make C=1`
     sparse kmod
     # drivers/dma/dmatest.c and scripts/checkpatch.pl come from here

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The check's own machinery, tested: ./run-vm.sh check --list, --only and
---shard, scripts/check-results.py's JUnit file and merge, and the lab
-runner scripts/labs.py.  TAP on standard output.
+--shard, scripts/check-results.py's JUnit file and merge, the lab
+runner scripts/labs.py, and the docs' diagrams.  TAP on standard output.
 
 The list and the shards come from run-vm.sh itself (--list builds nothing).
 The JUnit file and the merge are held to a results directory made here, with
@@ -26,7 +26,8 @@ NAME = re.compile(
     r"^(qtest|qtest-asan)/[a-z0-9_]+/[a-z0-9.-]+$"
     r"|^lint/device/[a-z0-9.-]+$|^selftest/[a-z-]+$"
     r"|^lint/driver/[a-z0-9_]+/[A-Za-z0-9._-]+$"
-    r"|^boot/[a-z0-9_]+/[a-z0-9.-]+/[A-Za-z0-9._-]+/[a-z0-9-]+$")
+    r"|^boot/[a-z0-9_]+/[a-z0-9.-]+/[A-Za-z0-9._-]+/[a-z0-9-]+$"
+    r"|^lab/[a-z0-9_]+/lab[0-9]+-[0-9]+$")
 
 n_cases = 0
 n_failed = 0
@@ -62,7 +63,7 @@ def test_list():
     bad = [u for u in units if not NAME.match(u)]
     kinds = {u.split("/")[0] for u in units}
     tap(rc == 0 and units and not bad and len(set(units)) == len(units) and
-        kinds >= {"qtest", "qtest-asan", "lint", "selftest", "boot"},
+        kinds >= {"qtest", "qtest-asan", "lint", "selftest", "boot", "lab"},
         "--list: %d units, each named once, every kind present%s" % (
             len(units), (", bad names: " + " ".join(bad)) if bad else ""))
     return units
@@ -425,13 +426,33 @@ def test_labs(tmp):
         diag(bad + cut)
 
 
+def test_diagrams():
+    """The docs' diagrams: every SVG is what its graphviz source renders to
+    now, and every one is shown by a page of docs/."""
+    r = subprocess.run([os.path.join(TOP, "scripts", "diagrams.sh"), "--check"],
+                       capture_output=True, text=True)
+    names = sorted(f[:-4] for f in os.listdir(os.path.join(TOP, "docs", "diagrams"))
+                   if f.endswith(".dot"))
+    docs = ""
+    for f in os.listdir(os.path.join(TOP, "docs")):
+        if f.endswith(".md"):
+            with open(os.path.join(TOP, "docs", f), encoding="utf-8") as d:
+                docs += d.read()
+    unshown = [n for n in names if "(img/%s.svg)" % n not in docs]
+    tap(r.returncode == 0 and names and not unshown,
+        "docs/diagrams: %d sources, each rendered up to date in docs/img and shown in docs/%s%s" % (
+            len(names), (": " + r.stderr.strip()) if r.returncode else "",
+            (", not shown: " + " ".join(unshown)) if unshown else ""))
+
+
 def main():
-    print("1..21", flush=True)
+    print("1..22", flush=True)
     units = test_list()
     test_shards(units)
     test_balance(units)
     test_only(units)
     test_workflows()
+    test_diagrams()
     tmp = tempfile.mkdtemp(prefix="dmalab-selftest-")
     try:
         test_junit(tmp)
