@@ -45,7 +45,16 @@ usage: labs.py list LABS.md                 one line per run: ID ARCH CONFIG
        labs.py script LABS.md ID OUT.sh     the guest script of run ID
        labs.py verify LABS.md ID OUTPUT     TAP: one case per step
        labs.py adds LABS.md ID              the programs run ID adds
+       labs.py seen LABS.md RESULTS         after each step, a folded
+                                            "what one run printed" block,
+                                            from RESULTS/ID/results.tap of
+                                            ./run-vm.sh labs (rewrites
+                                            LABS.md; the blocks sit between
+                                            <!-- seen: ... --> and
+                                            <!-- /seen -->, and are
+                                            replaced on the next call)
 """
+import os
 import re
 import sys
 
@@ -59,9 +68,11 @@ MARK = "@@@ dmalab-lab step "
 
 
 class Step:
-    def __init__(self, label, code):
+    def __init__(self, label, code, end=0, indent=0):
         self.label = label
         self.code = code
+        self.end = end          # line index of the block's closing fence
+        self.indent = indent
         self.expects = []       # (kind, text)
         self.says = ""
 
@@ -87,7 +98,7 @@ def parse(path):
     count = {}
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    for line in lines:
+    for i, line in enumerate(lines):
         text = line.strip()
         if block is not None:
             if text == "```":
@@ -95,7 +106,7 @@ def parse(path):
                 count[label] = count.get(label, 0) + 1
                 if count[label] > 1:
                     label += " (%d)" % count[label]
-                last = Step(label, "\n".join(block))
+                last = Step(label, "\n".join(block), i, indent)
                 run.steps.append(last)
                 block = None
             else:
@@ -292,6 +303,53 @@ def verify(run, path):
     return 1 if failed or not ended else 0
 
 
+SEEN_LINES = 14
+
+
+def seen(path, results):
+    """Put after each step what its first run printed (see the usage)."""
+    runs = parse(path)
+    blocks = {}         # closing-fence line -> (step, run, output)
+    for run in runs:
+        tap = os.path.join(results, run.ident, "results.tap")
+        if not os.path.exists(tap):
+            continue
+        got, _ = outputs(tap, len(run.steps))
+        for n, step in enumerate(run.steps, 1):
+            if step.end not in blocks and got.get(n) is not None:
+                blocks[step.end] = (step, run, got[n])
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for end in sorted(blocks, reverse=True):
+        step, run, out = blocks[end]
+        j = end + 1
+        while j < len(lines) and (EXPECT.match(lines[j].strip()) or
+                                  ALSO.match(lines[j].strip()) or
+                                  ADD.match(lines[j].strip())):
+            j += 1
+        if j < len(lines) and lines[j].strip().startswith("<!-- seen: "):
+            k = j
+            while k < len(lines) and lines[k].strip() != "<!-- /seen -->":
+                k += 1
+            del lines[j:k + 1]
+        shown = [x.rstrip().replace("\t", "    ") for x in out.rstrip("\n").split("\n")]
+        if len(shown) > SEEN_LINES:
+            more = len(shown) - (SEEN_LINES - 2)
+            shown = shown[:SEEN_LINES - 2] + ["... (%d more lines)" % more]
+        if shown == [""]:
+            shown = ["(nothing)"]
+        ind = " " * step.indent
+        new = ["%s<!-- seen: %s in %s -->" % (ind, run.ident, run.config),
+               "%s<details><summary>What one run printed (%s)</summary>" % (ind, run.config),
+               "", ind + "```"] + [(ind + x).rstrip() for x in shown] + \
+              [ind + "```", "", ind + "</details>", ind + "<!-- /seen -->"]
+        lines[j:j] = new
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    print("labs.py: %d steps show what a run printed" % len(blocks))
+    return 0
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -310,6 +368,8 @@ def main(argv):
         return 0
     if argv[1] == "verify" and len(argv) == 5:
         return verify(find(runs, argv[3]), argv[4])
+    if argv[1] == "seen" and len(argv) == 4:
+        return seen(argv[2], argv[3])
     sys.exit(__doc__)
 
 
