@@ -588,6 +588,23 @@ run_lab() {
     tally "$unit" "$dir/lab.tap" 0 "$KERNEL_LABEL" "labs/$id/console.log" "$start"
 }
 
+# Run the lab runs listed on standard input ("ID ARCH CONFIG" lines) on
+# QEMU $1 and kernel $2 ($3: 1 for its debug build), bringing up each
+# architecture's stack as the list reaches it (Lab 11 is arm64's).
+run_labs() {
+    local id lab_arch name stack=""
+    while read -r id lab_arch name; do
+        if [ "$lab_arch" != "$stack" ]; then
+            ARCH=$lab_arch
+            use_qemu "$1"
+            use_kernel "$2" "$3"
+            choose_accel >/dev/null
+            stack=$lab_arch
+        fi
+        run_lab "lab/$ARCH/$id" "$id" "$name"
+    done
+}
+
 # --gdb: how to attach gdb, with the kernel's own helpers (scripts/gdb,
 # through vmlinux-gdb.py beside vmlinux) loading the driver's symbols.
 gdb_hint() {
@@ -852,20 +869,14 @@ if [ "$shell" = 1 ]; then
 fi
 
 if [ "$command" = labs ]; then
-    # Each lab boots its own architecture (Lab 11 is arm64's); --arch
-    # keeps one architecture's labs.
+    # --arch keeps one architecture's labs.
     while read -r id lab_arch name; do
         # shellcheck disable=SC2053 # a glob on purpose
         [ -z "$only" ] || [[ $id == $only ]] || continue
         [ "$arch_given" = 0 ] || [ "$lab_arch" = "$ARCH" ] || continue
-        if [ "$lab_arch" != "$ARCH" ]; then
-            ARCH=$lab_arch
-            use_qemu "$qemu_name"
-            use_kernel "$kernel_name" "$kernel_debug"
-            choose_accel
-        fi
-        run_lab "lab/$ARCH/$id" "$id" "$name"
-    done < <(python3 "$top/scripts/labs.py" list "$top/docs/labs.md")
+        echo "$id $lab_arch $name"
+    done < <(python3 "$top/scripts/labs.py" list "$top/docs/labs.md") |
+        run_labs "$qemu_name" "$kernel_name" "$kernel_debug"
     finish_run
     exit
 fi
@@ -912,16 +923,7 @@ for tier in "${tiers[@]}"; do
     done
 done
 # The labs, each run in its configuration and held to what its text says.
-lab_stack=""
-while read -r id lab_arch name; do
-    wanted "lab/$lab_arch/$id" || continue
-    if [ "$lab_stack" != "$lab_arch" ]; then
-        ARCH=$lab_arch
-        use_qemu debian
-        use_kernel debian 0
-        choose_accel >/dev/null
-        lab_stack=$lab_arch
-    fi
-    run_lab "lab/$ARCH/$id" "$id" "$name"
-done < <(check_labs)
+check_labs | while read -r id lab_arch name; do
+    if wanted "lab/$lab_arch/$id"; then echo "$id $lab_arch $name"; fi
+done | run_labs debian debian 0
 finish_run

@@ -53,8 +53,9 @@ static void op_any(struct dmalab_op *op, uint32_t opcode, uint32_t len,
 	op_xfer(op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind, daddr);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 /* Start and end of BAR bar of the device, from its sysfs resource file. */
-static int __attribute__((unused)) bar_range(int bar, unsigned long long *start,
+static int bar_range(int bar, unsigned long long *start,
 		     unsigned long long *end)
 {
 	char bdf[64], path[PATH_MAX];
@@ -86,7 +87,7 @@ struct memtypes {
  * x86/pat_memtype_list, one per reservation (the driver's ioremap, each
  * user mapping).  0, or -1 if the list cannot be read.
  */
-static int __attribute__((unused)) pat_types(unsigned long long start, unsigned long long end,
+static int pat_types(unsigned long long start, unsigned long long end,
 		     int want_wc, struct memtypes *mt)
 {
 	FILE *f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
@@ -120,18 +121,19 @@ static int __attribute__((unused)) pat_types(unsigned long long start, unsigned 
  */
 static void test_pat(volatile uint8_t *m, size_t sz)
 {
-#if defined(__x86_64__) || defined(__i386__)
 	unsigned long long s0, e0, s2, e2;
 	struct memtypes regs, mem, after;
 	int ok;
 
 	if (!bar_range(0, &s0, &e0) || !bar_range(2, &s2, &e2)) {
+		munmap((void *)m, sz);
 		tap(0, "PAT memory types: cannot read the BARs of %s", devname);
 		return;
 	}
 	if (pat_types(s2, e2, 1, &mem) || pat_types(s0, e0, 0, &regs)) {
 		tap(0, "PAT memory types: /sys/kernel/debug/x86/pat_memtype_list: %s",
 		    strerror(errno));
+		munmap((void *)m, sz);
 		return;
 	}
 	munmap((void *)m, sz);
@@ -144,11 +146,14 @@ static void test_pat(volatile uint8_t *m, size_t sz)
 		     mem.first, regs.first);
 	tap(ok, "PAT: device memory write-combining in all %d reservations, the user's mapping among them; the registers in none of theirs (%d)",
 	    mem.n, regs.n);
+}
 #else
+static void test_pat(volatile uint8_t *m, size_t sz)
+{
 	munmap((void *)m, sz);
 	tap_skip("the PAT and its memtype list are x86's; this architecture sets memory types in its page tables alone");
-#endif
 }
+#endif
 
 static void test_devmem(void)
 {

@@ -14,7 +14,6 @@
 
 #define BATCH		64
 
-/* Whether the driver reaps by polling (module parameter poll_us > 0). */
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
@@ -553,22 +552,6 @@ static void test_irq_controller(const char *devpath)
 	    vectors, dev, want, right, count);
 }
 
-/* The device's count of doorbells rung through its I/O-port BAR. */
-static int pio_doorbells(const char *bdf, uint32_t *count)
-{
-	char path[PATH_MAX];
-	int f, ok;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-		 bdf, DMALAB_BAR_PIO);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -errno;
-	ok = pread(f, count, 4, DMALAB_PIO_DOORBELLS) == 4;
-	close(f);
-	return ok ? 0 : -EIO;
-}
-
 /*
  * The choices the driver made are the ones this configuration of
  * scripts/vm-configs.sh says it must make (dmalab.expect=irq:MODE,
@@ -605,13 +588,13 @@ static void test_config_expectations(const char *devpath)
 	ok &= sysfs_is(dev, "doorbell", db);
 
 	e = misc_pci_addr(dev, bdf, sizeof(bdf)) ? -ENODEV :
-	    pio_doorbells(bdf, &before);
+	    pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &before);
 	memset(buf, 0x3c, sizeof(buf));
 	for (i = 0; i < 8; i++)
 		ok &= pwrite(fd, buf, sizeof(buf), i * sizeof(buf)) ==
 		      (ssize_t)sizeof(buf);
 	if (!e)
-		e = pio_doorbells(bdf, &after);
+		e = pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &after);
 	if (e) {
 		diag("cannot read PIO_DOORBELLS of %s: %s", dev, strerror(-e));
 		ok = 0;

@@ -435,18 +435,9 @@ static int pci_has_cap(const char *addr, uint8_t id)
 /* The device's count of doorbells rung through its port BAR, or -1. */
 static long long pio_doorbells(void)
 {
-	char path[PATH_MAX];
 	uint32_t v;
-	int f, n;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-		 bdf, DMALAB_BAR_PIO);
-	f = open(path, O_RDONLY);
-	if (f < 0)
-		return -1;
-	n = pread(f, &v, 4, DMALAB_PIO_DOORBELLS);
-	close(f);
-	return n == 4 ? (long long)v : -1;
+	return pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &v) ? -1 : (long long)v;
 }
 
 /* The value of sysfs attribute attr of the device at bdf, or "". */

@@ -311,6 +311,25 @@ static inline int misc_pci_addr(const char *name, char *bdf, size_t sz)
 }
 
 /*
+ * Register reg of the port BAR of the PCI device bdf, read through its
+ * sysfs resource file (an inl on x86); 0 or -errno.
+ */
+static inline int pio_reg_read(const char *bdf, uint32_t reg, uint32_t *val)
+{
+	char path[PATH_MAX];
+	int f, ok;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 bdf, DMALAB_BAR_PIO);
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		return -errno;
+	ok = pread(f, val, 4, reg) == 4;
+	close(f);
+	return ok ? 0 : -EIO;
+}
+
+/*
  * The debugfs directory of the device behind the file dev
  * (/sys/kernel/debug/dmalab/<pci>), or its subdirectory sub if not NULL,
  * to out; 0 if access(mode) allows it, else -1.

@@ -143,10 +143,6 @@ vm_config_aarch64() {
     # pointer authentication TCG computes in software at every call.
     VM_MACHINE=virt,gic-version=3,its=on
     VM_CPU=cortex-a72
-    VM_EXPECT_IRQ=msix
-    VM_EXPECT_DMA_OPS=direct
-    VM_EXPECT_DOORBELL=mmio
-    VM_EXPECT_MORE=""
     # The console is the PL011.  virt has no second UART before QEMU 9.2:
     # the results go to a PCI 16550, the guest's only ttyS port.
     VM_CONSOLE=ttyAMA0
