@@ -284,4 +284,47 @@ enum dmalab_status {
     DMALAB_STS_INJECTED       = 0x10, /* fault injection default status */
 };
 
+/* ---- dmalab-isa: the ISA device ------------------------------------- */
+
+/*
+ * A small ISA device that moves data between its own 64 KiB memory and
+ * guest memory through the PC's 8237 DMA controller (one channel, set by a
+ * property, 0-3 for 8-bit or 5-7 for 16-bit transfers).  Eight I/O ports
+ * at its base (a property, default 0x300), each 8 bits wide; registers of
+ * two ports are little endian.  docs/spec.md, "The ISA device", tells the
+ * whole protocol.
+ */
+#define DMALAB_ISA_IO_SIZE              8
+#define DMALAB_ISA_MEM_SIZE             0x10000
+#define DMALAB_ISA_ID_MAGIC             0xda
+
+#define DMALAB_ISA_REG_CTRL             0x0 /* RW */
+#define   DMALAB_ISA_CTRL_START         (1u << 0) /* W: start a transfer */
+#define   DMALAB_ISA_CTRL_TO_HOST       (1u << 1) /* device -> memory */
+#define   DMALAB_ISA_CTRL_IRQ_EN        (1u << 2) /* interrupt on DONE */
+#define   DMALAB_ISA_CTRL_ABORT         (1u << 3) /* W: stop a transfer */
+#define   DMALAB_ISA_CTRL_MASK          0x07u /* bits that read back */
+#define DMALAB_ISA_REG_STATUS           0x1 /* RO; W1C on DONE */
+#define   DMALAB_ISA_STAT_BUSY          (1u << 0) /* DREQ is held */
+#define   DMALAB_ISA_STAT_DONE          (1u << 1) /* ended; IRQ while set */
+#define   DMALAB_ISA_STAT_WRAPPED       (1u << 2) /* auto-init reloaded */
+#define   DMALAB_ISA_STAT_ERR_SHIFT     4 /* bits 7:4, DMALAB_ISA_ERR_* */
+#define   DMALAB_ISA_STAT_ERR(s)        (((s) >> 4) & 0xf)
+#define DMALAB_ISA_REG_LEN              0x2 /* RW, 2 ports: bytes - 1 */
+#define DMALAB_ISA_REG_OFFSET           0x4 /* RW, 2 ports: device memory */
+#define DMALAB_ISA_REG_ID               0x6 /* RO: DMALAB_ISA_ID_MAGIC */
+#define DMALAB_ISA_REG_CONFIG           0x7 /* RO: bits 2:0 channel, */
+#define   DMALAB_ISA_CONFIG_DMA(c)      ((c) & 0x7) /* 7:4 IRQ line */
+#define   DMALAB_ISA_CONFIG_IRQ(c)      (((c) >> 4) & 0xf)
+
+/* Why a transfer ended, in STATUS bits 7:4 */
+enum dmalab_isa_error {
+    DMALAB_ISA_ERR_OK           = 0x0,
+    DMALAB_ISA_ERR_RANGE        = 0x1, /* offset + length beyond 64 KiB */
+    DMALAB_ISA_ERR_ALIGN        = 0x2, /* odd offset or length, 16-bit */
+    DMALAB_ISA_ERR_COUNT        = 0x3, /* count ended, no auto-init */
+    DMALAB_ISA_ERR_BUSY         = 0x4, /* START while busy */
+    DMALAB_ISA_ERR_ABORTED      = 0x5, /* stopped by CTRL_ABORT */
+};
+
 #endif /* DMALAB_HW_H */

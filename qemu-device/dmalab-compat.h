@@ -3,10 +3,10 @@
  *
  * The device is written for QEMU master.  Each block below maps one API of
  * master onto the older versions that lack it (Debian 12's 7.2 is the
- * oldest), so that no version test appears anywhere else.  Only
- * dmalab-pci.c, the QOM glue, includes this file; the patch series for
- * upstream (scripts/qemu-patches.sh) leaves it out, and each macro below
- * becomes the plain expression it wraps.
+ * oldest), so that no version test appears anywhere else.  Only the QOM
+ * glue, dmalab-pci.c and dmalab-isa.c, includes this file; the patch
+ * series for upstream (scripts/qemu-patches.sh) leaves it out, and each
+ * macro below becomes the plain expression it wraps (or nothing).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -34,17 +34,25 @@
 
 /*
  * 9.0 gave reset phases the type of the reset.  Before that the hold
- * phase takes the object alone: a wrapper passes the cold reset it is.
+ * phase takes the object alone: DMALAB_UNTYPED_RESET_HOLD(fn), placed after
+ * a hold phase, defines a wrapper that passes the cold reset it is, and
+ * DMALAB_RESET_HOLD(fn) names it.
  */
 #if DMALAB_QEMU_BEFORE(9, 0)
-static void dmalab_reset_hold(Object *obj, ResetType type);
-static inline void dmalab_reset_hold_untyped(Object *obj)
-{
-    dmalab_reset_hold(obj, RESET_TYPE_COLD);
-}
-#define DMALAB_RESET_HOLD(fn) dmalab_reset_hold_untyped
+#define DMALAB_UNTYPED_RESET_HOLD(fn)                                    \
+    static void fn##_untyped(Object *obj)                                \
+    {                                                                    \
+        fn(obj, RESET_TYPE_COLD);                                        \
+    }
+#define DMALAB_RESET_HOLD(fn) fn##_untyped
 #else
+#define DMALAB_UNTYPED_RESET_HOLD(fn)
 #define DMALAB_RESET_HOLD(fn) (fn)
+#endif
+
+/* 8.0 named the ISA bus's DMA lookup after the bus. */
+#if DMALAB_QEMU_BEFORE(8, 0)
+#define isa_bus_get_dma(bus, nchan) isa_get_dma(bus, nchan)
 #endif
 
 /*

@@ -350,6 +350,7 @@ static void dmalab_reset_hold(Object *obj, ResetType type)
     s->d3hot = false;
     dmalab_core_reset(s);
 }
+DMALAB_UNTYPED_RESET_HOLD(dmalab_reset_hold)
 
 /*
  * Accept every state a guest can reach, and refuse only what no guest

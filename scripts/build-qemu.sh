@@ -44,7 +44,7 @@ aarch64)
 *) echo "build-qemu: unknown architecture '$arch' (x86_64, aarch64)" >&2; exit 2 ;;
 esac
 # The device's qtests: qemu-device/tests/<name>.c
-QTESTS="dmalab-test dmalab-migration-test"
+QTESTS="dmalab-test dmalab-migration-test dmalab-isa-test"
 eval "$("$top/scripts/qemu-source.sh" "$qemu_name")"
 out=$QEMU_OUT
 src=$QEMU_SRC

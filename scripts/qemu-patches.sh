@@ -49,13 +49,15 @@ add_after() {
 
 # ---- 1. The device ----------------------------------------------------------
 mkdir -p "$q/hw/misc/dmalab"
-for f in dmalab-pci.c dmalab-core.c dmalab.h trace-events trace.h meson.build Kconfig; do
+for f in dmalab-pci.c dmalab-core.c dmalab-isa.c dmalab.h trace-events trace.h meson.build Kconfig; do
     cp "$top/qemu-device/$f" "$q/hw/misc/dmalab/$f"
 done
 sed -i -e '/#include "dmalab-compat.h"/d' \
+    -e '/^DMALAB_UNTYPED_RESET_HOLD([a-z_]*)$/d' \
     -e 's/DMALAB_CLASS_INIT(\([a-z_]*\))/\1/' \
-    -e 's/DMALAB_RESET_HOLD(\([a-z_]*\))/\1/' "$q/hw/misc/dmalab/dmalab-pci.c"
-if grep -n 'compat\|DMALAB_CLASS_INIT\|DMALAB_RESET_HOLD\|DMALAB_QEMU_BEFORE' \
+    -e 's/DMALAB_RESET_HOLD(\([a-z_]*\))/\1/' \
+    "$q/hw/misc/dmalab/dmalab-pci.c" "$q/hw/misc/dmalab/dmalab-isa.c"
+if grep -n 'compat\|DMALAB_CLASS_INIT\|DMALAB_RESET_HOLD\|DMALAB_UNTYPED\|DMALAB_QEMU_BEFORE' \
     "$q"/hw/misc/dmalab/*; then
     die "a compat construct is left in the device (above)"
 fi
@@ -84,7 +86,13 @@ driver authors develop DMA drivers without hardware, and teaching labs
 show streaming and coherent mappings, bounce buffers and the IOMMU.
 
 Every guest mistake becomes a status code, an error interrupt and a
-LOG_GUEST_ERROR line.  include/hw/misc/dmalab_hw.h is the one
+LOG_GUEST_ERROR line.
+
+dmalab-isa, beside it, is a small ISA device whose transfers the PC's
+8237 (the i8257 model) performs through the ISA DMA interface: eight
+ports, a channel and an IRQ set by properties, both directions, single,
+block and auto-init, and a status code for what ISA cannot do.  It shows
+the kernel's ISA DMA API (request_dma, set_dma_mode/addr/count).  include/hw/misc/dmalab_hw.h is the one
 description of the hardware, shared with the Linux driver: like the
 kernel's uapi headers it is GPL-2.0-only OR MIT, so that both projects
 can carry the same file, and its one __KERNEL__ block gives the kernel
@@ -99,7 +107,7 @@ master_includes=$(awk '/^#else/ { keep = 1; body = ""; next }
                        keep { body = body $0 "\n" }' \
     "$top/qemu-device/tests/dmalab-qtest-compat.h" | sed '/^$/d')
 [ -n "$master_includes" ] || die "no master branch in dmalab-qtest-compat.h"
-for t in dmalab-test dmalab-migration-test; do
+for t in dmalab-test dmalab-migration-test dmalab-isa-test; do
     awk -v inc="$master_includes" \
         '$0 == "#include \"dmalab-qtest-compat.h\"" { print inc; next } { print }' \
         "$top/qemu-device/tests/$t.c" >"$q/tests/qtest/$t.c"
@@ -108,7 +116,7 @@ if grep -n 'compat' "$q"/tests/qtest/dmalab-*.c; then
     die "a compat include is left in the qtests (above)"
 fi
 add_after "$q/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386$" \
-    "qtests_x86_64 += ['dmalab-test', 'dmalab-migration-test']"
+    "qtests_x86_64 += ['dmalab-test', 'dmalab-migration-test', 'dmalab-isa-test']"
 gitq add -A
 gitq commit -q -s -F - <<'EOF'
 tests/qtest: dmalab tests
