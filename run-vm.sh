@@ -210,7 +210,7 @@ use_qemu() {
 # the driver, dmatest and the guest tests against it.  Sets kernel,
 # initrd, kheaders, results and the KERNEL_* variables of scripts/kernel.sh.
 use_kernel() {
-    local name=$1 debug=$2 vars paths=() t start=$EPOCHREALTIME
+    local name=$1 debug=$2 vars paths=() modules=() t start=$EPOCHREALTIME
     step "guest kernel: $name$([ "$debug" = 1 ] && echo ' (debug)') ($ARCH)"
     local flag="" busybox=/bin/busybox cross=() cross_compile=""
     [ "$debug" = 1 ] && flag=--debug
@@ -232,11 +232,11 @@ use_kernel() {
     if [ "$KERNEL_ID" = debian ] && [ "$ARCH" = x86_64 ]; then
         mesondir=$build/meson
         initrd=$build/initramfs.cpio.gz
-        results=$qemu_results
+        results=${qemu_results:-$results_root}
     else
         mesondir=$build/meson-$KERNEL_ID
         initrd=$build/initramfs-$KERNEL_ID.cpio.gz
-        results=$qemu_results/$KERNEL_LABEL
+        results=${qemu_results:-$results_root}/$KERNEL_LABEL
     fi
     step "driver and guest tests (kernel $KERNEL_RELEASE)"
     # (Re)configure only when the kernel changed: meson then stays quiet.
@@ -257,8 +257,11 @@ use_kernel() {
     for t in "${tests[@]}"; do
         paths+=("$mesondir/guest-tests/$t")
     done
+    # dmalab_isa.ko exists only for kernels with the ISA bus API
+    modules=("$mesondir/dmalab.ko" "$mesondir/dmatest.ko")
+    [ -f "$mesondir/dmalab_isa.ko" ] && modules+=("$mesondir/dmalab_isa.ko")
     BUSYBOX=$busybox "$top/scripts/build-initramfs.sh" "$initrd" "$top/guest/init" \
-        "$mesondir/dmalab.ko" "$mesondir/dmatest.ko" -- "${paths[@]}"
+        "${modules[@]}" -- "${paths[@]}"
     record_build "build/kernel/$ARCH/$(kernel_tag "$name" "$debug")" "$start"
 }
 

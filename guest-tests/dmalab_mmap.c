@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * dmalab_mmap: mmap of device memory (BAR2, write-combining) and of the
- * file's DMA-coherent buffer, checked against DMA through the device.
+ * dmalab_mmap: mmap of device memory (BAR2, write-combining), of the
+ * file's DMA-coherent buffer, and of its non-coherent buffer (pages of
+ * dma_alloc_pages mapped with remap_pfn_range, handed to the device and
+ * back with explicit syncs), checked against DMA through the device.
  * Output is TAP.
  *
  * Usage: dmalab_mmap [seed] [device]   (as root)
@@ -11,7 +13,8 @@
 #include <sys/mman.h>
 
 #define CBUF_SIZE	(256 * 1024)
-#define NTESTS		16
+#define NCBUF_SIZE	(256 * 1024)
+#define NTESTS		24
 
 static uint64_t rs;		/* the test's PRNG */
 static int fd;
@@ -363,6 +366,289 @@ static void test_coherent(void)
 	free(want);
 }
 
+/* The VmFlags of the mapping at p in /proc/self/smaps ("" if not found). */
+static void vma_flags(const void *p, char *flags, size_t sz)
+{
+	char line[512];
+	unsigned long start, end;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	flags[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= start && (uintptr_t)p < end;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			snprintf(flags, sz, "%.*s", (int)sz - 1, line + 8);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* The /proc/self/pagemap entry of the page at p (0 if unreadable). */
+static uint64_t pagemap_entry(const void *p)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	long psz = sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+
+	if (pm < 0 || pread(pm, &e, 8, (off_t)((uintptr_t)p / psz) * 8) != 8)
+		e = 0;
+	if (pm >= 0)
+		close(pm);
+	return e;
+}
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN		((1ULL << 55) - 1)
+
+/*
+ * The page walker behind /proc/self/pagemap skips VM_PFNMAP areas: it
+ * reports their pages as holes, though they are mapped, because they need
+ * not have a struct page.  The page buffer's pages, faulted in as struct
+ * pages, show up with their frame numbers.
+ */
+static int pagemap_shows_hole(const uint8_t *nc, size_t len)
+{
+	volatile uint8_t *pb;
+	uint64_t e;
+	int ok = 1;
+
+	for (size_t off = 0; off < len; off += 4096) {
+		e = pagemap_entry(nc + off);
+		if (e & PM_PRESENT) {
+			diag("non-coherent page at %zu: pagemap %#llx", off,
+			     (unsigned long long)e);
+			ok = 0;
+		}
+	}
+	pb = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_PAGEBUF);
+	if (pb == MAP_FAILED)
+		return 0;
+	pb[0] = 1;
+	e = pagemap_entry((const void *)pb);
+	if (!(e & PM_PRESENT) || !(e & PM_PFN)) {
+		diag("page buffer page: pagemap %#llx", (unsigned long long)e);
+		ok = 0;
+	}
+	munmap((void *)pb, 4096);
+	return ok;
+}
+
+struct sync_seen {
+	unsigned long long addr;
+	int n;
+};
+
+/*
+ * Count the kernel's dma_sync_single_for_<which> events of device bdf
+ * with this direction and size in trace; their address to seen->addr
+ * (every one must have the same).
+ */
+static void syncs_in(char *trace, const char *bdf, const char *which,
+		     const char *dir, size_t size, struct sync_seen *seen)
+{
+	char want[160], *line, *save = NULL, *copy = strdup(trace);
+
+	snprintf(want, sizeof(want), "dma_sync_single_for_%s: %s dir=%s dma_addr=",
+		 which, bdf, dir);
+	seen->n = 0;
+	seen->addr = 0;
+	for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *p = strstr(line, want), *end;
+		unsigned long long a;
+
+		if (!p)
+			continue;
+		a = strtoull(p + strlen(want), &end, 16);
+		if (strncmp(end, " size=", 6) || strtoull(end + 6, NULL, 10) != size)
+			continue;
+		if (seen->n && a != seen->addr)
+			seen->n = -1000;
+		seen->addr = a;
+		seen->n++;
+	}
+	free(copy);
+}
+
+/*
+ * Whether the kernel calls the syncs here at all: a device that is
+ * coherent and never bounced has its syncs skipped (dma_skip_sync, 6.12),
+ * unless DMA-API debugging is on.
+ */
+static const char *syncs_hidden_why(const char *dir)
+{
+	char ops[32], path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/events/dma/dma_sync_single_for_device",
+		 dir);
+	if (access(path, F_OK))
+		return "the kernel has no dma tracepoints (before 6.12)";
+	if (!access("/sys/kernel/debug/dma-api", F_OK))
+		return NULL;
+	expect_get("dma_ops", ops, sizeof(ops));
+	if (!strcmp(ops, "swiotlb"))
+		return NULL;
+	return "the device is coherent and never bounced: the kernel skips its syncs (dma_skip_sync)";
+}
+
+/*
+ * The syncs, as the kernel's own dma tracepoints see them: an H2D from
+ * the buffer is handed over for the device (TO_DEVICE) and back to the
+ * CPU once done, a D2H into it likewise (FROM_DEVICE), each at the op's
+ * range of the buffer.
+ */
+static void test_nc_syncs(uint8_t *nc)
+{
+	static const char *const events[] = {
+		"dma/dma_sync_single_for_device",
+		"dma/dma_sync_single_for_cpu", NULL,
+	};
+	const char *dir = tracefs(), *why;
+	struct sync_seen h2d_dev, h2d_cpu, d2h_dev, d2h_cpu;
+	char bdf[64], *trace;
+	struct dmalab_op op;
+	size_t n;
+	int ok;
+
+	why = dir ? syncs_hidden_why(dir) : "no tracefs";
+	if (why) {
+		tap_skip("syncs through the dma tracepoints: %s", why);
+		return;
+	}
+	ok = !misc_pci_addr(dev_name(devname), bdf, sizeof(bdf)) &&
+	     trace_start(dir, events);
+	fill_rand(&rs, nc + 8192, 12288);
+	op_any(&op, DMALAB_UOP_H2D, 12288, DMALAB_BUF_NONCOHERENT, 8192,
+	       DMALAB_BUF_DEVMEM, 16384);
+	ok &= submit_ok(fd, &op);
+	op_any(&op, DMALAB_UOP_D2H, 20480, DMALAB_BUF_DEVMEM, 16384,
+	       DMALAB_BUF_NONCOHERENT, 65536);
+	ok &= submit_ok(fd, &op);
+	trace = trace_stop(dir, "dma", &n);
+	ok &= n > 0;
+	if (ok) {
+		syncs_in(trace, bdf, "device", "TO_DEVICE", 12288, &h2d_dev);
+		syncs_in(trace, bdf, "cpu", "TO_DEVICE", 12288, &h2d_cpu);
+		syncs_in(trace, bdf, "device", "FROM_DEVICE", 20480, &d2h_dev);
+		syncs_in(trace, bdf, "cpu", "FROM_DEVICE", 20480, &d2h_cpu);
+		ok = h2d_dev.n == 1 && h2d_cpu.n == 1 && d2h_dev.n == 1 &&
+		     d2h_cpu.n == 1 && h2d_cpu.addr == h2d_dev.addr &&
+		     d2h_cpu.addr == d2h_dev.addr &&
+		     d2h_dev.addr - h2d_dev.addr == 65536 - 8192;
+		if (!ok)
+			diag("syncs: H2D for_device %d for_cpu %d (%#llx, %#llx), D2H for_device %d for_cpu %d (%#llx, %#llx)",
+			     h2d_dev.n, h2d_cpu.n, h2d_dev.addr, h2d_cpu.addr,
+			     d2h_dev.n, d2h_cpu.n, d2h_dev.addr, d2h_cpu.addr);
+	}
+	free(trace);
+	tap(ok, "the kernel's dma tracepoints see each op's range handed to the device and back: TO_DEVICE for an H2D, FROM_DEVICE for a D2H");
+}
+
+static void test_noncoherent(void)
+{
+	const uint32_t n = 64 * 1024;
+#if defined(__aarch64__)
+	const uint32_t want_align = 128;
+#else
+	const uint32_t want_align = 1;
+#endif
+	uint8_t *nc, *nc2, *user, *want;
+	struct dmalab_op op;
+	char flags[512];
+	int ok, e;
+
+	nc = mmap(NULL, NCBUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		  (off_t)DMALAB_MMAP_NONCOHERENT);
+	if (nc == MAP_FAILED) {
+		diag("mmap non-coherent: %s", strerror(errno));
+		for (int i = 0; i < 8; i++)
+			tap(0, "non-coherent buffer unavailable");
+		return;
+	}
+	vma_flags(nc, flags, sizeof(flags));
+	diag("non-coherent mapping VmFlags:%s", flags);
+	tap(strstr(flags, " io") && strstr(flags, " pf"),
+	    "mmap a %d KiB non-coherent buffer: a remap_pfn_range mapping (VmFlags io, pf)",
+	    NCBUF_SIZE / 1024);
+	tap(pagemap_shows_hole(nc, NCBUF_SIZE),
+	    "pagemap sees the PFN mapping as a hole (no struct pages walked), the page buffer's faulted page with its frame number");
+
+	user = malloc(n);
+	want = malloc(n);
+	if (!user || !want)
+		tap_bail("no memory");
+
+	/* the CPU writes through the mapping, the device reads the pages */
+	fill_rand(&rs, nc + 4096, n);
+	memcpy(want, nc + 4096, n);
+	op_any(&op, DMALAB_UOP_H2D, n, DMALAB_BUF_NONCOHERENT, 4096,
+	       DMALAB_BUF_DEVMEM, 0);
+	ok = submit_ok(fd, &op);
+	memset(user, 0, n);
+	ok = ok && pread(fd, user, n, 0) == (ssize_t)n &&
+	     same(user, want, n, "devmem after H2D from the non-coherent buffer");
+	tap(ok, "H2D from the non-coherent buffer: the device reads what the CPU wrote through the mapping");
+
+	/* the device writes the pages, the CPU reads them through the mapping */
+	memset(nc, 0x5a, NCBUF_SIZE);
+	op_any(&op, DMALAB_UOP_D2H, n, DMALAB_BUF_DEVMEM, 0,
+	       DMALAB_BUF_NONCOHERENT, 2 * n);
+	ok = submit_ok(fd, &op) &&
+	     same(nc + 2 * n, want, n, "non-coherent buffer after D2H") &&
+	     all_bytes(nc, 2 * n, 0x5a) &&
+	     all_bytes(nc + 3 * n, NCBUF_SIZE - 3 * n, 0x5a);
+	tap(ok, "D2H into the non-coherent buffer, seen through the mapping, nothing else touched");
+
+	/* a second mapping shares the pages; another file has its own */
+	nc2 = mmap(NULL, 4 * 4096, PROT_READ, MAP_SHARED, fd,
+		   (off_t)DMALAB_MMAP_NONCOHERENT);
+	ok = nc2 != MAP_FAILED && !memcmp(nc2, nc, 4 * 4096);
+	if (nc2 != MAP_FAILED)
+		munmap(nc2, 4 * 4096);
+	op_any(&op, DMALAB_UOP_H2D, 4096, DMALAB_BUF_NONCOHERENT,
+	       NCBUF_SIZE - 4095, DMALAB_BUF_DEVMEM, 0);
+	ok = ok && ioctl(fd, DMALAB_IOC_SUBMIT, &op) == -1 && errno == EINVAL;
+	nc2 = mmap(NULL, NCBUF_SIZE + 4096, PROT_READ, MAP_SHARED, fd,
+		   (off_t)DMALAB_MMAP_NONCOHERENT);
+	ok = ok && nc2 == MAP_FAILED;
+	tap(ok, "a second mapping shares the pages; ranges and sizes are checked");
+
+	/*
+	 * The grain of the CPU's cache maintenance: a device write to the
+	 * buffer covers whole lines of it, or is refused.
+	 */
+	op_any(&op, DMALAB_UOP_D2H, 100, DMALAB_BUF_DEVMEM, 0,
+	       DMALAB_BUF_NONCOHERENT, 1);
+	e = ioctl(fd, DMALAB_IOC_SUBMIT, &op) ? errno : 0;
+	if (want_align == 1)
+		ok = !e && op.status == DMALAB_STS_OK &&
+		     same(nc + 1, want, 100, "unaligned D2H");
+	else
+		ok = e == EINVAL;
+	diag("dma_align %u, unaligned device write: %s", info.dma_align,
+	     strerror(e));
+	tap(ok && info.dma_align == want_align &&
+	    info.noncoherent_max == info.coherent_max,
+	    "dma_get_cache_alignment() is %u here; an unaligned device write is %s",
+	    want_align, want_align == 1 ? "fine" : "refused (EINVAL)");
+
+	/* a PFN mapping has no pages to pin */
+	op_any(&op, DMALAB_UOP_H2D, 4096, DMALAB_BUF_USER, (uintptr_t)nc,
+	       DMALAB_BUF_DEVMEM, 0);
+	e = ioctl(fd, DMALAB_IOC_SUBMIT, &op) ? errno : 0;
+	tap(e == EFAULT, "the mapping cannot be used as a user buffer: its pages cannot be pinned (%s)",
+	    strerror(e));
+
+	test_nc_syncs(nc);
+	munmap(nc, NCBUF_SIZE);
+	free(user);
+	free(want);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev;
@@ -378,6 +664,7 @@ int main(int argc, char **argv)
 	test_devmem();		/* 6 */
 	test_bad_mmaps();	/* 1 */
 	test_coherent();	/* 8 */
+	test_noncoherent();	/* 8 */
 	close(fd);
 	return tap_done();
 }

@@ -607,37 +607,6 @@ static void test_config_expectations(const char *devpath)
 	    irq, vecs, ops, db, after - before);
 }
 
-/* The tracefs directory, mounted if it was not; NULL if there is none. */
-static const char *tracefs(void)
-{
-	static const char *const dirs[] = {
-		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
-	};
-	char path[PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/events", dirs[i]);
-		if (!access(path, F_OK))
-			return dirs[i];
-	}
-	if (!mount("tracefs", dirs[0], "tracefs", 0, NULL))
-		return dirs[0];
-	return NULL;
-}
-
-static int trace_write(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX];
-	int e;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	e = write_str(path, val);
-	if (e)
-		diag("%s: %s", path, strerror(e));
-	return !e;
-}
-
 /*
  * The driver's tracepoints, with their arguments: one D2H of 4321 bytes
  * from device memory 777 on the last queue shows a dmalab_submit with
@@ -646,40 +615,27 @@ static int trace_write(const char *dir, const char *file, const char *val)
  */
 static void test_tracepoints(const char *devpath)
 {
+	static const char *const events[] = {
+		"dmalab/dmalab_submit", "dmalab/dmalab_complete", NULL,
+	};
 	const char *dev = dev_name(devpath), *dir = tracefs();
 	unsigned int q = info.num_queues - 1;
 	unsigned long long cookie = 0;
-	char path[PATH_MAX], want[160], *trace = NULL, *line, *save = NULL;
+	char want[160], *trace, *line, *save = NULL;
 	int ok, submits = 0, completes = 0;
 	struct dmalab_op op;
 	uint8_t buf[4321];
-	size_t n = 0;
-	FILE *f;
+	size_t n;
 
 	if (!dir) {
 		tap(0, "tracepoints: no tracefs: %s", strerror(errno));
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/trace", dir);
-	f = fopen(path, "w");	/* opening it for writing, truncated, clears it */
-	if (f)
-		fclose(f);
-	ok = f && trace_write(dir, "tracing_on", "0") &&
-	     trace_write(dir, "events/dmalab/dmalab_submit/enable", "1") &&
-	     trace_write(dir, "events/dmalab/dmalab_complete/enable", "1") &&
-	     trace_write(dir, "tracing_on", "1");
+	ok = trace_start(dir, events);
 	op_xfer(&op, DMALAB_UOP_D2H, q, sizeof(buf), DMALAB_BUF_DEVMEM, 777,
 		DMALAB_BUF_USER, (uintptr_t)buf);
 	ok &= submit_ok(fd, &op);
-	trace_write(dir, "tracing_on", "0");
-	trace_write(dir, "events/dmalab/enable", "0");
-
-	f = fopen(path, "r");
-	if (f) {
-		trace = calloc(1, 1 << 16);
-		n = trace ? fread(trace, 1, (1 << 16) - 1, f) : 0;
-		fclose(f);
-	}
+	trace = trace_stop(dir, "dmalab", &n);
 	snprintf(want, sizeof(want), "%s q%u slot ", dev, q);
 	for (line = trace && n ? strtok_r(trace, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {

@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
 #include "dmalab_hw.h"
@@ -272,6 +273,82 @@ static inline void expect_get(const char *key, char *val, size_t sz)
 	     tok = strtok_r(NULL, ",", &save))
 		if (!strncmp(tok, key, kl) && tok[kl] == ':')
 			snprintf(val, sz, "%s", tok + kl + 1);
+}
+
+/* The tracefs directory, mounted if it was not; NULL if there is none. */
+static inline const char *tracefs(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events", dirs[i]);
+		if (!access(path, F_OK))
+			return dirs[i];
+	}
+	if (!mount("tracefs", dirs[0], "tracefs", 0, NULL))
+		return dirs[0];
+	return NULL;
+}
+
+static inline int trace_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int e;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	e = write_str(path, val);
+	if (e)
+		diag("%s: %s", path, strerror(e));
+	return !e;
+}
+
+/*
+ * Start tracing events (NULL-terminated, "group/event") from an empty
+ * trace buffer; 1 on success.
+ */
+static inline int trace_start(const char *dir, const char *const *events)
+{
+	char path[PATH_MAX], file[128];
+	int ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "w");	/* opening it for writing, truncated, clears it */
+	if (f)
+		fclose(f);
+	ok = f && trace_write(dir, "tracing_on", "0");
+	for (; ok && *events; events++) {
+		snprintf(file, sizeof(file), "events/%s/enable", *events);
+		ok = trace_write(dir, file, "1");
+	}
+	return ok && trace_write(dir, "tracing_on", "1");
+}
+
+/*
+ * Stop tracing, turn the events of group off, and return what the trace
+ * holds (NUL-terminated, to free; NULL if unreadable), its length to *n.
+ */
+static inline char *trace_stop(const char *dir, const char *group, size_t *n)
+{
+	char path[PATH_MAX], file[128], *trace = NULL;
+	FILE *f;
+
+	trace_write(dir, "tracing_on", "0");
+	snprintf(file, sizeof(file), "events/%s/enable", group);
+	trace_write(dir, file, "0");
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "r");
+	if (f) {
+		trace = calloc(1, 1 << 18);
+		*n = trace ? fread(trace, 1, (1 << 18) - 1, f) : 0;
+		fclose(f);
+	}
+	return trace;
 }
 
 /* Whether the driver reaps completions by polling (poll_us > 0). */

@@ -33,6 +33,20 @@
  *                                      with DMALAB_BUF_PAGEBUF.  sysfs
  *                                      pagebuf_mappings counts the VMAs
  *                                      mapping page buffers of the device.
+ *   offset DMALAB_MMAP_NONCOHERENT     the file's non-coherent buffer: one
+ *                                      block of pages from dma_alloc_pages,
+ *                                      mapped with remap_pfn_range (a
+ *                                      VM_PFNMAP mapping: such an address
+ *                                      cannot be a DMALAB_BUF_USER buffer,
+ *                                      EFAULT).  Sized by the first mmap as
+ *                                      the coherent buffer is (at most
+ *                                      info.noncoherent_max).  Ops refer to
+ *                                      it with DMALAB_BUF_NONCOHERENT; the
+ *                                      driver hands each op's range to the
+ *                                      device and back with explicit syncs.
+ *                                      Where the device writes it, the range
+ *                                      must start and end on a multiple of
+ *                                      info.dma_align (EINVAL otherwise).
  *
  * Asynchronous I/O: DMALAB_IOC_SUBMIT_ASYNC and DMALAB_IOC_WAIT (poll()
  * reports POLLIN while completions wait to be collected), and read/write
@@ -58,7 +72,7 @@
 #include <linux/types.h>
 
 /* Version of this interface; bumped on every addition. */
-#define DMALAB_UAPI_VERSION		2
+#define DMALAB_UAPI_VERSION		3
 
 #define DMALAB_IOC_MAGIC		0xda
 
@@ -66,6 +80,8 @@
 #define DMALAB_MMAP_COHERENT		_BITULL(40)
 /* Byte offset of the page buffer (mmap region 3) in the mmap offset space. */
 #define DMALAB_MMAP_PAGEBUF		_BITULL(41)
+/* Byte offset of the non-coherent buffer in the mmap offset space. */
+#define DMALAB_MMAP_NONCOHERENT		_BITULL(42)
 
 /* struct dmalab_info.irq_mode */
 #define DMALAB_IRQ_NONE			0
@@ -91,6 +107,10 @@
  * @devmem_size:	bytes of device memory (BAR2)
  * @pagebuf_size:	bytes of the page buffer (DMALAB_MMAP_PAGEBUF)
  * @async_max:		async ops one file may have in flight
+ * @noncoherent_max:	maximum size of the non-coherent buffer
+ * @dma_align:		dma_get_cache_alignment(): the grain of the CPU's
+ *			cache maintenance for DMA (1 where DMA is coherent by
+ *			architecture, as on x86)
  * @rsvd:		zero
  */
 struct dmalab_info {
@@ -109,7 +129,9 @@ struct dmalab_info {
 	__u64 devmem_size;
 	__u32 pagebuf_size;
 	__u32 async_max;
-	__u64 rsvd[3];
+	__u32 noncoherent_max;
+	__u32 dma_align;
+	__u64 rsvd[2];
 };
 
 /* struct dmalab_buf.kind */
@@ -118,6 +140,7 @@ struct dmalab_info {
 #define DMALAB_BUF_DEVMEM	2 /* addr = device-memory byte offset */
 #define DMALAB_BUF_COHERENT	3 /* addr = offset in the coherent buffer */
 #define DMALAB_BUF_PAGEBUF	4 /* addr = offset in the page buffer */
+#define DMALAB_BUF_NONCOHERENT	5 /* addr = offset in the non-coherent buffer */
 
 /**
  * struct dmalab_buf - one side (source or destination) of an op

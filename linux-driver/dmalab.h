@@ -92,8 +92,10 @@ struct dmalab_swstats {
 };
 
 /*
- * DMA-coherent buffer of one open file, mapped to user space with mmap.
- * Refcounted: the file, each VMA and each request using it hold a reference.
+ * DMA buffer of one open file, mapped to user space with mmap: coherent
+ * (dma_alloc_coherent), or non-coherent (dma_alloc_pages), whose ranges
+ * pass between CPU and device through explicit syncs.  Refcounted: the
+ * file, each VMA and each request using it hold a reference.
  */
 struct dmalab_cbuf {
 	struct kref ref;
@@ -102,12 +104,15 @@ struct dmalab_cbuf {
 	void *cpu;
 	dma_addr_t dma;
 	size_t size;
+	/* the non-coherent buffer's pages; NULL for a coherent one */
+	struct page *page;
 };
 
 enum dmalab_hbuf_kind {
 	DMALAB_HB_NONE,
 	DMALAB_HB_USER,		/* pinned user pages, SG mapped */
-	DMALAB_HB_COHERENT,	/* part of a dmalab_cbuf */
+	DMALAB_HB_COHERENT,	/* part of a coherent dmalab_cbuf */
+	DMALAB_HB_NONCOHERENT,	/* part of a non-coherent one, synced */
 	DMALAB_HB_BOUNCE,	/* kernel buffer, dma_map_single per use */
 	DMALAB_HB_RWBOUNCE,	/* the device's reused bounce buffer */
 	DMALAB_HB_PAGEBUF,	/* pages of a dmalab_pbuf, SG mapped */
@@ -142,8 +147,10 @@ struct dmalab_hbuf {
 	void **blk_cpu;
 	dma_addr_t *blk_dma;
 	unsigned int nblk;
-	/* DMALAB_HB_COHERENT */
+	/* DMALAB_HB_COHERENT, DMALAB_HB_NONCOHERENT (synced: nc_off, nc_len) */
 	struct dmalab_cbuf *cbuf;
+	u64 nc_off;
+	size_t nc_len;
 	/* DMALAB_HB_PAGEBUF (also uses pages, sgt and the SG blocks) */
 	struct dmalab_pbuf *pbuf;
 	/* DMALAB_HB_BOUNCE */
@@ -404,8 +411,9 @@ struct dmalab_file {
 	struct dmalab_dev *dd;
 	struct file *file;
 	struct list_head node;		/* in dd->files */
-	struct mutex lock;		/* cbuf, pbuf */
+	struct mutex lock;		/* cbuf, ncbuf, pbuf */
 	struct dmalab_cbuf *cbuf;
+	struct dmalab_cbuf *ncbuf;
 	struct dmalab_pbuf *pbuf;
 	/* async ops */
 	spinlock_t alock;		/* everything below */
@@ -523,9 +531,10 @@ void dmalab_bounce_free(struct dmalab_dev *dd);
 void dmalab_hbuf_rwbounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 			  size_t len, bool dev_writes);
 int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
-			 u64 off, size_t len);
+			 u64 off, size_t len, bool dev_writes);
 void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
-struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size);
+struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size,
+				      bool noncoherent);
 void dmalab_cbuf_get(struct dmalab_cbuf *cb);
 void dmalab_cbuf_put(struct dmalab_cbuf *cb);
 void dmalab_cbufs_free_dma(struct dmalab_dev *dd);

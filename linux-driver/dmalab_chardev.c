@@ -359,6 +359,8 @@ static int dmalab_ioc_info(struct dmalab_dev *dd, void __user *arg)
 	info.devmem_size = dd->devmem_size;
 	info.pagebuf_size = DMALAB_PAGEBUF_SIZE;
 	info.async_max = DMALAB_ASYNC_MAX;
+	info.noncoherent_max = DMALAB_COHERENT_MAX;
+	info.dma_align = dma_get_cache_alignment();
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
@@ -598,36 +600,56 @@ static const struct vm_operations_struct dmalab_cbuf_vm_ops = {
 	.close = dmalab_cbuf_vm_close,
 };
 
-static int dmalab_mmap_coherent(struct dmalab_file *f,
-				struct vm_area_struct *vma)
+/*
+ * The file's coherent or non-coherent buffer, allocated by the first mmap
+ * with the length of the mapping; f->lock held.
+ */
+static struct dmalab_cbuf *dmalab_file_cbuf(struct dmalab_file *f,
+					    size_t len, bool noncoherent)
 {
-	struct dmalab_dev *dd = f->dd;
+	struct dmalab_cbuf **slot = noncoherent ? &f->ncbuf : &f->cbuf;
+
+	if (*slot)
+		return len > (*slot)->size ? ERR_PTR(-EINVAL) : *slot;
+	if (len > DMALAB_COHERENT_MAX)
+		return ERR_PTR(-EINVAL);
+	*slot = dmalab_cbuf_alloc(f->dd, len, noncoherent);
+	return *slot ?: ERR_PTR(-ENOMEM);
+}
+
+/*
+ * mmap of one of the file's DMA buffers.  The coherent one goes through
+ * dma_mmap_coherent(), which knows how its memory was allocated.  The
+ * non-coherent one is mapped the way the classic chapter maps RAM:
+ * remap_pfn_range() of its one block of pages.  That mapping is VM_IO |
+ * VM_PFNMAP: its PTEs hold page frame numbers the core mm does not
+ * refcount, so nothing may pin them (get_user_pages refuses).  Either way
+ * the VMA keeps the buffer alive itself (vm_ops).
+ */
+static int dmalab_mmap_cbuf(struct dmalab_file *f, struct vm_area_struct *vma,
+			    bool noncoherent)
+{
 	size_t len = vma->vm_end - vma->vm_start;
 	struct dmalab_cbuf *cb;
 	int ret;
 
 	mutex_lock(&f->lock);
-	if (!f->cbuf) {
-		if (len > DMALAB_COHERENT_MAX) {
-			ret = -EINVAL;
-			goto out;
-		}
-		f->cbuf = dmalab_cbuf_alloc(dd, len);
-		if (!f->cbuf) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	} else if (len > f->cbuf->size) {
-		ret = -EINVAL;
+	cb = dmalab_file_cbuf(f, len, noncoherent);
+	if (IS_ERR(cb)) {
+		ret = PTR_ERR(cb);
 		goto out;
 	}
-	cb = f->cbuf;
-	/* dma_mmap_coherent() takes vm_pgoff as the offset in the buffer */
-	vma->vm_pgoff = 0;
-	/* behind an IOMMU it maps pages, not a PFN range: no mremap growth */
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	ret = dma_mmap_coherent(&dd->pdev->dev, vma, cb->cpu, cb->dma,
-				cb->size);
+	if (noncoherent) {
+		ret = remap_pfn_range(vma, vma->vm_start, page_to_pfn(cb->page),
+				      len, vma->vm_page_prot);
+	} else {
+		/* dma_mmap_coherent() takes vm_pgoff as the offset in it */
+		vma->vm_pgoff = 0;
+		/* behind an IOMMU it maps pages, not a PFN range */
+		vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+		ret = dma_mmap_coherent(&f->dd->pdev->dev, vma, cb->cpu,
+					cb->dma, cb->size);
+	}
 	if (ret)
 		goto out;
 	dmalab_cbuf_get(cb);
@@ -720,8 +742,10 @@ static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 		/* checks vm_pgoff and the length against the region */
 		ret = vm_iomap_memory(vma, dd->devmem_phys, dd->devmem_size);
 	} else if (off == DMALAB_MMAP_COHERENT) {
-		ret = dmalab_mmap_coherent(f, vma);
-	} else if (off >= DMALAB_MMAP_PAGEBUF) {
+		ret = dmalab_mmap_cbuf(f, vma, false);
+	} else if (off == DMALAB_MMAP_NONCOHERENT) {
+		ret = dmalab_mmap_cbuf(f, vma, true);
+	} else if (off >= DMALAB_MMAP_PAGEBUF && off < DMALAB_MMAP_NONCOHERENT) {
 		ret = dmalab_mmap_pagebuf(f, vma);
 	} else {
 		ret = -EINVAL;
@@ -779,6 +803,8 @@ static int dmalab_release(struct inode *inode, struct file *file)
 	dmalab_async_release(f);
 	dmalab_cbuf_put(f->cbuf);
 	f->cbuf = NULL;
+	dmalab_cbuf_put(f->ncbuf);
+	f->ncbuf = NULL;
 	dmalab_pbuf_put(f->pbuf);
 	f->pbuf = NULL;
 	dmalab_file_put(f);

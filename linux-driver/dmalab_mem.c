@@ -454,17 +454,62 @@ void dmalab_hbuf_rwbounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 	dmalab_count_mapping(dd, dd->bounce_dma, page_to_phys(dd->bounce_page));
 }
 
+/**
+ * dmalab_hbuf_coherent() - part of a file's coherent or non-coherent buffer
+ * @hb:		the side of the request
+ * @cbuf:	the buffer (NULL: none was mapped yet)
+ * @off:	offset of the part
+ * @len:	its length
+ * @dev_writes:	whether the device writes it
+ *
+ * A coherent buffer needs nothing more: the CPU and the device see the
+ * same bytes at all times.  A non-coherent one is handed to the device
+ * here (dma_sync_single_for_device: caches written back, and for a range
+ * the device writes, no dirty line left to be evicted over its data) and
+ * back to the CPU when the request ends (dmalab_hbuf_release).  A range
+ * the device writes must cover whole lines of dma_get_cache_alignment():
+ * invalidating a partial line would drop what the CPU wrote beside it.
+ *
+ * Return: 0 or -EINVAL.
+ */
 int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
-			 u64 off, size_t len)
+			 u64 off, size_t len, bool dev_writes)
 {
+	struct dmalab_dev *dd;
+
 	if (!cbuf || off > cbuf->size || len > cbuf->size - off)
 		return -EINVAL;
+	dd = cbuf->dd;
+	if (cbuf->page && dev_writes &&
+	    !IS_ALIGNED(off | len, dma_get_cache_alignment()))
+		return -EINVAL;
 	dmalab_cbuf_get(cbuf);
-	hb->kind = DMALAB_HB_COHERENT;
+	hb->kind = cbuf->page ? DMALAB_HB_NONCOHERENT : DMALAB_HB_COHERENT;
 	hb->cbuf = cbuf;
 	hb->hw_addr = cbuf->dma + off;
 	hb->hw_sg = false;
+	if (cbuf->page) {
+		hb->dir = dev_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+		hb->nc_off = off;
+		hb->nc_len = len;
+		dma_sync_single_for_device(&dd->pdev->dev, cbuf->dma + off, len,
+					   hb->dir);
+	}
 	return 0;
+}
+
+/* The end of a request on a non-coherent buffer: the CPU's turn again. */
+static void dmalab_hbuf_sync_for_cpu(struct dmalab_dev *dd,
+				     struct dmalab_hbuf *hb)
+{
+	struct dmalab_cbuf *cb = hb->cbuf;
+
+	/* after remove the memory is gone (dmalab_cbufs_free_dma) */
+	mutex_lock(&dd->cbufs_lock);
+	if (cb->cpu)
+		dma_sync_single_for_cpu(&dd->pdev->dev, cb->dma + hb->nc_off,
+					hb->nc_len, hb->dir);
+	mutex_unlock(&dd->cbufs_lock);
 }
 
 void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
@@ -490,6 +535,10 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 		kvfree(hb->pages);
 		dmalab_pbuf_put(hb->pbuf);
 		break;
+	case DMALAB_HB_NONCOHERENT:
+		dmalab_hbuf_sync_for_cpu(dd, hb);
+		dmalab_cbuf_put(hb->cbuf);
+		break;
 	case DMALAB_HB_COHERENT:
 		dmalab_cbuf_put(hb->cbuf);
 		break;
@@ -514,14 +563,43 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 	memset(hb, 0, sizeof(*hb));
 }
 
-struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size)
+/* Free the memory of a buffer (its cbufs_lock held). */
+static void dmalab_cbuf_free_mem(struct dmalab_cbuf *cb)
+{
+	struct device *dev = &cb->dd->pdev->dev;
+
+	if (cb->page)
+		dma_free_pages(dev, cb->size, cb->page, cb->dma,
+			       DMA_BIDIRECTIONAL);
+	else
+		dma_free_coherent(dev, cb->size, cb->cpu, cb->dma);
+	cb->cpu = NULL;
+}
+
+/**
+ * dmalab_cbuf_alloc() - a file's mmap-able DMA buffer
+ * @dd:		the device
+ * @size:	bytes
+ * @noncoherent: pages from dma_alloc_pages() (the device's view of them
+ *		kept right by syncs) instead of dma_alloc_coherent() memory
+ *
+ * Return: the buffer, with one reference, or NULL without memory.
+ */
+struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size,
+				      bool noncoherent)
 {
 	struct dmalab_cbuf *cb = kzalloc_obj(*cb, GFP_KERNEL);
 
 	if (!cb)
 		return NULL;
-	cb->cpu = dma_alloc_coherent(&dd->pdev->dev, size, &cb->dma,
-				     GFP_KERNEL);
+	if (noncoherent) {
+		cb->page = dma_alloc_pages(&dd->pdev->dev, size, &cb->dma,
+					   DMA_BIDIRECTIONAL, GFP_KERNEL);
+		cb->cpu = cb->page ? page_address(cb->page) : NULL;
+	} else {
+		cb->cpu = dma_alloc_coherent(&dd->pdev->dev, size, &cb->dma,
+					     GFP_KERNEL);
+	}
 	if (!cb->cpu) {
 		kfree(cb);
 		return NULL;
@@ -549,7 +627,7 @@ static void dmalab_cbuf_release(struct kref *ref)
 	mutex_lock(&dd->cbufs_lock);
 	if (cb->cpu) {
 		list_del(&cb->node);
-		dma_free_coherent(&dd->pdev->dev, cb->size, cb->cpu, cb->dma);
+		dmalab_cbuf_free_mem(cb);
 	}
 	mutex_unlock(&dd->cbufs_lock);
 	kfree(cb);
@@ -568,8 +646,7 @@ void dmalab_cbufs_free_dma(struct dmalab_dev *dd)
 	mutex_lock(&dd->cbufs_lock);
 	list_for_each_entry_safe(cb, tmp, &dd->cbufs, node) {
 		list_del(&cb->node);
-		dma_free_coherent(&dd->pdev->dev, cb->size, cb->cpu, cb->dma);
-		cb->cpu = NULL;
+		dmalab_cbuf_free_mem(cb);
 	}
 	mutex_unlock(&dd->cbufs_lock);
 }

@@ -2,7 +2,7 @@
 /*
  * dmalab: a user's op made into a request.  DMALAB_IOC_SUBMIT, _BATCH and
  * _ASYNC describe each side of an op as a user buffer, device memory, the
- * file's coherent buffer or its page buffer; this file checks an op and
+ * file's coherent, non-coherent or page buffer; this file checks an op and
  * builds the request whose buffers are pinned and mapped, below the
  * clients that submit it (the character device, async I/O, the test
  * ioctls) and above the buffers and the queue engine.
@@ -16,7 +16,7 @@
 static bool dmalab_kind_is_host(u32 kind)
 {
 	return kind == DMALAB_BUF_USER || kind == DMALAB_BUF_COHERENT ||
-	       kind == DMALAB_BUF_PAGEBUF;
+	       kind == DMALAB_BUF_PAGEBUF || kind == DMALAB_BUF_NONCOHERENT;
 }
 
 /* The file's page buffer, created on first use; NULL without memory. */
@@ -66,7 +66,14 @@ static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
 		break;
 	case DMALAB_BUF_COHERENT:
 		mutex_lock(&f->lock);
-		ret = dmalab_hbuf_coherent(hb, f->cbuf, b->addr, op->len);
+		ret = dmalab_hbuf_coherent(hb, f->cbuf, b->addr, op->len,
+					   dev_writes);
+		mutex_unlock(&f->lock);
+		break;
+	case DMALAB_BUF_NONCOHERENT:
+		mutex_lock(&f->lock);
+		ret = dmalab_hbuf_coherent(hb, f->ncbuf, b->addr, op->len,
+					   dev_writes);
 		mutex_unlock(&f->lock);
 		break;
 	case DMALAB_BUF_PAGEBUF: {
@@ -174,8 +181,9 @@ fail:
 
 /*
  * The first and last DMALAB_WRITE_GRAIN block an op has the device write
- * through a streaming mapping (user memory, the page buffer); false when it
- * writes none.  The end saturates: a range that wraps fails later anyway.
+ * through a mapping that syncs (user memory, the page buffer, the
+ * non-coherent buffer); false when it writes none.  The end saturates: a
+ * range that wraps fails later anyway.
  */
 static bool dmalab_op_write_blocks(const struct dmalab_op *op, u64 *first,
 				   u64 *last)
@@ -183,7 +191,8 @@ static bool dmalab_op_write_blocks(const struct dmalab_op *op, u64 *first,
 	u64 end;
 
 	if (op->dst.kind != DMALAB_BUF_USER &&
-	    op->dst.kind != DMALAB_BUF_PAGEBUF)
+	    op->dst.kind != DMALAB_BUF_PAGEBUF &&
+	    op->dst.kind != DMALAB_BUF_NONCOHERENT)
 		return false;
 	if (!op->len)
 		return false;

@@ -6,6 +6,7 @@
 # then rebuilds only what changed.  W=1, and any warning fails the build.
 #
 # usage: build-module.sh <kernel-headers-dir> <repo-dir> <build-dir> <output.ko>
+# (dmalab_isa.ko, where the kernel allows it, lands beside <output.ko>)
 set -euo pipefail
 
 kdir=$1
@@ -27,7 +28,15 @@ if grep -E 'warning:' "$log" >&2; then
     echo "build-module: the driver must build without warnings" >&2
     exit 1
 fi
-# Publish the module only when it changed, so later steps stay incremental.
-if ! cmp -s "$out/linux-driver/dmalab.ko" "$4"; then
-    cp "$out/linux-driver/dmalab.ko" "$4"
-fi
+# Publish the modules only when they changed, so later steps stay
+# incremental.  dmalab_isa.ko, a side product beside the output, exists
+# only for kernels with the ISA bus API (linux-driver/Kbuild).
+publish() {
+    if [ ! -f "$1" ]; then
+        rm -f "$2"
+    elif ! cmp -s "$1" "$2"; then
+        cp "$1" "$2"
+    fi
+}
+publish "$out/linux-driver/dmalab.ko" "$4"
+publish "$out/linux-driver/dmalab_isa.ko" "$(dirname "$4")/dmalab_isa.ko"

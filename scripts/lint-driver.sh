@@ -23,9 +23,9 @@ cp -p "$top"/linux-driver/*.[ch] "$top"/linux-driver/Kbuild "$top"/linux-driver/
     "$top"/linux-driver/Makefile "$work/linux-driver/"
 cp -p "$top"/include/*.h "$work/include/"
 
-# The driver's sources (not Kbuild's generated *.mod.c) and its uapi header.
+# The driver's sources (not Kbuild's generated *.mod.c) and its uapi headers.
 mapfile -t files < <(find "$top/linux-driver" -maxdepth 1 -name '*.[ch]' ! -name '*.mod.c' | sort)
-files+=("$top/include/dmalab_uapi.h")
+files+=("$top/include/dmalab_uapi.h" "$top/include/dmalab_isa_uapi.h")
 echo "1..$((${#files[@]} + 2))"
 n=0
 for f in "${files[@]}"; do
