@@ -14,6 +14,17 @@
  * lseek() works as on a regular file of devmem_size bytes (SEEK_END is
  * relative to devmem_size).
  *
+ * read/write move the data by DMA straight to and from the caller's pages
+ * (pinned for the transfer), except with the driver's use_bounce=1, which
+ * copies through one bounce buffer, and for kernel memory (splice, sendfile,
+ * io_uring's fixed buffers), which is always copied through a bounce buffer.
+ * O_DIRECT (at open or with fcntl) asks for the caller's pages, even with
+ * use_bounce=1, under a block device's rules: the file offset, the length
+ * and the address of each buffer are multiples of DMALAB_DIO_ALIGN (EINVAL
+ * otherwise).  fsync and fdatasync are a flush: they return once every
+ * operation any file of the device had submitted before the call has
+ * completed (EIO if the device fails to complete one in time).
+ *
  * mmap:
  *   offset 0 .. devmem_size            device memory (BAR2), write-combining
  *   offset DMALAB_MMAP_COHERENT        the file's DMA-coherent buffer; the
@@ -52,7 +63,8 @@
  * reports POLLIN while completions wait to be collected), and read/write
  * through aio or io_uring, which complete asynchronously (several may be in
  * flight at once).  At most info.async_max async ops per file are in flight
- * (EAGAIN beyond).  io_uring's fixed buffers are not supported (EINVAL).
+ * (EAGAIN beyond).  io_uring's fixed buffers are kernel memory: such a
+ * read or write is bounced and completes before its submission returns.
  *
  * All structures have explicit sizes, no implicit padding, and the same
  * layout on 32- and 64-bit user space.  Reserved fields must be zero on
@@ -72,7 +84,10 @@
 #include <linux/types.h>
 
 /* Version of this interface; bumped on every addition. */
-#define DMALAB_UAPI_VERSION		3
+#define DMALAB_UAPI_VERSION		4
+
+/* O_DIRECT's grain: file offset, length and buffer address (as a disk's). */
+#define DMALAB_DIO_ALIGN		512
 
 #define DMALAB_IOC_MAGIC		0xda
 

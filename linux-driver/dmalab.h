@@ -230,7 +230,14 @@ struct dmalab_queue {
 	bool running;
 	int stop_err;			/* what submissions get while stopped */
 	u64 seq;			/* cookie counter */
-	wait_queue_head_t space_wq;
+	/*
+	 * Descriptors posted and retired (completed or cancelled), ever:
+	 * the device retires a ring's descriptors in order, so a flush
+	 * waits for retired to reach what posted was when it began.
+	 */
+	u64 posted;
+	u64 retired;
+	wait_queue_head_t space_wq;	/* room in the ring; retirements */
 	char irq_name[32];
 	/*
 	 * A client above the queue engine (the dmaengine channel on this
@@ -498,6 +505,7 @@ int dmalab_queues_start(struct dmalab_dev *dd);
 void dmalab_queue_reap(struct dmalab_queue *q);
 int dmalab_queue_recover(struct dmalab_queue *q, int err);
 void dmalab_queues_halt(struct dmalab_dev *dd, int err);
+int dmalab_queues_flush(struct dmalab_dev *dd);
 bool dmalab_check_gone(struct dmalab_dev *dd);
 void dmalab_dev_lost(struct dmalab_dev *dd);
 void dmalab_lost_work(struct work_struct *work);
@@ -553,6 +561,7 @@ __poll_t dmalab_async_poll(struct dmalab_file *f, struct file *file,
 			   poll_table *wait);
 void dmalab_async_release(struct dmalab_file *f);
 void dmalab_async_work(struct work_struct *work);
+void dmalab_async_flush(struct dmalab_dev *dd);
 void dmalab_file_put(struct dmalab_file *f);
 ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 		      struct iov_iter *it, bool write);

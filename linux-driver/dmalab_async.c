@@ -92,6 +92,16 @@ static void dmalab_aio_piece_done(struct dmalab_req *req)
 	iocb->ki_complete(iocb, res);
 }
 
+/*
+ * After a flush of the queues: deliver every completion the reaping path
+ * has queued, so that what fsync waited for has also reached its file or
+ * kiocb when fsync returns.
+ */
+void dmalab_async_flush(struct dmalab_dev *dd)
+{
+	flush_work(&dd->async_work);
+}
+
 /* Process context: release the request's buffers and deliver it. */
 void dmalab_async_work(struct work_struct *work)
 {

@@ -9,6 +9,7 @@
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/splice.h>
 #include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -237,11 +238,14 @@ unlock:
 	return ret;
 }
 
-/* One piece of a read or write: one descriptor. */
-static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
+/*
+ * One piece of a read or write: one descriptor.  O_DIRECT asks for the
+ * caller's pages even where use_bounce=1 copies through the bounce buffer.
+ */
+static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write, bool direct,
 			   char __user *ubuf, u64 off, size_t len)
 {
-	if (dd->bounce_size)
+	if (dd->bounce_size && !direct)
 		return dmalab_rw_chunk_bounce(dd, write, ubuf, off, len);
 	return dmalab_rw_chunk_map(dd, write, ubuf, off, len, false);
 }
@@ -249,6 +253,7 @@ static int dmalab_rw_chunk(struct dmalab_dev *dd, bool write,
 struct dmalab_rw_sync {
 	struct dmalab_dev *dd;
 	bool write;
+	bool direct;
 };
 
 /* One chunk of a synchronous read or write, waited for. */
@@ -260,22 +265,36 @@ static int dmalab_rw_sync_chunk(void *ctx, char __user *ubuf, loff_t off,
 	/* a signal ends the transfer between chunks, with what moved */
 	if (done && signal_pending(current))
 		return -EINTR;
-	return dmalab_rw_chunk(rw->dd, rw->write, ubuf, off, len);
+	return dmalab_rw_chunk(rw->dd, rw->write, rw->direct, ubuf, off, len);
+}
+
+/*
+ * The bytes of device memory a transfer of @count at @pos may move: up to
+ * the end of device memory.  0 for a read at or past the end (end of
+ * file); -ENOSPC for such a write, as on a full disk.
+ */
+static ssize_t dmalab_rw_span(struct dmalab_dev *dd, loff_t pos, size_t count,
+			      bool write)
+{
+	if ((u64)pos >= dd->devmem_size)
+		return write ? -ENOSPC : 0;
+	return min_t(u64, count, dd->devmem_size - pos);
 }
 
 /* Synchronous read/write: one descriptor per chunk, waiting for each. */
 static ssize_t dmalab_rw(struct dmalab_dev *dd, struct iov_iter *it,
-			 loff_t *ppos, bool write)
+			 loff_t *ppos, bool write, bool direct)
 {
-	struct dmalab_rw_sync rw = { .dd = dd, .write = write };
+	struct dmalab_rw_sync rw = { .dd = dd, .write = write,
+				     .direct = direct };
 	loff_t pos = *ppos;
-	size_t count, done;
+	ssize_t count;
+	size_t done;
 	int ret;
 
-	count = iov_iter_count(it);
-	if ((u64)pos >= dd->devmem_size)
-		return write ? -ENOSPC : 0;
-	count = min_t(u64, count, dd->devmem_size - pos);
+	count = dmalab_rw_span(dd, pos, iov_iter_count(it), write);
+	if (count <= 0)
+		return count;
 
 	done = dmalab_rw_walk(dd, it, pos, count, dmalab_rw_sync_chunk, &rw,
 			      &ret);
@@ -286,6 +305,94 @@ static ssize_t dmalab_rw(struct dmalab_dev *dd, struct iov_iter *it,
 	return ret;
 }
 
+/*
+ * One piece of a read or write of kernel memory: no user pages to pin, so
+ * the data goes through a bounce buffer of the request's own.  Returns
+ * the bytes moved to or from @it (fewer than @len when a pipe fills), or
+ * an errno; -ERESTARTSYS when the request was abandoned.
+ */
+static ssize_t dmalab_rw_chunk_kernel(struct dmalab_dev *dd, bool write,
+				      struct iov_iter *it, u64 off, size_t len)
+{
+	struct dmalab_req *req = dmalab_req_alloc(dd);
+	struct dmalab_hbuf *hb;
+	ssize_t ret;
+
+	if (!req)
+		return -ENOMEM;
+	req->q = dmalab_pick_queue(dd);
+	req->len = len;
+	hb = write ? &req->hsrc : &req->hdst;
+
+	ret = dmalab_hbuf_bounce(dd, hb, len, !write);
+	if (!ret && write && copy_from_iter(hb->bounce, len, it) != len)
+		ret = -EFAULT;
+	if (!ret)
+		ret = dmalab_hbuf_bounce_map(dd, hb);
+	if (ret)
+		goto out;
+
+	dmalab_rw_setup(req, write, hb, off);
+	ret = dmalab_rw_run(dd, req, write, off);
+	if (ret == -ERESTARTSYS)
+		return ret;
+	if (!ret) {
+		ret = len;
+		if (!write) {
+			dmalab_hbuf_bounce_unmap(dd, hb);
+			ret = copy_to_iter(hb->bounce, len, it);
+		}
+	}
+out:
+	dmalab_req_free(req);
+	return ret;
+}
+
+/*
+ * A read or write of kernel memory: splice and sendfile (a pipe's pages),
+ * io_uring's fixed buffers.  Synchronous, one bounced descriptor per chunk.
+ */
+static ssize_t dmalab_rw_kernel(struct dmalab_dev *dd, struct iov_iter *it,
+				loff_t *ppos, bool write)
+{
+	loff_t pos = *ppos;
+	ssize_t count, ret = 0;
+	size_t done = 0;
+
+	count = dmalab_rw_span(dd, pos, iov_iter_count(it), write);
+	if (count <= 0)
+		return count;
+
+	while (done < count) {
+		size_t len = min_t(size_t, count - done, dd->rw_chunk);
+
+		/* a signal ends the transfer between chunks, with what moved */
+		if (done && signal_pending(current))
+			break;
+		ret = dmalab_rw_chunk_kernel(dd, write, it, pos + done, len);
+		if (ret <= 0)
+			break;
+		done += ret;
+		if (ret < len)
+			break;
+	}
+	if (done) {
+		*ppos = pos + done;
+		return done;
+	}
+	return ret;
+}
+
+/*
+ * O_DIRECT's rules, a disk's: the file offset, the length and each
+ * buffer's address and length are multiples of DMALAB_DIO_ALIGN.
+ */
+static bool dmalab_dio_aligned(struct kiocb *iocb, struct iov_iter *it)
+{
+	return !((iocb->ki_pos | iov_iter_alignment(it)) &
+		 (DMALAB_DIO_ALIGN - 1));
+}
+
 static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 			      bool write)
 {
@@ -293,12 +400,20 @@ static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 	struct dmalab_dev *dd = f->dd;
 	ssize_t ret;
 
+	bool direct = iocb->ki_flags & IOCB_DIRECT;
+	bool user = user_backed_iter(it);
+
 	if (iocb->ki_pos < 0)
+		return -EINVAL;
+	if (direct && !dmalab_dio_aligned(iocb, it))
 		return -EINVAL;
 	if (!iov_iter_count(it))
 		return 0;
-	/* a synchronous transfer always waits for the device */
-	if (is_sync_kiocb(iocb) && (iocb->ki_flags & IOCB_NOWAIT))
+	/*
+	 * A synchronous transfer always waits for the device, and so does
+	 * one of kernel memory: io_uring retries it from a worker.
+	 */
+	if ((is_sync_kiocb(iocb) || !user) && (iocb->ki_flags & IOCB_NOWAIT))
 		return -EAGAIN;
 	if (!dmalab_enter(dd))
 		return -ENODEV;
@@ -307,8 +422,10 @@ static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 	 * reused bounce buffer carries one transfer at a time, and would
 	 * turn their submission into a synchronous wait.
 	 */
-	if (is_sync_kiocb(iocb))
-		ret = dmalab_rw(dd, it, &iocb->ki_pos, write);
+	if (!user)
+		ret = dmalab_rw_kernel(dd, it, &iocb->ki_pos, write);
+	else if (is_sync_kiocb(iocb))
+		ret = dmalab_rw(dd, it, &iocb->ki_pos, write, direct);
 	else
 		ret = dmalab_aio_rw(f, iocb, it, write);
 	dmalab_leave(dd);
@@ -323,6 +440,23 @@ static ssize_t dmalab_read_iter(struct kiocb *iocb, struct iov_iter *to)
 static ssize_t dmalab_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	return dmalab_rw_iter(iocb, from, true);
+}
+
+/* fsync and fdatasync: a flush of every operation submitted before. */
+static int dmalab_fsync(struct file *file, loff_t start, loff_t end,
+			int datasync)
+{
+	struct dmalab_file *f = file->private_data;
+	struct dmalab_dev *dd = f->dd;
+	int ret;
+
+	if (!dmalab_enter(dd))
+		return -ENODEV;
+	ret = dmalab_queues_flush(dd);
+	if (!ret)
+		dmalab_async_flush(dd);
+	dmalab_leave(dd);
+	return ret;
 }
 
 static loff_t dmalab_llseek(struct file *file, loff_t offset, int whence)
@@ -789,6 +923,8 @@ static int dmalab_open(struct inode *inode, struct file *file)
 	 * means "async ioctl completions ready".
 	 */
 	file->f_mode |= FMODE_NOWAIT;
+	/* read/write already DMA to and from the caller's pages */
+	file->f_mode |= FMODE_CAN_ODIRECT;
 	return 0;
 }
 
@@ -824,6 +960,9 @@ static const struct file_operations dmalab_fops = {
 	.release = dmalab_release,
 	.read_iter = dmalab_read_iter,
 	.write_iter = dmalab_write_iter,
+	.splice_read = copy_splice_read,
+	.splice_write = iter_file_splice_write,
+	.fsync = dmalab_fsync,
 	.poll = dmalab_poll,
 	.llseek = dmalab_llseek,
 	.unlocked_ioctl = dmalab_ioctl,

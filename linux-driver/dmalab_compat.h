@@ -46,6 +46,15 @@ static inline const struct iovec *iter_iov(const struct iov_iter *iter)
 }
 #endif
 
+/*
+ * 6.5: splice reads a file without a page cache into pages of its own
+ * through ->read_iter (copy_splice_read); before, the generic splice read
+ * did so into the pipe's pages.  The same signature; a function.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define copy_splice_read	generic_file_splice_read
+#endif
+
 /* 6.13: a timer is set up with its function in one call (a function) */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 static inline void

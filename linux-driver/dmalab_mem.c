@@ -164,7 +164,8 @@ static int dmalab_hbuf_map_pages(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
  * @len:	out: bytes of the current segment
  *
  * Return: 0, or -EINVAL for iterators over kernel memory (io_uring fixed
- * buffers, splice), which the driver does not support.
+ * buffers, splice), which have no user pages to pin: read/write send them
+ * through a bounce buffer before they come here.
  */
 static int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
 {

@@ -102,6 +102,7 @@ static int dmalab_queue_hw_start(struct dmalab_queue *q)
 	memset(q->ring, 0, q->size * sizeof(*q->ring));
 	q->head = 0;
 	q->tail = 0;
+	q->retired = q->posted;	/* an empty ring holds nothing posted */
 	q->phase = DMALAB_CPL_PHASE;
 
 	dmalab_qwr(q, DMALAB_Q_RING_LO, lower_32_bits(q->ring_dma));
@@ -179,7 +180,9 @@ static void dmalab_queue_cancel_all(struct dmalab_queue *q, int err)
 		req->err = err;
 		dmalab_req_finish(q, req);
 	}
+	q->retired += (q->tail - q->head) & q->mask;
 	q->head = q->tail;
+	wake_up_all(&q->space_wq);
 }
 
 /**
@@ -388,6 +391,7 @@ void dmalab_queue_reap(struct dmalab_queue *q)
 			dmalab_req_finish(q, req);
 		}
 		n++;
+		q->retired++;
 		q->head = (q->head + 1) & q->mask;
 		if (!q->head)
 			q->phase ^= DMALAB_CPL_PHASE;
@@ -546,6 +550,7 @@ static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
 	d->cookie = cpu_to_le64(req->cookie);
 	q->reqs[slot] = req;
 	q->tail = (slot + 1) & q->mask;
+	q->posted++;
 	trace_dmalab_submit(req);
 
 	/* Descriptor (and SG tables) visible before the doorbell. */
@@ -714,6 +719,69 @@ int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline)
 	if (dmalab_req_abandon(req))
 		return -ERESTARTSYS;
 	return req->err;
+}
+
+static bool dmalab_queue_retired(struct dmalab_queue *q, u64 upto)
+{
+	unsigned long flags;
+	bool done;
+
+	spin_lock_irqsave(&q->lock, flags);
+	done = q->retired >= upto;
+	spin_unlock_irqrestore(&q->lock, flags);
+	return done;
+}
+
+/**
+ * dmalab_queues_flush() - wait for every descriptor posted so far
+ * @dd:		the device
+ *
+ * fsync's meaning for the device, as a disk's flush: it returns once each
+ * descriptor that was on a ring when it was called has completed, failed
+ * or been cancelled.  Later submissions do not hold it up.  A queue whose
+ * descriptors stay out past the device's deadline (a lost interrupt is
+ * reaped here; a stalled device is not) fails the flush.
+ *
+ * Return: 0, -EIO, or -ERESTARTSYS on a signal.
+ */
+int dmalab_queues_flush(struct dmalab_dev *dd)
+{
+	unsigned int i;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+		unsigned long deadline = dmalab_deadline();
+		unsigned long flags;
+		long left;
+		u64 upto;
+
+		spin_lock_irqsave(&q->lock, flags);
+		upto = q->posted;
+		spin_unlock_irqrestore(&q->lock, flags);
+		for (;;) {
+			left = (long)(deadline - jiffies);
+			if (left <= 0)
+				left = 1;
+			left = wait_event_interruptible_timeout
+					(q->space_wq,
+					 dmalab_queue_retired(q, upto), left);
+			if (left < 0)
+				return left;
+			if (left)
+				break;
+			/* completions without an interrupt? */
+			dmalab_queue_reap(q);
+			if (dmalab_queue_retired(q, upto))
+				break;
+			if (time_after_eq(jiffies, deadline)) {
+				dev_warn_ratelimited(&dd->pdev->dev,
+						     "queue %u: flush timed out\n",
+						     q->idx);
+				return -EIO;
+			}
+		}
+	}
+	return 0;
 }
 
 void dmalab_orphan_work(struct work_struct *work)
