@@ -13,6 +13,11 @@
 #   ./run-vm.sh fuzz [--time S]    fuzz the device with QEMU's generic-fuzz
 #                                  and libFuzzer; keeps crashes and their
 #                                  reproducers under build/fuzz/
+#   ./run-vm.sh bench [--quick]    the benchmark: dmalab beside the host's
+#                                  and the guest's memcpy and QEMU's NVMe
+#                                  model, in trials; a table, and under
+#                                  build/results/bench/ the trials (CSV),
+#                                  summary.json and plots
 #
 # Run ./run-vm.sh --help for the options.
 set -euo pipefail
@@ -29,7 +34,7 @@ results_root=${DMALAB_RESULTS:-$build/results}
 
 usage() {
     cat <<EOF
-usage: ./run-vm.sh [check|labs|fuzz] [options]
+usage: ./run-vm.sh [check|labs|fuzz|bench] [options]
 
   (no command)        build, boot the default VM and run the guest tests
   check               run every test: the host-side tests, then each
@@ -42,6 +47,12 @@ usage: ./run-vm.sh [check|labs|fuzz] [options]
   fuzz                build the generic-fuzz target of the device (clang,
                       libFuzzer, ASan, UBSan) and run it; crashes and their
                       qtest reproducers are kept in build/fuzz/
+  bench               boot one VM with a dmalab device and QEMU's NVMe model
+                      on a RAM-backed file, and measure: copies of 4 KiB to
+                      64 MiB against the host's and the guest's memcpy, op
+                      rates of every submission path against NVMe's, in 5
+                      trials each; writes build/results/bench/results.csv,
+                      summary.json and *.png (docs/performance.md)
 
 options:
   --kernel K          the guest kernel: debian (Debian 12's, the default),
@@ -81,6 +92,8 @@ options:
   --tests A,B         run only these guest test programs (the kernel-log
                       and leak checks still run)
   --time SECONDS      with fuzz: how long to fuzz (default: 600)
+  --quick             with bench: one short trial of small sizes (what
+                      check runs to prove the benchmark works)
   --config NAME       without check: boot configuration NAME (default:
                       default); one of: ${DMALAB_CONFIGS[*]}
                       (aarch64: ${DMALAB_CONFIGS_AARCH64[*]})
@@ -108,6 +121,7 @@ deps=1
 timeout_s=""
 only_tests=""
 fuzz_time=600
+bench_mode=full
 list=0
 shard=""
 adds=()
@@ -116,6 +130,8 @@ while [ $# -gt 0 ]; do
     check) command=check ;;
     labs) command=labs ;;
     fuzz) command=fuzz ;;
+    bench) command=bench ;;
+    --quick) bench_mode=quick ;;
     --time) fuzz_time=${2:?--time needs seconds}; shift ;;
     --shell) shell=1 ;;
     --gdb) shell=1; gdb=1 ;;
@@ -608,6 +624,62 @@ run_labs() {
     done
 }
 
+# The benchmark (docs/performance.md) as unit $1, mode $2 (full or quick),
+# on the QEMU and kernel already in use: the host's memcpy around one boot
+# of the bench configuration, whose guest runs dmalab_perf alone (a second
+# cpio archive names it the only test and brings NVMe's modules from the
+# guest kernel's own package), then scripts/bench.py's table, CSV, JSON
+# and plots.
+run_bench() {
+    local unit=$1 mode=$2 dir=$results_root/bench start=$EPOCHREALTIME
+    local stage tool=$build/tools/host-memcpy image trials=5 secs=0.3 rc=0
+    local -a sizes=(4096 65536 1048576 4194304 16777216 67108864)
+    step "bench: $mode (kernel $KERNEL_LABEL, QEMU ${QEMU_LABEL:-debian})"
+    if [ "$mode" = quick ]; then
+        trials=1
+        secs=0.05
+        sizes=(4096 65536 1048576)
+    fi
+    mkdir -p "$build/tools"
+    if [ ! -x "$tool" ] || [ "$top/scripts/host-memcpy.c" -nt "$tool" ]; then
+        gcc -O2 -Wall -Wextra -Werror -o "$tool" "$top/scripts/host-memcpy.c"
+    fi
+    stage=$(mktemp -d)
+    mkdir -p "$stage/usr/bin" "$stage/etc/dmalab" "$stage/lib/modules"
+    cp "$mesondir/guest-tests/dmalab_perf" "$stage/usr/bin/"
+    echo dmalab_perf >"$stage/etc/dmalab/tests"
+    # NVMe's driver from the guest kernel's package; a kernel built here
+    # has no package, and its run has no NVMe baseline.
+    if [ "$KERNEL_ID" = debian ] && [ "$ARCH" = x86_64 ]; then
+        "$top/scripts/guest-modules.sh" "linux-image-$KERNEL_RELEASE" \
+            "$build/kernel/bench-modules-$KERNEL_RELEASE" nvme
+        cp -r "$build/kernel/bench-modules-$KERNEL_RELEASE" "$stage/lib/modules/bench"
+    fi
+    (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \
+        >"$build/bench.cpio.gz"
+    rm -rf "$stage"
+    cat "$initrd" "$build/bench.cpio.gz" >"$build/initramfs-bench.cpio.gz"
+    # RAM-backed: the NVMe model reads a file in /dev/shm (tmpfs)
+    image=$(mktemp /dev/shm/dmalab-bench-nvme.XXXXXX)
+    dd if=/dev/zero of="$image" bs=1M count=256 status=none
+    mkdir -p "$dir"
+    "$tool" "$trials" "$secs" 0 "${sizes[@]}" >"$dir.host-before"
+    BENCH_MODE=$mode BENCH_NVME_IMAGE=$image initrd=$build/initramfs-bench.cpio.gz \
+        boot_config bench "$dir"
+    "$tool" "$trials" "$secs" "$trials" "${sizes[@]}" >>"$dir.host-before"
+    mv "$dir.host-before" "$dir/host-memcpy.txt"
+    rm -f "$image"
+    grep -E '^(ok|not ok)' "$dir/results.tap" || true
+    python3 "$top/scripts/bench.py" "$dir" | tee "$dir/table.txt" || rc=$?
+    if [ "$rc" = 0 ] && [ -s "$dir/summary.json" ] && [ -s "$dir/results.csv" ] &&
+        { [ -s "$dir/throughput.png" ] || ! python3 -c 'import matplotlib' 2>/dev/null; }; then
+        echo "ok - bench.py: the trials, summary.json and plots written" >>"$dir/results.tap"
+    else
+        echo "not ok - bench.py: the trials, summary.json and plots written" >>"$dir/results.tap"
+    fi
+    tally "$unit" "$dir/results.tap" 1 "$KERNEL_LABEL" "bench/console.log" "$start"
+}
+
 # --gdb: how to attach gdb, with the kernel's own helpers (scripts/gdb,
 # through vmlinux-gdb.py beside vmlinux) loading the driver's symbols.
 gdb_hint() {
@@ -757,6 +829,16 @@ all_units() {
     check_labs | while read -r id a c; do
         echo "lab/$a/$id"
     done
+    check_bench
+}
+
+# The benchmark's quick run, on Debian's QEMU and kernel like the labs:
+# it proves the benchmark works and asserts nothing about speed.
+check_bench() {
+    [ "$kernel_given" = 0 ] && [ "$kernel_debug" = 0 ] &&
+        [ "$qemu_given" = 0 ] || return 0
+    [ "$arch_given" = 0 ] || [ "$ARCH" = x86_64 ] || return 0
+    echo "bench/x86_64/quick"
 }
 
 # Whether unit $1 is one --only names: a pattern matches the whole name as a
@@ -843,7 +925,8 @@ mkdir -p "$results_root"
 
 build_host
 
-if [ "$command" = run ] || [ "$command" = labs ] || [ "$shell" = 1 ]; then
+if [ "$command" = run ] || [ "$command" = labs ] || [ "$command" = bench ] ||
+    [ "$shell" = 1 ]; then
     use_kernel "$kernel_name" "$kernel_debug"
     choose_accel
 fi
@@ -890,6 +973,12 @@ if [ "$command" = run ]; then
     exit
 fi
 
+if [ "$command" = bench ]; then
+    run_bench "bench/$ARCH/$bench_mode" "$bench_mode"
+    finish_run
+    exit
+fi
+
 # check
 # The host tests drive x86_64 QEMUs.
 ARCH=x86_64
@@ -929,4 +1018,11 @@ done
 check_labs | while read -r id lab_arch name; do
     if wanted "lab/$lab_arch/$id"; then echo "$id $lab_arch $name"; fi
 done | run_labs debian debian 0
+if wanted bench/x86_64/quick; then
+    ARCH=x86_64
+    use_qemu debian
+    use_kernel debian 0
+    choose_accel >/dev/null
+    run_bench bench/x86_64/quick quick
+fi
 finish_run

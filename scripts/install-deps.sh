@@ -24,6 +24,8 @@ PACKAGES=(
     liburing-dev libaio-dev
     # the docs' diagrams (docs/diagrams/*.dot, rendered by scripts/diagrams.sh)
     graphviz
+    # the benchmark's plots (./run-vm.sh bench, scripts/bench.py)
+    python3-matplotlib
     # kernel tooling: sparse for `make C=1`
     sparse kmod
     # drivers/dma/dmatest.c and scripts/checkpatch.pl come from here

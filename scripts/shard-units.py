@@ -63,6 +63,8 @@ def builds_of(unit):
         needs.add("build/qemu-asan/%s/%s" % (parts[1], parts[2]))
     elif parts[0] == "boot" and len(parts) == 5:
         needs.add("build/kernel/%s/%s" % (parts[1], parts[3]))
+    elif parts[0] == "bench" and len(parts) == 3:
+        needs.add("build/kernel/%s/debian" % parts[1])
     elif parts[0] == "lint" and len(parts) == 4 and parts[1] == "driver":
         needs.add("build/kernel/%s/%s" % (parts[2], parts[3]))
     return needs

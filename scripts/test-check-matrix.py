@@ -27,7 +27,8 @@ NAME = re.compile(
     r"|^lint/device/[a-z0-9.-]+$|^selftest/[a-z-]+$"
     r"|^lint/driver/[a-z0-9_]+/[A-Za-z0-9._-]+$"
     r"|^boot/[a-z0-9_]+/[a-z0-9.-]+/[A-Za-z0-9._-]+/[a-z0-9-]+$"
-    r"|^lab/[a-z0-9_]+/lab[0-9]+-[0-9]+$")
+    r"|^lab/[a-z0-9_]+/lab[0-9]+-[0-9]+$"
+    r"|^bench/[a-z0-9_]+/quick$")
 
 n_cases = 0
 n_failed = 0
@@ -63,7 +64,8 @@ def test_list():
     bad = [u for u in units if not NAME.match(u)]
     kinds = {u.split("/")[0] for u in units}
     tap(rc == 0 and units and not bad and len(set(units)) == len(units) and
-        kinds >= {"qtest", "qtest-asan", "lint", "selftest", "boot", "lab"},
+        kinds >= {"qtest", "qtest-asan", "lint", "selftest", "boot", "lab",
+                  "bench"},
         "--list: %d units, each named once, every kind present%s" % (
             len(units), (", bad names: " + " ".join(bad)) if bad else ""))
     return units

@@ -148,6 +148,20 @@ vm_config() {
                       -device dmalab-isa,iobase=0x300,irq=5,dma=1
                       -device dmalab-isa,iobase=0x310,irq=7,dma=5)
         ;;
+    bench)
+        # ./run-vm.sh bench: the default PCIe device with 128 MiB of device
+        # memory (64 MiB transfers), and beside it QEMU's NVMe model on a
+        # RAM-backed file (BENCH_NVME_IMAGE), the baseline of the op rates.
+        # dmalab.bench=full|quick tells dmalab_perf how long to run.
+        VM_MEM=2G
+        VM_TIMEOUT=1500
+        VM_APPEND="dmalab.bench=${BENCH_MODE:-quick} dmalab.test_limit=1200"
+        VM_QEMU_ARGS=(-device pcie-root-port,id=rp0,chassis=1
+                      -device dmalab,id=dmalab0,bus=rp0,devmem-size=128M
+                      -device pcie-root-port,id=rp1,chassis=2
+                      -drive "file=${BENCH_NVME_IMAGE:-},if=none,id=nvm,format=raw"
+                      -device nvme,serial=dmalabbench,drive=nvm,bus=rp1)
+        ;;
     *)
         echo "vm-configs: unknown configuration '$1'" >&2
         return 1

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""The benchmark's host half (./run-vm.sh bench): gather every trial of a
+run, take medians and spreads, the ratios against the baselines measured in
+the same run, and write
+
+  results.csv    every trial: figure, trial, value, unit, p50_us, p99_us
+  summary.json   medians, the headline ratios and the targets they meet
+  *.png          throughput against size, op rate against queue depth, the
+                 latency CDF (python3-matplotlib)
+
+usage: bench.py DIR
+
+DIR holds the guest's results.tap (dmalab_perf's "# perf," and
+"# perfcdf," lines) and host-memcpy.txt (the host's memcpy, measured
+before and after the boot).  Prints the table.  Exits 1 when the run has
+no figure at all.
+"""
+
+import csv
+import json
+import os
+import re
+import statistics
+import sys
+
+# Headline ratios: name -> (figure, baseline figure, target or None).
+# "At depth 2 or more" for the large copies: the batch of 4.
+HEADLINES = {
+    "h2d_4MiB_vs_host_memcpy": ("h2d_4MiB_qd4_pg4KiB", "host_memcpy_4MiB", 0.8),
+    "h2d_64MiB_vs_host_memcpy": ("h2d_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
+    "d2h_64MiB_vs_host_memcpy": ("d2h_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
+    "copy_64MiB_vs_host_memcpy": ("copy_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
+    "qd1_4KiB_vs_nvme": ("dmalab_ioctl_qd1_4KiB", "nvme_randread_qd1_4KiB", 1.5),
+    "iouring_qd32_4KiB_vs_nvme": ("dmalab_iouring_qd32_4KiB", "nvme_iouring_qd32_4KiB", 1.0),
+    "batch_64B_vs_nvme_qd1": ("dmalab_batch256_64B", "nvme_randread_qd1_4KiB", 15.0),
+}
+
+SIZE_RE = re.compile(r"_(\d+)(B|KiB|MiB)(?:_|$)")
+UNIT = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}
+
+
+def size_of(fig):
+    m = SIZE_RE.search(fig)
+    return int(m.group(1)) * UNIT[m.group(2)] if m else None
+
+
+def read_trials(d):
+    rows, cdfs = [], {}
+    sources = [os.path.join(d, "results.tap"), os.path.join(d, "host-memcpy.txt")]
+    for path in sources:
+        if not os.path.exists(path):
+            continue
+        with open(path, errors="replace") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("# "):
+                    line = line[2:]
+                if line.startswith("perf,"):
+                    p = line.split(",")
+                    if len(p) < 7:
+                        continue
+                    rows.append({
+                        "figure": p[1], "trial": int(p[2]),
+                        "value": float(p[3]), "unit": p[4],
+                        "p50_us": float(p[5]) if p[5] else None,
+                        "p99_us": float(p[6]) if p[6] else None,
+                    })
+                elif line.startswith("perfcdf,"):
+                    p = line.split(",")
+                    cdfs[p[1]] = [float(v) for v in p[2:]]
+    return rows, cdfs
+
+
+def summarize(rows):
+    figs = {}
+    for r in rows:
+        figs.setdefault(r["figure"], []).append(r)
+    out = {}
+    for fig, rs in figs.items():
+        vals = [r["value"] for r in rs]
+        p50 = [r["p50_us"] for r in rs if r["p50_us"] is not None]
+        p99 = [r["p99_us"] for r in rs if r["p99_us"] is not None]
+        out[fig] = {
+            "unit": rs[0]["unit"], "trials": len(vals),
+            "median": statistics.median(vals),
+            "min": min(vals), "max": max(vals),
+            "p50_us": statistics.median(p50) if p50 else None,
+            "p99_us": statistics.median(p99) if p99 else None,
+        }
+    return out
+
+
+def baseline_of(fig, figs):
+    """The figure a row is compared with in the table, if measured: the
+    host's memcpy of the same size for copies, NVMe's 4 KiB random reads
+    at the same depth (QD1 for QD1 and batches) for op rates."""
+    m = SIZE_RE.search(fig)
+    if fig.startswith(("h2d_", "d2h_", "copy_", "memcpy_guest_")) and m:
+        name = "host_memcpy_%s%s" % (m.group(1), m.group(2))
+    elif fig.startswith("dmalab_") and "qd32" in fig:
+        name = "nvme_iouring_qd32_4KiB"
+    elif fig.startswith("dmalab_"):
+        name = "nvme_randread_qd1_4KiB"
+    else:
+        return None
+    return name if name in figs else None
+
+
+def ratio(figs, a, b):
+    if a in figs and b in figs and figs[b]["median"] > 0:
+        return figs[a]["median"] / figs[b]["median"]
+    return None
+
+
+def plots(d, figs, cdfs):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench: python3-matplotlib is missing: no plots")
+        return []
+    made = []
+
+    def series(prefix, suffix):
+        pts = []
+        for fig, s in figs.items():
+            if fig.startswith(prefix) and fig.endswith(suffix) and size_of(fig):
+                pts.append((size_of(fig), s["median"]))
+        return sorted(pts)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    lines = [
+        ("DMA H2D (4 ops)", "h2d_", "_qd4_pg4KiB"),
+        ("DMA D2H (4 ops)", "d2h_", "_qd4_pg4KiB"),
+        ("DMA COPY (4 ops)", "copy_", "_qd4_pg4KiB"),
+        ("DMA H2D (1 op)", "h2d_", "_qd1_pg4KiB"),
+        ("DMA H2D, 2 MiB pages", "h2d_", "_qd4_pg2MiB"),
+        ("guest memcpy", "memcpy_guest_", "_pg4KiB"),
+        ("host memcpy", "host_memcpy_", ""),
+    ]
+    for label, prefix, suffix in lines:
+        pts = series(prefix, suffix)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    if "nvme_seqread_1MiB" in figs:
+        ax.axhline(figs["nvme_seqread_1MiB"]["median"], linestyle="--", color="gray",
+                   label="NVMe 1 MiB sequential read")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("transfer size (bytes)")
+    ax.set_ylabel("MB/s (median of trials)")
+    ax.set_title("dmalab throughput against size")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    path = os.path.join(d, "throughput.png")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    made.append(path)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for size in ("64B", "4KiB"):
+        pts = []
+        for label, name, qd in (("ioctl", "dmalab_ioctl_qd1_%s", 1),
+                                ("io_uring", "dmalab_iouring_qd1_%s", 1),
+                                ("io_uring", "dmalab_iouring_qd32_%s", 32),
+                                ("libaio", "dmalab_libaio_qd32_%s", 32),
+                                ("async ioctl", "dmalab_async_qd32_%s", 32),
+                                ("batch", "dmalab_batch256_%s", 256)):
+            f = name % size
+            if f in figs:
+                pts.append((qd, figs[f]["median"], label))
+        for label in sorted({p[2] for p in pts}):
+            xs = [p[0] for p in pts if p[2] == label]
+            ys = [p[1] for p in pts if p[2] == label]
+            ax.plot(xs, ys, marker="o", label="dmalab %s, %s" % (label, size))
+    nv = [(1, "nvme_randread_qd1_4KiB"), (32, "nvme_iouring_qd32_4KiB")]
+    nv = [(q, figs[f]["median"]) for q, f in nv if f in figs]
+    if nv:
+        ax.plot([p[0] for p in nv], [p[1] for p in nv], marker="s", linestyle="--",
+                color="black", label="NVMe 4 KiB random read")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("ops in flight (queue depth; batch: ops per call)")
+    ax.set_ylabel("ops/s (median of trials)")
+    ax.set_title("op rate against queue depth")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    path = os.path.join(d, "oprate.png")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    made.append(path)
+
+    if cdfs:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for name, vals in sorted(cdfs.items()):
+            ps = [i * 100.0 / (len(vals) - 1) for i in range(len(vals))]
+            ax.plot(vals, ps, label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (us)")
+        ax.set_ylabel("percentile")
+        ax.set_title("latency CDF at queue depth 1 (first trial)")
+        ax.legend(fontsize="small")
+        ax.grid(True, which="both", alpha=0.3)
+        path = os.path.join(d, "latency-cdf.png")
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    d = sys.argv[1]
+    rows, cdfs = read_trials(d)
+    if not rows:
+        print("bench: no figures in %s" % d, file=sys.stderr)
+        return 1
+    with open(os.path.join(d, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["figure", "trial", "value", "unit",
+                                          "p50_us", "p99_us"])
+        w.writeheader()
+        w.writerows(rows)
+    figs = summarize(rows)
+
+    head = {}
+    for name, (a, b, target) in HEADLINES.items():
+        r = ratio(figs, a, b)
+        head[name] = {"ratio": round(r, 3) if r is not None else None,
+                      "figure": a, "baseline": b, "target": target,
+                      "met": (r >= target) if r is not None else None}
+    head["fio_randread_qd32_vs_nvme"] = {
+        "ratio": None, "target": 1.0, "met": None,
+        "note": "fio is not packed into the guest yet: not measured"}
+    summary = {
+        "figures": figs,
+        "headlines": {k: v["ratio"] for k, v in head.items()},
+        "targets": head,
+    }
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+
+    print("%-34s %12s %-6s %21s %9s %9s  %s" % (
+        "figure", "median", "unit", "spread (min..max)", "p50 us", "p99 us",
+        "ratio to baseline"))
+    for fig in sorted(figs, key=lambda x: (x.split("_")[0], size_of(x) or 0, x)):
+        s = figs[fig]
+        base = baseline_of(fig, figs)
+        r = ratio(figs, fig, base) if base else None
+        print("%-34s %12.1f %-6s %10.1f..%-10.1f %9s %9s  %s" % (
+            fig, s["median"], s["unit"], s["min"], s["max"],
+            "%.1f" % s["p50_us"] if s["p50_us"] is not None else "",
+            "%.1f" % s["p99_us"] if s["p99_us"] is not None else "",
+            "%.2fx %s" % (r, base) if r is not None else ""))
+    print()
+    for name, h in head.items():
+        if h["ratio"] is None:
+            print("%-30s %s" % (name, h.get("note", "not measured in this run")))
+        else:
+            print("%-30s %6.2fx  (target %sx: %s)" % (
+                name, h["ratio"], h["target"], "met" if h["met"] else "not met"))
+    for path in plots(d, figs, cdfs):
+        print("plot: %s" % path)
+    print("trials: %s  summary: %s" % (os.path.join(d, "results.csv"),
+                                      os.path.join(d, "summary.json")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
