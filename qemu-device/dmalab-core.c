@@ -453,8 +453,8 @@ static uint32_t dmalab_cursor_write(DmalabState *s, DmalabCursor *c,
     uint32_t sts;
 
     if (c->kind == DMALAB_CUR_DEVMEM) {
+        /* marked dirty once per descriptor, by dmalab_desc_run() */
         memcpy(s->devmem_ptr + c->addr, buf, n);
-        memory_region_set_dirty(&s->devmem, c->addr, n);
         return DMALAB_STS_OK;
     }
     s->dbg_last_addr = c->addr;
@@ -539,8 +539,113 @@ static DmalabCursorKind dmalab_host_kind(uint8_t flags, uint8_t sg_flag)
 }
 
 /*
- * Run one checked descriptor.  The data moves in chunks through s->chunk;
- * each chunk is bounded by both cursors' current segments.
+ * Can H2D and D2H move data straight between guest memory and device
+ * memory?  Only where bus addresses are physical addresses: the engine
+ * refuses a bus address inside its own BARs (SELF_DMA), but behind an
+ * IOMMU an I/O virtual address may translate into device memory itself,
+ * and a copy from device memory into device memory must not overlap.
+ * There the data goes through the staging chunk.
+ */
+static bool dmalab_direct_ok(DmalabState *s)
+{
+    return pci_device_iommu_address_space(PCI_DEVICE(s)) ==
+           &address_space_memory;
+}
+
+/*
+ * D2H's write of device memory at @dev to the host cursor: one copy.
+ * Corrupting byte @k (fault injection) must not touch device memory, so
+ * that byte alone goes from a copy.
+ */
+static uint32_t dmalab_d2h_write(DmalabState *s, DmalabCursor *c,
+                                 const uint8_t *dev, uint64_t n, int64_t k)
+{
+    uint8_t flipped;
+    uint32_t sts;
+
+    if (k < 0 || (uint64_t)k >= n) {
+        return dmalab_cursor_write(s, c, dev, n);
+    }
+    flipped = dev[k] ^ 0xff;
+    sts = k ? dmalab_cursor_write(s, c, dev, k) : DMALAB_STS_OK;
+    if (sts == DMALAB_STS_OK) {
+        c->addr += k;
+        sts = dmalab_cursor_write(s, c, &flipped, 1);
+        c->addr -= k;
+    }
+    if (sts == DMALAB_STS_OK && k + 1 < n) {
+        c->addr += k + 1;
+        sts = dmalab_cursor_write(s, c, dev + k + 1, n - k - 1);
+        c->addr -= k + 1;
+    }
+    return sts;
+}
+
+/*
+ * Run a checked H2D or D2H with one copy per host segment, between guest
+ * memory and device memory, instead of two through the staging chunk.
+ */
+static void dmalab_desc_run_direct(DmalabState *s,
+                                   const struct dmalab_desc *d,
+                                   DmalabResult *r, int64_t corrupt_at)
+{
+    bool h2d = d->opcode == DMALAB_OP_H2D;
+    uint64_t left = le32_to_cpu(d->len);
+    uint64_t off = le64_to_cpu(h2d ? d->dst : d->src);
+    uint32_t sts = DMALAB_STS_OK;
+    DmalabCursor host;
+    uint64_t n = 0;
+
+    dmalab_cursor_init(&host, dmalab_host_kind(d->flags, h2d ?
+                                               DMALAB_DESC_SRC_SG :
+                                               DMALAB_DESC_DST_SG),
+                       le64_to_cpu(h2d ? d->src : d->dst), left);
+    while (left > 0) {
+        uint8_t *dev = s->devmem_ptr + off + r->bytes;
+        int64_t k = corrupt_at - r->bytes;
+
+        n = 0;
+        sts = dmalab_cursor_fill(s, &host);
+        if (sts != DMALAB_STS_OK) {
+            break;
+        }
+        n = MIN(left, host.seg_left);
+        if (h2d) {
+            sts = dmalab_cursor_read(s, &host, dev, n);
+            if (sts == DMALAB_STS_OK && k >= 0 && (uint64_t)k < n) {
+                dev[k] ^= 0xff; /* fault injection: the device stores it */
+                trace_dmalab_corrupt(corrupt_at);
+            }
+        } else {
+            if (k >= 0 && (uint64_t)k < n) {
+                trace_dmalab_corrupt(corrupt_at);
+            }
+            sts = dmalab_d2h_write(s, &host, dev, n, k);
+        }
+        if (sts != DMALAB_STS_OK) {
+            break;
+        }
+        dmalab_cursor_advance(&host, n);
+        r->bytes += n;
+        left -= n;
+    }
+    if (sts != DMALAB_STS_OK) {
+        r->err_addr = host.fault_addr;
+    }
+    /*
+     * Once per descriptor, for migration and display: a failed segment
+     * may have stored part of its bytes before the fault.
+     */
+    if (h2d && r->bytes + n) {
+        memory_region_set_dirty(&s->devmem, off, r->bytes + n);
+    }
+    r->status = sts;
+}
+
+/*
+ * Run one checked descriptor.  H2D and D2H copy straight between guest
+ * and device memory where they can; the rest moves in chunks through
+ * s->chunk, each bounded by both cursors' current segments.
  */
 static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
                             DmalabResult *r, int64_t corrupt_at)
@@ -572,6 +677,11 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
         break;
     }
 
+    if ((d->opcode == DMALAB_OP_H2D || d->opcode == DMALAB_OP_D2H) &&
+        dmalab_direct_ok(s)) {
+        dmalab_desc_run_direct(s, d, r, corrupt_at);
+        return;
+    }
     if (!has_src) {
         /* FILL: the chunk holds the pattern once, reused for every write. */
         for (size_t i = 0; i < DMALAB_CHUNK; i += sizeof(pattern)) {
@@ -637,6 +747,9 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
         }
         r->bytes += n;
         left -= n;
+    }
+    if (dst.kind == DMALAB_CUR_DEVMEM && r->bytes) {
+        memory_region_set_dirty(&s->devmem, le64_to_cpu(d->dst), r->bytes);
     }
     r->status = sts;
 }
