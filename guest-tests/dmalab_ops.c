@@ -608,6 +608,59 @@ static void test_config_expectations(const char *devpath)
 }
 
 /*
+ * A batch rings each queue's doorbell once: the driver posts its 32
+ * descriptors under a plug and rings when the plug is flushed (as blk-mq
+ * commits a batch to NVMe).  The device counts doorbells rung through its
+ * port BAR only, so the count is asserted where doorbells go through
+ * ports; the data of every op is checked everywhere.
+ */
+static void test_batch_doorbell(const char *devpath)
+{
+	enum { N = 32, LEN = 256 };
+	const char *dev = dev_name(devpath);
+	struct dmalab_batch b;
+	struct dmalab_op ops[N];
+	uint8_t *src = malloc(N * LEN), *back = malloc(N * LEN);
+	uint32_t before = 0, after = 0;
+	char db[16], bdf[64];
+	int ok, e, i, port;
+
+	if (!src || !back)
+		tap_bail("out of memory");
+	expect_get("doorbell", db, sizeof(db));
+	port = !strcmp(db, "port");
+	fill_rand(&rs, src, N * LEN);
+	for (i = 0; i < N; i++)
+		op_xfer(&ops[i], DMALAB_UOP_H2D, 0, LEN, DMALAB_BUF_USER,
+			(uintptr_t)(src + i * LEN), DMALAB_BUF_DEVMEM,
+			40960 + i * LEN);
+	memset(&b, 0, sizeof(b));
+	b.size = sizeof(b);
+	b.count = N;
+	b.ops = (uintptr_t)ops;
+	e = misc_pci_addr(dev, bdf, sizeof(bdf)) ? -ENODEV :
+	    pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &before);
+	ok = ioctl(fd, DMALAB_IOC_SUBMIT_BATCH, &b) == 0 && b.completed == N;
+	if (!e)
+		e = pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &after);
+	ok = ok && !do_d2h(fd, 0, back, 40960, N * LEN) &&
+	     same(back, src, N * LEN, "device memory after the batch");
+	if (port && (e || after - before != 1)) {
+		diag("PIO_DOORBELLS %u -> %u (%s) for one batch of %d on queue 0",
+		     before, after, e ? strerror(-e) : "read", N);
+		ok = 0;
+	}
+	if (port)
+		tap(ok, "a batch of %d ops on queue 0 moves every byte and rings its doorbell once (port doorbells +%u)",
+		    N, after - before);
+	else
+		tap(ok, "a batch of %d ops on queue 0 moves every byte (its doorbells go through MMIO, which the device does not count)",
+		    N);
+	free(src);
+	free(back);
+}
+
+/*
  * The driver's tracepoints, with their arguments: one D2H of 4321 bytes
  * from device memory 777 on the last queue shows a dmalab_submit with
  * that queue, opcode, length and source, and a dmalab_complete of the
@@ -688,7 +741,7 @@ static void test_stats(void)
 	    "STATS: everything completed, no timeouts, interrupts as the mode says");
 }
 
-#define NTESTS 24
+#define NTESTS 25
 
 int main(int argc, char **argv)
 {
@@ -718,6 +771,7 @@ int main(int argc, char **argv)
 	test_irq_controller(dev);	/* 1 */
 	test_config_expectations(dev);	/* 1 */
 	test_tracepoints(dev);	/* 1 */
+	test_batch_doorbell(dev);	/* 1 */
 	test_stats();		/* 1 */
 	close(fd);
 	return tap_done();

@@ -13,6 +13,7 @@
  * may sleep) and delivers it to its file or its kiocb.
  */
 
+#include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/poll.h>
@@ -444,6 +445,7 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 	};
 	struct dmalab_req dummy = { .dd = dd };
 	loff_t pos = iocb->ki_pos;
+	struct blk_plug plug;
 	size_t count, done;
 	struct dmalab_aio *aio;
 	int ret;
@@ -463,8 +465,11 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 	aio->bad_off = count;
 	rw.aio = aio;
 
+	/* the pieces ring their queues' doorbells once (dmalab_plug_defer) */
+	blk_start_plug(&plug);
 	done = dmalab_rw_walk(dd, it, pos, count, dmalab_rw_async_chunk, &rw,
 			      &ret);
+	blk_finish_plug(&plug);
 	if (!done) {
 		kfree(aio);
 		return ret == -ERESTARTSYS ? -EINTR : ret;

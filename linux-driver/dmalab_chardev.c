@@ -4,6 +4,7 @@
  * ioctls and mmap.
  */
 
+#include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
@@ -541,6 +542,7 @@ static int dmalab_ioc_batch(struct dmalab_file *f, void __user *arg)
 	struct dmalab_req **reqs = NULL;
 	struct dmalab_op *ops = NULL;
 	struct dmalab_batch batch;
+	struct blk_plug plug;
 	unsigned int i, nsub = 0;
 	int ret = 0, wret;
 
@@ -575,11 +577,14 @@ static int dmalab_ioc_batch(struct dmalab_file *f, void __user *arg)
 			goto out;
 	}
 
+	/* one doorbell per queue for the whole batch (dmalab_plug_defer) */
+	blk_start_plug(&plug);
 	for (nsub = 0; nsub < batch.count; nsub++) {
 		ret = dmalab_req_submit(reqs[nsub], deadline);
 		if (ret)
 			break;
 	}
+	blk_finish_plug(&plug);
 	if (ret == -ERESTARTSYS)
 		ret = -EINTR;
 

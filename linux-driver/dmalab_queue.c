@@ -4,6 +4,7 @@
  * handlers, timeouts and queue recovery.
  */
 
+#include <linux/blkdev.h>
 #include <linux/iopoll.h>
 #include <linux/jiffies.h>
 #include <linux/slab.h>
@@ -527,8 +528,82 @@ static bool dmalab_queue_has_space(struct dmalab_queue *q)
 	       !READ_ONCE(q->running);
 }
 
-/* Write the request's descriptor and ring the doorbell; q->lock held. */
-static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
+/*
+ * Doorbells under a plug.  A submitter that posts many descriptors in one
+ * go (io_uring and libaio submit a batch of requests under the block
+ * layer's plug; SUBMIT_BATCH and the aio path start one of their own)
+ * rings each queue's doorbell once, when the plug is flushed: at its end,
+ * or as soon as the task sleeps (for a completion, for room in a ring).
+ * One doorbell write is one exit to the device model per batch instead of
+ * one per descriptor, as blk-mq's commit_rqs does for NVMe.
+ */
+struct dmalab_plug {
+	struct blk_plug_cb cb;		/* cb.data: the device */
+	unsigned long pending;		/* queues posted to, not rung */
+	bool held;			/* took a device reference */
+};
+
+static void dmalab_unplug(struct blk_plug_cb *cb, bool from_schedule)
+{
+	struct dmalab_plug *p = container_of(cb, struct dmalab_plug, cb);
+	struct dmalab_dev *dd = cb->data;
+	unsigned long flags;
+	unsigned int i;
+
+	/*
+	 * The submitter's file operation may have ended: ring only while
+	 * remove has not begun (it holds the lock to mark the device dead,
+	 * then stops the queues); never sleep, this may run from schedule().
+	 */
+	if (down_read_trylock(&dd->lifetime)) {
+		if (!dd->dead && !dmalab_gone(dd)) {
+			for_each_set_bit(i, &p->pending, dd->nr_queues) {
+				struct dmalab_queue *q = &dd->queues[i];
+
+				spin_lock_irqsave(&q->lock, flags);
+				if (q->running)
+					dmalab_doorbell(q, q->tail);
+				spin_unlock_irqrestore(&q->lock, flags);
+			}
+		}
+		up_read(&dd->lifetime);
+	}
+	if (p->held)
+		dmalab_dev_put(dd);
+	kfree(p);
+}
+
+/*
+ * Under a plug: note that @q's doorbell is due and return true; else
+ * false, and the caller rings it now.  q->lock held.
+ */
+static bool dmalab_plug_defer(struct dmalab_queue *q)
+{
+	struct blk_plug_cb *cb;
+	struct dmalab_plug *p;
+
+	if (!current->plug || in_interrupt())
+		return false;
+	cb = blk_check_plugged(dmalab_unplug, q->dd, sizeof(*p));
+	if (!cb)
+		return false;
+	p = container_of(cb, struct dmalab_plug, cb);
+	if (!p->held) {
+		dmalab_dev_get(q->dd);
+		p->held = true;
+	}
+	__set_bit(q->idx, &p->pending);
+	return true;
+}
+
+/*
+ * Write the request's descriptor and ring the doorbell: now, or with
+ * @may_defer when the submitter's plug is flushed.  Only a submitter that
+ * sleeps while it waits may defer (its sleep flushes the plug); dmaengine
+ * clients may spin for completion.  q->lock held.
+ */
+static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req,
+			     bool may_defer)
 {
 	struct dmalab_desc *d;
 	u32 slot;
@@ -555,7 +630,8 @@ static void dmalab_ring_post(struct dmalab_queue *q, struct dmalab_req *req)
 
 	/* Descriptor (and SG tables) visible before the doorbell. */
 	dma_wmb();
-	dmalab_doorbell(q, q->tail);
+	if (!may_defer || !dmalab_plug_defer(q))
+		dmalab_doorbell(q, q->tail);
 }
 
 /*
@@ -615,7 +691,7 @@ int dmalab_req_submit(struct dmalab_req *req, unsigned long deadline)
 		}
 	}
 	async = req->end_io;
-	dmalab_ring_post(q, req);
+	dmalab_ring_post(q, req, true);
 	spin_unlock_irqrestore(&q->lock, flags);
 	dmalab_submitted(q->dd, async);
 	return 0;
@@ -640,7 +716,7 @@ int dmalab_req_submit_nowait(struct dmalab_req *req)
 	else if (((q->tail + 1) & q->mask) == q->head)
 		ret = -EBUSY;
 	else
-		dmalab_ring_post(q, req);
+		dmalab_ring_post(q, req, false);
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (!ret)
 		dmalab_submitted(q->dd, true);
