@@ -797,13 +797,14 @@ int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline)
 	return req->err;
 }
 
-static bool dmalab_queue_retired(struct dmalab_queue *q, u64 upto)
+/* Has @q retired its first @target descriptors? */
+static bool dmalab_queue_retired(struct dmalab_queue *q, u64 target)
 {
 	unsigned long flags;
 	bool done;
 
 	spin_lock_irqsave(&q->lock, flags);
-	done = q->retired >= upto;
+	done = q->retired >= target;
 	spin_unlock_irqrestore(&q->lock, flags);
 	return done;
 }
@@ -829,10 +830,10 @@ int dmalab_queues_flush(struct dmalab_dev *dd)
 		unsigned long deadline = dmalab_deadline();
 		unsigned long flags;
 		long left;
-		u64 upto;
+		u64 target;
 
 		spin_lock_irqsave(&q->lock, flags);
-		upto = q->posted;
+		target = q->posted;
 		spin_unlock_irqrestore(&q->lock, flags);
 		for (;;) {
 			left = (long)(deadline - jiffies);
@@ -840,14 +841,14 @@ int dmalab_queues_flush(struct dmalab_dev *dd)
 				left = 1;
 			left = wait_event_interruptible_timeout
 					(q->space_wq,
-					 dmalab_queue_retired(q, upto), left);
+					 dmalab_queue_retired(q, target), left);
 			if (left < 0)
 				return left;
 			if (left)
 				break;
 			/* completions without an interrupt? */
 			dmalab_queue_reap(q);
-			if (dmalab_queue_retired(q, upto))
+			if (dmalab_queue_retired(q, target))
 				break;
 			if (time_after_eq(jiffies, deadline)) {
 				dev_warn_ratelimited(&dd->pdev->dev,
