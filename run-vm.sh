@@ -670,9 +670,11 @@ run_bench() {
     mv "$dir.host-before" "$dir/host-memcpy.txt"
     rm -f "$image"
     grep -E '^(ok|not ok)' "$dir/results.tap" || true
-    python3 "$top/scripts/bench.py" "$dir" | tee "$dir/table.txt" || rc=$?
+    # Debian's own Python, which has the python3-matplotlib that
+    # install-deps.sh installs (a python3 earlier on PATH may not)
+    /usr/bin/python3 "$top/scripts/bench.py" "$dir" | tee "$dir/table.txt" || rc=$?
     if [ "$rc" = 0 ] && [ -s "$dir/summary.json" ] && [ -s "$dir/results.csv" ] &&
-        { [ -s "$dir/throughput.png" ] || ! python3 -c 'import matplotlib' 2>/dev/null; }; then
+        [ -s "$dir/throughput.png" ] && [ -s "$dir/oprate.png" ]; then
         echo "ok - bench.py: the trials, summary.json and plots written" >>"$dir/results.tap"
     else
         echo "not ok - bench.py: the trials, summary.json and plots written" >>"$dir/results.tap"
