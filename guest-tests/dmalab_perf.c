@@ -537,13 +537,16 @@ static long long op_libaio(void *ctx)
 		cb[i].data = (void *)(uintptr_t)i;
 		cbp[i] = &cb[i];
 	}
-	if (io_submit(o->aio, o->qd, cbp) != o->qd) {
+	r = io_submit(o->aio, o->qd, cbp);
+	if (r != o->qd) {
+		diag("io_submit of %d: %d (%s)", o->qd, r, r < 0 ? strerror(-r) : "short");
 		bad_ops++;
 		return -1;
 	}
 	while (got < o->qd) {
 		r = io_getevents(o->aio, o->qd - got, o->qd - got, ev, NULL);
 		if (r <= 0) {
+			diag("io_getevents: %d", r);
 			bad_ops++;
 			return -1;
 		}
@@ -551,6 +554,7 @@ static long long op_libaio(void *ctx)
 			unsigned int s = (unsigned int)(uintptr_t)ev[i].data;
 
 			if (ev[i].res != o->len) {
+				diag("libaio read: %ld of %zu", (long)ev[i].res, o->len);
 				bad_ops++;
 				return -1;
 			}
