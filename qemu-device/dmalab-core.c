@@ -643,9 +643,127 @@ static void dmalab_desc_run_direct(DmalabState *s,
 }
 
 /*
- * Run one checked descriptor.  H2D and D2H copy straight between guest
- * and device memory where they can; the rest moves in chunks through
- * s->chunk, each bounded by both cursors' current segments.
+ * One step of a COPY through the staging chunk: at most DMALAB_CHUNK
+ * bytes, two copies.  For a destination that is not plain RAM (the write
+ * then fails as any DMA write there does) and for ranges that overlap.
+ */
+static uint32_t dmalab_copy_staged(DmalabState *s, DmalabCursor *src,
+                                   DmalabCursor *dst, uint64_t n, int64_t k,
+                                   uint64_t *err_addr)
+{
+    uint32_t sts = dmalab_cursor_read(s, src, s->chunk, n);
+
+    if (sts != DMALAB_STS_OK) {
+        *err_addr = src->fault_addr;
+        return sts;
+    }
+    if (k >= 0 && (uint64_t)k < n) {
+        s->chunk[k] ^= 0xff;
+    }
+    sts = dmalab_cursor_write(s, dst, s->chunk, n);
+    *err_addr = dst->fault_addr;
+    return sts;
+}
+
+/*
+ * One step of a COPY with one copy: the destination mapped (plain RAM
+ * only: memory_region_from_host() knows no bounce buffer) and the source
+ * read straight into it.  Sets *n to the bytes it moved; false if the
+ * step must go through the staging chunk instead.
+ */
+static bool dmalab_copy_mapped(DmalabState *s, DmalabCursor *src,
+                               DmalabCursor *dst, uint64_t *n, int64_t k,
+                               uint32_t *sts)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    dma_addr_t plen = *n;
+    ram_addr_t ram_off;
+    uint8_t *p;
+
+    p = dma_memory_map(as, dst->addr, &plen, DMA_DIRECTION_FROM_DEVICE,
+                       dmalab_dma_attrs);
+    if (!p || !plen || !memory_region_from_host(p, &ram_off)) {
+        if (p) {
+            dma_memory_unmap(as, p, plen, DMA_DIRECTION_FROM_DEVICE, 0);
+        }
+        return false;
+    }
+    *n = MIN(*n, plen);
+    /* a failed read leaves the mapped range undefined, as bytes says */
+    *sts = dmalab_cursor_read(s, src, p, *n);
+    if (*sts == DMALAB_STS_OK && k >= 0 && (uint64_t)k < *n) {
+        p[k] ^= 0xff;
+    }
+    s->dbg_last_addr = dst->addr;
+    trace_dmalab_dma_write(dst->addr, *n);
+    dma_memory_unmap(as, p, plen, DMA_DIRECTION_FROM_DEVICE, *n);
+    return true;
+}
+
+/*
+ * Run a checked COPY where bus addresses are physical: each step reads
+ * the source straight into the mapped destination, one copy instead of
+ * two; ranges that overlap, and destinations that are not RAM, go
+ * through the staging chunk.
+ */
+static void dmalab_desc_run_copy(DmalabState *s, const struct dmalab_desc *d,
+                                 DmalabResult *r, int64_t corrupt_at)
+{
+    uint64_t left = le32_to_cpu(d->len);
+    uint32_t sts = DMALAB_STS_OK;
+    DmalabCursor src, dst;
+
+    dmalab_cursor_init(&src, dmalab_host_kind(d->flags, DMALAB_DESC_SRC_SG),
+                       le64_to_cpu(d->src), left);
+    dmalab_cursor_init(&dst, dmalab_host_kind(d->flags, DMALAB_DESC_DST_SG),
+                       le64_to_cpu(d->dst), left);
+    while (left > 0) {
+        int64_t k = corrupt_at - r->bytes;
+        uint64_t n;
+
+        sts = dmalab_cursor_fill(s, &src);
+        if (sts != DMALAB_STS_OK) {
+            r->err_addr = src.fault_addr;
+            break;
+        }
+        sts = dmalab_cursor_fill(s, &dst);
+        if (sts != DMALAB_STS_OK) {
+            r->err_addr = dst.fault_addr;
+            break;
+        }
+        n = MIN(left, MIN(src.seg_left, dst.seg_left));
+        sts = dmalab_check_host(s, dst.addr, n);
+        if (sts != DMALAB_STS_OK) {
+            r->err_addr = dst.addr;
+            break;
+        }
+        r->err_addr = src.addr;
+        if (src.addr < dst.addr + n && dst.addr < src.addr + n) {
+            n = MIN(n, DMALAB_CHUNK);
+            sts = dmalab_copy_staged(s, &src, &dst, n, k, &r->err_addr);
+        } else if (!dmalab_copy_mapped(s, &src, &dst, &n, k, &sts)) {
+            n = MIN(n, DMALAB_CHUNK);
+            sts = dmalab_copy_staged(s, &src, &dst, n, k, &r->err_addr);
+        }
+        if (sts != DMALAB_STS_OK) {
+            break;
+        }
+        r->err_addr = 0;
+        if (k >= 0 && (uint64_t)k < n) {
+            trace_dmalab_corrupt(corrupt_at);
+        }
+        dmalab_cursor_advance(&src, n);
+        dmalab_cursor_advance(&dst, n);
+        r->bytes += n;
+        left -= n;
+    }
+    r->status = sts;
+}
+
+/*
+ * Run one checked descriptor.  H2D, D2H and COPY copy once where they
+ * can; the rest moves in chunks through s->chunk, each bounded by both
+ * cursors' current segments.
  */
 static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
                             DmalabResult *r, int64_t corrupt_at)
@@ -680,6 +798,10 @@ static void dmalab_desc_run(DmalabState *s, const struct dmalab_desc *d,
     if ((d->opcode == DMALAB_OP_H2D || d->opcode == DMALAB_OP_D2H) &&
         dmalab_direct_ok(s)) {
         dmalab_desc_run_direct(s, d, r, corrupt_at);
+        return;
+    }
+    if (d->opcode == DMALAB_OP_COPY && dmalab_direct_ok(s)) {
+        dmalab_desc_run_copy(s, d, r, corrupt_at);
         return;
     }
     if (!has_src) {
