@@ -480,6 +480,7 @@ static long long op_uring(void *ctx)
 	struct oprate *o = ctx;
 	struct io_uring_cqe *cqe;
 	long long n = 0;
+	int r;
 
 	while (o->inflight < (unsigned int)o->qd) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&o->ring);
@@ -490,7 +491,10 @@ static long long op_uring(void *ctx)
 		io_uring_sqe_set_data64(sqe, s);
 		o->inflight++;
 	}
-	if (io_uring_submit_and_wait(&o->ring, 1) < 0) {
+	do {
+		r = io_uring_submit_and_wait(&o->ring, 1);
+	} while (r == -EINTR);
+	if (r < 0) {
 		bad_ops++;
 		return -1;
 	}
@@ -545,6 +549,8 @@ static long long op_libaio(void *ctx)
 	}
 	while (got < o->qd) {
 		r = io_getevents(o->aio, o->qd - got, o->qd - got, ev, NULL);
+		if (r == -EINTR)
+			continue;
 		if (r <= 0) {
 			diag("io_getevents: %d", r);
 			bad_ops++;
