@@ -411,10 +411,13 @@ static ssize_t dmalab_rw_iter(struct kiocb *iocb, struct iov_iter *it,
 	if (!iov_iter_count(it))
 		return 0;
 	/*
-	 * A synchronous transfer always waits for the device, and so does
-	 * one of kernel memory: io_uring retries it from a worker.
+	 * A synchronous transfer of user memory always waits for the
+	 * device: RWF_NOWAIT gets EAGAIN.  One of kernel memory (io_uring's
+	 * fixed buffers) waits too, even when asked not to: io_uring would
+	 * answer EAGAIN by waiting for poll() to say the file is ready, and
+	 * poll() reports async ioctl completions, never that.
 	 */
-	if ((is_sync_kiocb(iocb) || !user) && (iocb->ki_flags & IOCB_NOWAIT))
+	if (is_sync_kiocb(iocb) && user && (iocb->ki_flags & IOCB_NOWAIT))
 		return -EAGAIN;
 	if (!dmalab_enter(dd))
 		return -ENODEV;
