@@ -14,6 +14,17 @@ ko=$4
 
 [ -f "$ksrc/drivers/dma/dmatest.c" ] ||
     { echo "build-dmatest: no drivers/dma/dmatest.c in $ksrc" >&2; exit 1; }
+# Built already for this kernel and source (see build-module.sh).
+stamp=$out/.built
+if [ -f "$ko" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$kdir $ksrc" ] &&
+    [ ! "$0" -nt "$stamp" ] && [ ! "$kdir/Module.symvers" -nt "$stamp" ] &&
+    [ ! "$ksrc/drivers/dma/dmatest.c" -nt "$stamp" ]; then
+    exit 0
+fi
+rm -f "$stamp"
+# dated when the build starts: a source saved during it counts as newer
+mkdir -p "$out"
+: >"$stamp.start"
 mkdir -p "$out"
 cp -p --update "$ksrc/drivers/dma/dmatest.c" "$out/"
 echo 'obj-m := dmatest.o' >"$out/Kbuild.tmp"
@@ -26,3 +37,6 @@ make -s -C "$kdir" M="$out" modules >"$out/kbuild.log" 2>&1 || {
 if ! cmp -s "$out/dmatest.ko" "$ko"; then
     cp "$out/dmatest.ko" "$ko"
 fi
+echo "$kdir $ksrc" >"$stamp"
+touch -r "$stamp.start" "$stamp"
+rm -f "$stamp.start"

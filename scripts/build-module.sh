@@ -13,6 +13,20 @@ kdir=$1
 top=$2
 out=$3
 
+# Nothing changed since the last clean build for this kernel: even a
+# Kbuild that finds nothing to do costs seconds (modpost, every .cmd file
+# read), which a warm ./run-vm.sh should not spend.
+stamp=$out/.built
+if [ -f "$4" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$kdir" ] &&
+    [ ! "$0" -nt "$stamp" ] && [ ! "$kdir/Module.symvers" -nt "$stamp" ] &&
+    ! find "$top/linux-driver" "$top/include" -maxdepth 1 -type f \
+        -newer "$stamp" -print -quit | grep -q .; then
+    exit 0
+fi
+rm -f "$stamp"
+# dated when the build starts: a source saved during it counts as newer
+mkdir -p "$out"
+: >"$stamp.start"
 mkdir -p "$out/linux-driver" "$out/include"
 # Only sources: object files from an in-tree build must not leak in.
 find "$top/linux-driver" -maxdepth 1 -type f \
@@ -40,3 +54,6 @@ publish() {
 }
 publish "$out/linux-driver/dmalab.ko" "$4"
 publish "$out/linux-driver/dmalab_isa.ko" "$(dirname "$4")/dmalab_isa.ko"
+echo "$kdir" >"$stamp"
+touch -r "$stamp.start" "$stamp"
+rm -f "$stamp.start"
