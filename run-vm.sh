@@ -15,7 +15,8 @@
 #                                  reproducers under build/fuzz/
 #   ./run-vm.sh bench [--quick]    the benchmark: dmalab beside the host's
 #                                  and the guest's memcpy and QEMU's NVMe
-#                                  model, in trials; a table, and under
+#                                  model, in trials, and fio's jobs on
+#                                  both devices; a table, and under
 #                                  build/results/bench/ the trials (CSV),
 #                                  summary.json and plots
 #
@@ -627,12 +628,12 @@ run_labs() {
 # The benchmark (docs/performance.md) as unit $1, mode $2 (full or quick),
 # on the QEMU and kernel already in use: the host's memcpy around one boot
 # of the bench configuration, whose guest runs dmalab_perf alone (a second
-# cpio archive names it the only test and brings NVMe's modules from the
-# guest kernel's own package), then scripts/bench.py's table, CSV, JSON
-# and plots.
+# cpio archive names it the only test, and brings fio, built from Debian's
+# source, and NVMe's modules from the guest kernel's own package), then
+# scripts/bench.py's table, CSV, JSON and plots.
 run_bench() {
     local unit=$1 mode=$2 dir=$results_root/bench start=$EPOCHREALTIME
-    local stage tool=$build/tools/host-memcpy image trials=5 secs=0.3 rc=0
+    local stage tool=$build/tools/host-memcpy image trials=5 secs=0.3 rc=0 fio
     local -a sizes=(4096 65536 1048576 4194304 16777216 67108864)
     step "bench: $mode (kernel $KERNEL_LABEL, QEMU ${QEMU_LABEL:-debian})"
     if [ "$mode" = quick ]; then
@@ -644,9 +645,11 @@ run_bench() {
     if [ ! -x "$tool" ] || [ "$top/scripts/host-memcpy.c" -nt "$tool" ]; then
         gcc -O2 -Wall -Wextra -Werror -o "$tool" "$top/scripts/host-memcpy.c"
     fi
+    fio=$("$top/scripts/build-fio.sh")
     stage=$(mktemp -d)
     mkdir -p "$stage/usr/bin" "$stage/etc/dmalab" "$stage/lib/modules"
     cp "$mesondir/guest-tests/dmalab_perf" "$stage/usr/bin/"
+    cp "$fio" "$stage/usr/bin/fio"
     echo dmalab_perf >"$stage/etc/dmalab/tests"
     # NVMe's driver from the guest kernel's package; a kernel built here
     # has no package, and its run has no NVMe baseline.

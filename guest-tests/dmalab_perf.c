@@ -30,7 +30,7 @@
 #include <libaio.h>
 #include <sys/mman.h>
 
-#define NTESTS		6
+#define NTESTS		7
 #define MAX_LAT		(1u << 20)	/* latencies kept per trial */
 #define QD		32
 #define NVME_DEV	"/dev/nvme0n1"
@@ -748,6 +748,87 @@ static void bench_nvme(void)
 	    bad_ops - bad0);
 }
 
+/* ---- fio ---------------------------------------------------------------- */
+
+/*
+ * fio, unchanged (./run-vm.sh bench puts a static build of Debian's fio
+ * source on PATH), runs the same jobs on both devices: the figures driver
+ * authors quote, beside this program's own.
+ */
+static const struct {
+	const char *name;
+	const char *args;
+	int bw;			/* report bandwidth (MB/s), not IOPS */
+} fio_jobs[] = {
+	{ "randread_qd1_4KiB", "--rw=randread --bs=4k --iodepth=1 --ioengine=psync", 0 },
+	{ "randread_qd32_4KiB", "--rw=randread --bs=4k --iodepth=32 --ioengine=io_uring", 0 },
+	{ "randread_qd32_4KiB_libaio", "--rw=randread --bs=4k --iodepth=32 --ioengine=libaio", 0 },
+	{ "seqread_1MiB", "--rw=read --bs=1M --iodepth=4 --ioengine=io_uring", 1 },
+};
+
+/* The value of terse field "P%=V" for percentile P, or 0. */
+static double terse_pct(char **f, int n, const char *p)
+{
+	for (int i = 0; i < n; i++)
+		if (!strncmp(f[i], p, strlen(p)))
+			return atof(strchr(f[i], '=') + 1);
+	return 0;
+}
+
+/* One fio job on dev in one trial: its line of results; 0 or -1. */
+static int fio_run(const char *label, const char *devpath, int j, int trial)
+{
+	char cmd[512], line[8192], *f[160], *save = NULL, *tok;
+	int n = 0, err;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "fio --name=%s --filename=%s --direct=1 --size=64M --time_based --runtime=%dms %s --output-format=terse --terse-version=3 2>&1",
+		 fio_jobs[j].name, devpath, full ? 1000 : 300, fio_jobs[j].args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	line[0] = 0;
+	while (fgets(line, sizeof(line), p) && strncmp(line, "3;", 2))
+		diag("fio: %s", line);
+	pclose(p);
+	for (tok = strtok_r(line, ";", &save); tok && n < 160;
+	     tok = strtok_r(NULL, ";", &save))
+		f[n++] = tok;
+	err = n > 8 ? atoi(f[4]) : -1;
+	if (n < 40 || err) {
+		diag("fio %s on %s: error %d (%d fields)", fio_jobs[j].name,
+		     devpath, err, n);
+		return -1;
+	}
+	nlat = 0;
+	snprintf(cmd, sizeof(cmd), "fio_%s_%s", fio_jobs[j].name, label);
+	if (fio_jobs[j].bw) {
+		printf("# perf,%s,%d,%.1f,MB/s,,\n", cmd, trial,
+		       atof(f[6]) * 1024 / 1e6);
+	} else {
+		printf("# perf,%s,%d,%.1f,ops/s,%.2f,%.2f\n", cmd, trial,
+		       atof(f[7]), terse_pct(f, n, "50.000000%="),
+		       terse_pct(f, n, "99.000000%="));
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* Every fio job on dmalab and on NVMe; 1 if all ran without error. */
+static int bench_fio(int have_nvme)
+{
+	int ok = 1;
+
+	for (size_t j = 0; j < sizeof(fio_jobs) / sizeof(fio_jobs[0]); j++)
+		for (int t = 0; t < trials; t++) {
+			ok &= !fio_run("dmalab", dev, (int)j, t);
+			if (have_nvme)
+				ok &= !fio_run("nvme", NVME_DEV, (int)j, t);
+		}
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t quick_sizes[] = { 4096, 65536, 1 << 20 };
@@ -805,6 +886,11 @@ int main(int argc, char **argv)
 	    bad_data);
 
 	bench_nvme();
+	if (access("/usr/bin/fio", X_OK))
+		tap_skip("fio ran its jobs on both devices (no fio in the guest)");
+	else
+		tap(bench_fio(!access(NVME_DEV, R_OK)),
+		    "fio ran its jobs on dmalab and NVMe without an error");
 	tap(huge_ok, "2 MiB pages available (%ld)",
 	    read_long("/proc/sys/vm/nr_hugepages"));
 	close(fd);
