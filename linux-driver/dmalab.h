@@ -324,6 +324,13 @@ struct dmalab_dev {
 	struct rw_semaphore lifetime;
 	bool dead;
 	/*
+	 * Plugs holding deferred doorbells of this device (dmalab_unplug):
+	 * remove waits for them, since they touch the queues, which go
+	 * with the device's managed memory.
+	 */
+	atomic_t plugs;
+	wait_queue_head_t plug_wq;
+	/*
 	 * DMALAB_ST_GONE: the device was found lost (DMALAB_REG_ID read
 	 * all-ones).  Set without the lifetime lock (the paths that find it
 	 * may hold it shared, or run in an interrupt), once, by

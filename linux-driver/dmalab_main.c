@@ -290,6 +290,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (IS_ERR(dd))
 		return PTR_ERR(dd);
 	init_rwsem(&dd->lifetime);
+	init_waitqueue_head(&dd->plug_wq);
 	mutex_init(&dd->files_lock);
 	INIT_LIST_HEAD(&dd->files);
 	spin_lock_init(&dd->orphan_lock);
@@ -443,6 +444,12 @@ static void dmalab_remove(struct pci_dev *pdev)
 		dmalab_wr(dd, DMALAB_REG_INTR_MASK, ~0u);
 	/* fails what is still outstanding: waiters wake, async ops finish */
 	dmalab_queues_stop(dd);
+	/*
+	 * A submitter's plug may still hold doorbells of the stopped queues
+	 * (it rings nothing now); it is flushed when its system call ends or
+	 * its task sleeps, and the queues must outlive it.
+	 */
+	wait_event(dd->plug_wq, !atomic_read(&dd->plugs));
 	hrtimer_cancel(&dd->poll_timer);
 	cancel_delayed_work_sync(&dd->watchdog);
 	dmalab_hw_disable(dd);

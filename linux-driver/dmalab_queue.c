@@ -551,25 +551,25 @@ static void dmalab_unplug(struct blk_plug_cb *cb, bool from_schedule)
 	unsigned int i;
 
 	/*
-	 * The submitter's file operation may have ended: ring only while
-	 * remove has not begun (it holds the lock to mark the device dead,
-	 * then stops the queues); never sleep, this may run from schedule().
+	 * The submitter's file operation may have ended, and remove may be
+	 * waiting for it to: the lifetime lock cannot be taken here (nor
+	 * slept on: this may run from schedule()).  remove waits for
+	 * dd->plugs to drain before the queues go, and a queue it stopped
+	 * is not running: ring only running queues, under their lock.
 	 */
-	if (down_read_trylock(&dd->lifetime)) {
-		if (!dd->dead && !dmalab_gone(dd)) {
-			for_each_set_bit(i, &p->pending, dd->nr_queues) {
-				struct dmalab_queue *q = &dd->queues[i];
+	for_each_set_bit(i, &p->pending, dd->nr_queues) {
+		struct dmalab_queue *q = &dd->queues[i];
 
-				spin_lock_irqsave(&q->lock, flags);
-				if (q->running)
-					dmalab_doorbell(q, q->tail);
-				spin_unlock_irqrestore(&q->lock, flags);
-			}
-		}
-		up_read(&dd->lifetime);
+		spin_lock_irqsave(&q->lock, flags);
+		if (q->running && !dmalab_gone(dd))
+			dmalab_doorbell(q, q->tail);
+		spin_unlock_irqrestore(&q->lock, flags);
 	}
-	if (p->held)
+	if (p->held) {
+		if (atomic_dec_and_test(&dd->plugs))
+			wake_up_all(&dd->plug_wq);
 		dmalab_dev_put(dd);
+	}
 	kfree(p);
 }
 
@@ -590,6 +590,7 @@ static bool dmalab_plug_defer(struct dmalab_queue *q)
 	p = container_of(cb, struct dmalab_plug, cb);
 	if (!p->held) {
 		dmalab_dev_get(q->dd);
+		atomic_inc(&q->dd->plugs);
 		p->held = true;
 	}
 	__set_bit(q->idx, &p->pending);
