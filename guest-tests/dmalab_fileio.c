@@ -256,41 +256,42 @@ static int tmpfile_with(const uint8_t *buf, size_t n)
 	return f;
 }
 
+/* sendfile() until len bytes moved from in to out; 1, or 0 (diagnosed). */
+static int sendfile_all(int out, int in, off_t *off, size_t len,
+			const char *what)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = sendfile(out, in, off, len - got);
+		if (n <= 0) {
+			diag("sendfile %s: %zd (%s)", what, n,
+			     n < 0 ? strerror(errno) : "end");
+			return 0;
+		}
+		got += n;
+	}
+	return 1;
+}
+
 static void test_sendfile(void)
 {
 	uint8_t *w = rand_buf(FILE_LEN), *r = malloc(FILE_LEN);
 	int src = tmpfile_with(w, FILE_LEN), dst = tmpfile_with(NULL, 0);
 	off_t in_off = 0, dev_off = FILE_OFF;
-	ssize_t n, got = 0;
 	int ok = r != NULL;
 
 	/* out: the device, at its file position */
-	ok &= lseek(fd, FILE_OFF, SEEK_SET) == FILE_OFF;
-	while (ok && got < FILE_LEN) {
-		n = sendfile(fd, src, &in_off, FILE_LEN - got);
-		if (n <= 0) {
-			diag("sendfile file -> device: %zd (%s)", n,
-			     n < 0 ? strerror(errno) : "end");
-			ok = 0;
-		}
-		got += n > 0 ? n : 0;
-	}
+	ok = ok && lseek(fd, FILE_OFF, SEEK_SET) == FILE_OFF &&
+	     sendfile_all(fd, src, &in_off, FILE_LEN, "file -> device");
 	tap(ok && lseek(fd, 0, SEEK_CUR) == FILE_OFF + FILE_LEN &&
 	    devmem_is(fd, FILE_OFF, w, FILE_LEN, "sent into device memory"),
 	    "sendfile: %d bytes of a file into device memory at %d, every byte, file position advanced",
 	    FILE_LEN, FILE_OFF);
 
-	got = 0;
-	ok = r != NULL;
-	while (ok && got < FILE_LEN) {
-		n = sendfile(dst, fd, &dev_off, FILE_LEN - got);
-		if (n <= 0) {
-			diag("sendfile device -> file: %zd (%s)", n,
-			     n < 0 ? strerror(errno) : "end");
-			ok = 0;
-		}
-		got += n > 0 ? n : 0;
-	}
+	ok = r != NULL &&
+	     sendfile_all(dst, fd, &dev_off, FILE_LEN, "device -> file");
 	ok = ok && pread(dst, r, FILE_LEN, 0) == FILE_LEN &&
 	     same(r, w, FILE_LEN, "sent out of device memory");
 	tap(ok && dev_off == FILE_OFF + FILE_LEN,

@@ -126,6 +126,17 @@ def plots(d, figs, cdfs):
         return []
     made = []
 
+    def finish(fig, ax, title, xlabel, ylabel, name):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize="small")
+        ax.grid(True, which="both", alpha=0.3)
+        path = os.path.join(d, name)
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        made.append(path)
+
     def series(prefix, suffix):
         pts = []
         for fig, s in figs.items():
@@ -152,15 +163,8 @@ def plots(d, figs, cdfs):
                    label="NVMe 1 MiB sequential read")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("transfer size (bytes)")
-    ax.set_ylabel("MB/s (median of trials)")
-    ax.set_title("dmalab throughput against size")
-    ax.legend(fontsize="small")
-    ax.grid(True, which="both", alpha=0.3)
-    path = os.path.join(d, "throughput.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    made.append(path)
+    finish(fig, ax, "dmalab throughput against size", "transfer size (bytes)",
+           "MB/s (median of trials)", "throughput.png")
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for dev, style in (("dmalab", "-"), ("nvme", "--")):
@@ -190,15 +194,9 @@ def plots(d, figs, cdfs):
         ax.plot([p[0] for p in nv], [p[1] for p in nv], marker="s", linestyle="--",
                 color="black", label="NVMe 4 KiB random read")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("ops in flight (queue depth; batch: ops per call)")
-    ax.set_ylabel("ops/s (median of trials)")
-    ax.set_title("op rate against queue depth")
-    ax.legend(fontsize="small")
-    ax.grid(True, which="both", alpha=0.3)
-    path = os.path.join(d, "oprate.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    made.append(path)
+    finish(fig, ax, "op rate against queue depth",
+           "ops in flight (queue depth; batch: ops per call)",
+           "ops/s (median of trials)", "oprate.png")
 
     if cdfs:
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -206,15 +204,8 @@ def plots(d, figs, cdfs):
             ps = [i * 100.0 / (len(vals) - 1) for i in range(len(vals))]
             ax.plot(vals, ps, label=name)
         ax.set_xscale("log")
-        ax.set_xlabel("latency (us)")
-        ax.set_ylabel("percentile")
-        ax.set_title("latency CDF at queue depth 1 (first trial)")
-        ax.legend(fontsize="small")
-        ax.grid(True, which="both", alpha=0.3)
-        path = os.path.join(d, "latency-cdf.png")
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        made.append(path)
+        finish(fig, ax, "latency CDF at queue depth 1 (first trial)",
+               "latency (us)", "percentile", "latency-cdf.png")
     return made
 
 
