@@ -597,6 +597,8 @@ bool dmalab_enter(struct dmalab_dev *dd);
 void dmalab_leave(struct dmalab_dev *dd);
 typedef int (*dmalab_chunk_fn)(void *ctx, char __user *ubuf, loff_t off,
 			       size_t done, size_t len);
+ssize_t dmalab_rw_span(struct dmalab_dev *dd, loff_t pos, size_t count,
+		       bool write);
 size_t dmalab_rw_walk(struct dmalab_dev *dd, struct iov_iter *it, loff_t pos,
 		      size_t count, dmalab_chunk_fn chunk_fn, void *ctx,
 		      int *err);

@@ -448,11 +448,13 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 	struct blk_plug plug;
 	size_t count, done;
 	struct dmalab_aio *aio;
+	ssize_t span;
 	int ret;
 
-	if ((u64)pos >= dd->devmem_size)
-		return write ? -ENOSPC : 0;
-	count = min_t(u64, iov_iter_count(it), dd->devmem_size - pos);
+	span = dmalab_rw_span(dd, pos, iov_iter_count(it), write);
+	if (span <= 0)
+		return span;
+	count = span;
 
 	aio = kzalloc_obj(*aio, GFP_KERNEL);
 	if (!aio)

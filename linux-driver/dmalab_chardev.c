@@ -269,19 +269,6 @@ static int dmalab_rw_sync_chunk(void *ctx, char __user *ubuf, loff_t off,
 	return dmalab_rw_chunk(rw->dd, rw->write, rw->direct, ubuf, off, len);
 }
 
-/*
- * The bytes of device memory a transfer of @count at @pos may move: up to
- * the end of device memory.  0 for a read at or past the end (end of
- * file); -ENOSPC for such a write, as on a full disk.
- */
-static ssize_t dmalab_rw_span(struct dmalab_dev *dd, loff_t pos, size_t count,
-			      bool write)
-{
-	if ((u64)pos >= dd->devmem_size)
-		return write ? -ENOSPC : 0;
-	return min_t(u64, count, dd->devmem_size - pos);
-}
-
 /* Synchronous read/write: one descriptor per chunk, waiting for each. */
 static ssize_t dmalab_rw(struct dmalab_dev *dd, struct iov_iter *it,
 			 loff_t *ppos, bool write, bool direct)

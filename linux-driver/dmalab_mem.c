@@ -184,6 +184,24 @@ static int dmalab_iter_seg(struct iov_iter *it, char __user **ubuf, size_t *len)
 }
 
 /**
+ * dmalab_rw_span() - the bytes of device memory a read or write may move
+ * @dd:		the device
+ * @pos:	device-memory offset of the first byte
+ * @count:	bytes asked for
+ * @write:	a write
+ *
+ * Return: @count shortened at the end of device memory; 0 for a read at
+ * or past the end (end of file), -ENOSPC for such a write (a full disk).
+ */
+ssize_t dmalab_rw_span(struct dmalab_dev *dd, loff_t pos, size_t count,
+		       bool write)
+{
+	if ((u64)pos >= dd->devmem_size)
+		return write ? -ENOSPC : 0;
+	return min_t(u64, count, dd->devmem_size - pos);
+}
+
+/**
  * dmalab_rw_walk() - cut a read or write into chunks the device moves
  * @dd:		the device
  * @it:		the user buffers
