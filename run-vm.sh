@@ -63,7 +63,9 @@ options:
                       only this kernel, in every configuration
   --qemu Q            the QEMU: debian (Debian 12's 7.2, the default),
                       stable (10.0, Debian 13's source), latest (the newest
-                      source Debian packages) or the path of a QEMU tree,
+                      source Debian packages), series (latest as a git
+                      repository with scripts/qemu-patches.sh's series
+                      applied by git am) or the path of a QEMU tree,
                       such as an upstream git checkout (the device is
                       overlaid into it).  With check: the qtests and the
                       guest suite on this QEMU only
@@ -140,7 +142,7 @@ while [ $# -gt 0 ]; do
               kernel_given=1; shift ;;
     --debug) kernel_debug=1 ;;
     --arch) ARCH=${2:?--arch needs x86_64 or aarch64}; arch_given=1; shift ;;
-    --qemu) qemu_name=${2:?--qemu needs debian, stable, latest or a path}
+    --qemu) qemu_name=${2:?--qemu needs debian, stable, latest, series or a path}
             qemu_given=1; shift ;;
     --only) only=${2:?--only needs a name or pattern}; shift ;;
     --list) list=1 ;;
@@ -510,7 +512,10 @@ run_lint_device() {
     step "host tests: device style (checkpatch of QEMU $QEMU_LABEL)"
     rm -rf "$dir"
     mkdir -p "$dir"
-    "$top/scripts/lint-device.sh" "$qemu_src" >"$dir/results.tap" 2>"$dir/stderr.log" ||
+    # The series is checked as upstream would check it: patch by patch.
+    local -a what=("$qemu_src")
+    [ "$2" != series ] || what=(--patches "$QEMU_OUT/patches" "$qemu_src")
+    "$top/scripts/lint-device.sh" "${what[@]}" >"$dir/results.tap" 2>"$dir/stderr.log" ||
         echo "not ok - lint-device.sh exited with status $?" >>"$dir/results.tap"
     grep -E '^(ok|not ok|# )' "$dir/results.tap" || true
     tally "$1" "$dir/results.tap" 0 "$QEMU_LABEL" "$row/stderr.log" "$start"
@@ -731,7 +736,7 @@ tree_tag() {
 # The QEMU's part of a unit's name: debian, stable, latest, or tree-<dir>.
 qemu_tag() {
     case "$1" in
-    debian|stable|latest) echo "$1" ;;
+    debian|stable|latest|series) echo "$1" ;;
     *) tree_tag "$1" ;;
     esac
 }

@@ -12,7 +12,9 @@
 #                                     and the sanitizers (./run-vm.sh fuzz)
 #
 # Q is debian (7.2, the default), stable (10.0), latest (the newest source
-# Debian packages) or the path of a QEMU tree.  Each QEMU has a directory
+# Debian packages), series (latest's source as a git repository, with the
+# device added by scripts/qemu-patches.sh's series through git am, and
+# built with -Werror as a git checkout is) or the path of a QEMU tree.  Each QEMU has a directory
 # of its own under build/ (build/qemu for Debian's), and each flavour a
 # build directory in it (build, build-asan, build-fuzz, and build-aarch64
 # for the arm64 target, built only when asked for), so switching between
@@ -36,6 +38,8 @@ if [ "${1:-}" = --arch ]; then
     shift 2
 fi
 flavour=${1:-plain}
+[ "$qemu_name" != series ] || [ "$flavour" != fuzz ] ||
+    { echo "build-qemu: the series carries no fuzzing configuration" >&2; exit 2; }
 case "$arch" in
 x86_64) ;;
 aarch64)
@@ -145,11 +149,40 @@ apply_overlay() {
     fi
 }
 
+# The series on the pristine source, applied with git am as upstream would
+# take it.  It is made afresh each time and applied again only when it
+# differs from the one applied (the commits' hashes and dates aside), so
+# that an unchanged series touches no file.
+apply_series() {
+    local new=$out/patches.new
+    rm -rf "$new"
+    "$top/scripts/qemu-patches.sh" "$src" "$new" pristine >/dev/null
+    if [ -d "$out/patches" ] &&
+        cmp -s <(series_text "$out/patches") <(series_text "$new"); then
+        rm -rf "$new"
+        return
+    fi
+    echo "build-qemu: applying the patch series to $src with git am"
+    rm -rf "$out/patches"
+    git -C "$src" am --abort >/dev/null 2>&1 || true
+    git -C "$src" reset -q --hard pristine
+    git -C "$src" -c user.name=dmalab -c user.email=dmalab@localhost \
+        am -q "$new"/*.patch || {
+        echo "build-qemu: the series does not apply to $src" >&2
+        exit 1
+    }
+    mv "$new" "$out/patches"
+}
+
+series_text() {
+    cat "$1"/*.patch | sed '/^From [0-9a-f]\{40\} /d; /^Date: /d'
+}
+
 configure() {
     [ -f "$bld/build.ninja" ] && return
     local -a opts=(
         --target-list=$arch-softmmu
-        --disable-docs --disable-werror --disable-user
+        --disable-docs --disable-user
         --disable-gtk --disable-sdl --disable-vnc --disable-opengl
         --disable-spice --disable-xen --disable-curses --disable-libusb
         --disable-brlapi --disable-capstone --disable-slirp
@@ -170,6 +203,8 @@ configure() {
     # Debian's source ships no firmware (it comes from the seabios and
     # qemu-system-data packages); QEMU 10 would install its absence.
     [ "$qemu_name" = debian ] || opts+=(--disable-install-blobs)
+    # A git checkout builds with -Werror by default: the series must too.
+    [ "$qemu_name" = series ] || opts+=(--disable-werror)
     echo "build-qemu: configuring the $flavour build of QEMU $(cat "$src/VERSION") ($arch-softmmu only)"
     mkdir -p "$bld"
     (cd "$bld" && "$src/configure" "${opts[@]}") >"$out/configure-$kind.log" 2>&1 || {
@@ -234,7 +269,13 @@ mkdir -p "$out"
 exec 8>"$out/.source.lock"
 flock 8
 use_meson
-apply_overlay
+if [ "$qemu_name" = series ]; then
+    apply_series
+elif [ -d "$src/hw/misc/dmalab" ] && [ ! -L "$src/hw/misc/dmalab" ]; then
+    echo "build-qemu: $src carries the device already (the series applied?): nothing is overlaid"
+else
+    apply_overlay
+fi
 flock -u 8
 exec 7>"$out/.build-$kind.lock"
 flock 7

@@ -2,11 +2,11 @@
 # Make a patch series that adds the dmalab device to a QEMU git tree, ready
 # for `git am` and for the qemu-devel list.
 #
-#   qemu-patches.sh TREE OUTDIR
+#   qemu-patches.sh TREE OUTDIR [BASE]
 #
 # TREE is a QEMU git checkout (it is only read: the series is made in a
-# clone of it, on top of its HEAD); OUTDIR receives the patches
-# (git format-patch).  Three patches:
+# clone of it, on top of BASE, a commit of TREE's, by default its HEAD);
+# OUTDIR receives the patches (git format-patch).  Three patches:
 #
 #   1. hw/misc/dmalab: the device, its Kconfig and meson wiring, its trace
 #      events, and the shared hardware header as
@@ -21,20 +21,24 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=${1:?usage: qemu-patches.sh QEMU-GIT-TREE OUTDIR}
-outdir=${2:?usage: qemu-patches.sh QEMU-GIT-TREE OUTDIR}
+tree=${1:?usage: qemu-patches.sh QEMU-GIT-TREE OUTDIR [BASE]}
+outdir=${2:?usage: qemu-patches.sh QEMU-GIT-TREE OUTDIR [BASE]}
+base=${3:-HEAD}
 
 die() { echo "qemu-patches: $*" >&2; exit 1; }
 
 git -C "$tree" rev-parse --git-dir >/dev/null 2>&1 || die "$tree is not a git tree"
-[ -f "$tree/hw/misc/meson.build" ] || die "$tree is not a QEMU tree"
-grep -q '^system_ss = ' "$tree/meson.build" ||
-    die "$tree predates system_ss (QEMU 8.1): the series is for master"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-git clone -q "$tree" "$work/qemu"
+base=$(git -C "$tree" rev-parse --verify -q "$base^{commit}") ||
+    die "$tree has no commit '${3:-HEAD}'"
+git clone -q --no-checkout "$tree" "$work/qemu"
 q=$work/qemu
+git -C "$q" checkout -q --detach "$base"
+[ -f "$q/hw/misc/meson.build" ] || die "$tree is not a QEMU tree"
+grep -q '^system_ss = ' "$q/meson.build" ||
+    die "$tree predates system_ss (QEMU 8.1): the series is for master"
 gitq() {
     git -C "$q" -c user.name="${GIT_AUTHOR_NAME:-dmalab}" \
         -c user.email="${GIT_AUTHOR_EMAIL:-dmalab@localhost}" "$@"
@@ -92,7 +96,9 @@ dmalab-isa, beside it, is a small ISA device whose transfers the PC's
 8237 (the i8257 model) performs through the ISA DMA interface: eight
 ports, a channel and an IRQ set by properties, both directions, single,
 block and auto-init, and a status code for what ISA cannot do.  It shows
-the kernel's ISA DMA API (request_dma, set_dma_mode/addr/count).  include/hw/misc/dmalab_hw.h is the one
+the kernel's ISA DMA API (request_dma, set_dma_mode/addr/count).
+
+include/hw/misc/dmalab_hw.h is the one
 description of the hardware, shared with the Linux driver: like the
 kernel's uapi headers it is GPL-2.0-only OR MIT, so that both projects
 can carry the same file, and its one __KERNEL__ block gives the kernel

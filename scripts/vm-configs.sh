@@ -220,8 +220,9 @@ vm_config_aarch64() {
 }
 
 # The QEMUs whose qtests and style `./run-vm.sh check` runs: Debian 12's
-# 7.2, 10.0 (Debian 13's, and Debian 12's backports'), and the newest.
-CHECK_QEMUS=(debian stable latest)
+# 7.2, 10.0 (Debian 13's, and Debian 12's backports'), the newest, and the
+# newest as a git repository with the patch series applied by git am.
+CHECK_QEMUS=(debian stable latest series)
 
 # The kernels `./run-vm.sh check` boots, on which architecture and QEMU,
 # and the configurations each runs: "arch:qemu:kernel:[debug]:config...".
