@@ -51,7 +51,7 @@ if [ -n "$patches" ]; then
         n=$((n + 1))
         out=$(cd "$src" && perl scripts/checkpatch.pl --no-tree "$p" 2>&1)
         maint='^$'
-        [ "$n" = 1 ] || maint='^WARNING: added, moved or deleted file(s), does MAINTAINERS need updating?'
+        [ "$n" = 1 ] || maint='^WARNING: added, moved or deleted file(s)'
         if [ -z "$(unexpected "$out" "$maint")" ]; then
             echo "ok $n - QEMU checkpatch ${p##*/}"
         else
