@@ -22,6 +22,16 @@
      (QEMU_VERSION_MAJOR == (major) && QEMU_VERSION_MINOR < (minor)))
 
 /*
+ * 10.0 moved the system emulators' headers from sysemu/ to system/.  The
+ * series puts the last branch's includes where this file's include was.
+ */
+#if DMALAB_QEMU_BEFORE(10, 0)
+#include "sysemu/runstate.h"
+#else
+#include "system/runstate.h"
+#endif
+
+/*
  * 10.1 made class_init's data pointer const.  Before that, TypeInfo takes
  * the same function through a pointer whose parameter is not const: both
  * are pointers, passed alike on every host QEMU supports.

@@ -46,6 +46,13 @@ static bool dmalab_epoch_moved(DmalabState *s, uint32_t epoch)
     return s->epoch != epoch;
 }
 
+/* Does the engine take descriptors now? */
+static bool dmalab_engine_runs(DmalabState *s)
+{
+    return (s->ctrl & DMALAB_CTRL_ENABLE) &&
+           !(s->status & DMALAB_STATUS_RESETTING) && !dmalab_offline(s);
+}
+
 /* ---- Interrupts ------------------------------------------------------ */
 
 static void dmalab_update_intx(DmalabState *s)
@@ -907,7 +914,7 @@ static void dmalab_queue_reset(DmalabQueue *q)
 
 static bool dmalab_queue_has_work(DmalabQueue *q)
 {
-    return q->enabled && !q->halted && q->head != q->tail &&
+    return q->enabled && !q->halted && !q->busy && q->head != q->tail &&
            !(q->dev->dbg_stall & (1u << q->index));
 }
 
@@ -983,6 +990,269 @@ static int64_t dmalab_desc_cost_ns(DmalabState *s, uint32_t len)
     return ns;
 }
 
+/* ---- Copies in the copy thread --------------------------------------- */
+
+/* A guest range mapped for the copy thread, released when the job ends. */
+typedef struct DmalabMapping {
+    void *ptr;
+    dma_addr_t len;
+    DMADirection dir;
+} DmalabMapping;
+
+/*
+ * The one descriptor the copy thread works for.  Until it completes, the
+ * descriptor stays at its queue's head, unconsumed: a job given up (reset,
+ * queue disabled, bus mastering off) or not migrated leaves a descriptor
+ * that runs again in full, which is safe because the copies it makes
+ * never read what they write.
+ */
+struct DmalabJob {
+    DmalabQueue *q;          /* NULL when there is no job */
+    uint32_t slot;
+    uint32_t epoch;
+    struct dmalab_desc d;
+    DmalabResult r;
+    uint64_t last_addr;      /* guest address of the last segment */
+    GArray *segs;            /* DmalabSeg, for the copy thread */
+    GArray *maps;            /* DmalabMapping */
+};
+
+static int64_t dmalab_queue_finish(DmalabQueue *q, uint32_t slot,
+                                   const struct dmalab_desc *dp,
+                                   const DmalabResult *rp, uint32_t epoch);
+
+/*
+ * Map @n bytes of guest memory at @addr for the copy thread, or fewer
+ * where a mapping ends (*n is updated).  Plain RAM only: anything else,
+ * or an address the engine may not use, is left to the engine in place,
+ * which reports it as it always does.
+ */
+static void *dmalab_job_map(DmalabState *s, uint64_t addr, uint64_t *n,
+                            DMADirection dir)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    DmalabMapping m = { .len = *n, .dir = dir };
+    ram_addr_t ram_off;
+
+    if (dmalab_check_host(s, addr, *n) != DMALAB_STS_OK) {
+        return NULL;
+    }
+    m.ptr = dma_memory_map(as, addr, &m.len, dir, dmalab_dma_attrs);
+    if (!m.ptr) {
+        return NULL;
+    }
+    if (!m.len || !memory_region_from_host(m.ptr, &ram_off)) {
+        dma_memory_unmap(as, m.ptr, m.len, dir, 0);
+        return NULL;
+    }
+    g_array_append_val(s->job->maps, m);
+    *n = MIN(*n, m.len);
+    if (dir == DMA_DIRECTION_TO_DEVICE) {
+        trace_dmalab_dma_read(addr, *n);
+    } else {
+        trace_dmalab_dma_write(addr, *n);
+    }
+    return m.ptr;
+}
+
+/*
+ * Turn the job's checked H2D, D2H or COPY into segments between mapped
+ * guest memory and device memory.  False when some part must go through
+ * the engine in place: an SG table or a range it cannot map, or COPY
+ * ranges that overlap (the staging chunk orders those).
+ */
+static bool dmalab_job_plan(DmalabState *s, DmalabJob *job)
+{
+    const struct dmalab_desc *d = &job->d;
+    bool from_dev = d->opcode == DMALAB_OP_D2H;
+    bool to_dev = d->opcode == DMALAB_OP_H2D;
+    uint64_t left = le32_to_cpu(d->len);
+    DmalabCursor src, dst;
+
+    dmalab_cursor_init(&src, from_dev ? DMALAB_CUR_DEVMEM :
+                       dmalab_host_kind(d->flags, DMALAB_DESC_SRC_SG),
+                       le64_to_cpu(d->src), left);
+    dmalab_cursor_init(&dst, to_dev ? DMALAB_CUR_DEVMEM :
+                       dmalab_host_kind(d->flags, DMALAB_DESC_DST_SG),
+                       le64_to_cpu(d->dst), left);
+    while (left > 0) {
+        DmalabSeg seg;
+        uint64_t n, m;
+
+        if (dmalab_cursor_fill(s, &src) != DMALAB_STS_OK ||
+            dmalab_cursor_fill(s, &dst) != DMALAB_STS_OK) {
+            return false;
+        }
+        n = MIN(left, MIN(src.seg_left, dst.seg_left));
+        if (!from_dev && !to_dev &&
+            src.addr < dst.addr + n && dst.addr < src.addr + n) {
+            return false;
+        }
+        if (from_dev) {
+            seg.src = s->devmem_ptr + src.addr;
+        } else {
+            seg.src = dmalab_job_map(s, src.addr, &n,
+                                     DMA_DIRECTION_TO_DEVICE);
+        }
+        m = n;
+        if (to_dev) {
+            seg.dst = s->devmem_ptr + dst.addr;
+        } else {
+            seg.dst = dmalab_job_map(s, dst.addr, &m,
+                                     DMA_DIRECTION_FROM_DEVICE);
+        }
+        if (!seg.src || !seg.dst) {
+            return false;
+        }
+        seg.len = MIN(n, m);
+        g_array_append_val(job->segs, seg);
+        job->last_addr = to_dev ? src.addr : dst.addr;
+        dmalab_cursor_advance(&src, seg.len);
+        dmalab_cursor_advance(&dst, seg.len);
+        left -= seg.len;
+    }
+    return true;
+}
+
+/*
+ * Release the job's mappings.  @copied: the copy thread ran, so guest
+ * memory the job wrote is dirty (for migration), and so is device memory.
+ */
+static void dmalab_job_release(DmalabState *s, DmalabJob *job, bool copied)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+
+    for (guint i = 0; i < job->maps->len; i++) {
+        DmalabMapping *m = &g_array_index(job->maps, DmalabMapping, i);
+
+        dma_memory_unmap(as, m->ptr, m->len, m->dir, copied ? m->len : 0);
+    }
+    if (copied && job->d.opcode == DMALAB_OP_H2D) {
+        memory_region_set_dirty(&s->devmem, le64_to_cpu(job->d.dst),
+                                le32_to_cpu(job->d.len));
+    }
+    g_array_set_size(job->maps, 0);
+    g_array_set_size(job->segs, 0);
+    job->q = NULL;
+}
+
+/*
+ * Hand the checked descriptor at @q's head to the copy thread, if it is a
+ * large H2D, D2H or COPY between plain RAM and device memory with bus
+ * addresses that are physical.  False: run it in place.
+ */
+static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
+                             const struct dmalab_desc *d,
+                             const DmalabResult *r, uint32_t epoch)
+{
+    DmalabState *s = q->dev;
+    DmalabJob *job = s->job;
+
+    if (!s->worker || job->q || s->vm_stopped ||
+        le32_to_cpu(d->len) < DMALAB_WORKER_MIN || !dmalab_direct_ok(s)) {
+        return false;
+    }
+    if (d->opcode != DMALAB_OP_H2D && d->opcode != DMALAB_OP_D2H &&
+        d->opcode != DMALAB_OP_COPY) {
+        return false;
+    }
+    job->d = *d;
+    job->r = *r;
+    job->slot = slot;
+    job->epoch = epoch;
+    if (!dmalab_job_plan(s, job)) {
+        dmalab_job_release(s, job, false);
+        return false;
+    }
+    job->q = q;
+    q->busy = true;
+    trace_dmalab_job_start(q->index, slot, job->segs->len);
+    dmalab_worker_start(s->worker, &g_array_index(job->segs, DmalabSeg, 0),
+                        job->segs->len);
+    return true;
+}
+
+/*
+ * The copy thread is done with the job: release it, and complete its
+ * descriptor if @complete and the function and queue are as they were,
+ * or else leave it at the head to run again.
+ */
+static void dmalab_job_end(DmalabState *s, bool complete)
+{
+    DmalabJob *job = s->job;
+    DmalabQueue *q = job->q;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    struct dmalab_desc d = job->d;
+    DmalabResult r = job->r;
+    uint32_t slot = job->slot;
+
+    r.bytes = le32_to_cpu(d.len);
+    s->dbg_last_addr = job->last_addr;
+    dmalab_job_release(s, job, true);
+    q->busy = false;
+    complete = complete && !dmalab_epoch_moved(s, job->epoch) &&
+               dmalab_engine_runs(s) && q->enabled && !q->halted &&
+               q->head == slot &&
+               (pci_get_word(pdev->config + PCI_COMMAND) &
+                PCI_COMMAND_MASTER);
+    trace_dmalab_job_end(q->index, slot, complete);
+    if (complete) {
+        q->chain_crc = r.crc;
+        dmalab_queue_finish(q, slot, &d, &r, job->epoch);
+        if (!dmalab_epoch_moved(s, job->epoch)) {
+            dmalab_kick(s);
+        }
+    }
+}
+
+/* Bottom half: the copy thread finished a job. */
+static void dmalab_job_done(void *opaque)
+{
+    DmalabState *s = opaque;
+
+    if (!s->job->q) {
+        return; /* given up meanwhile */
+    }
+    dmalab_worker_wait(s->worker);
+    dmalab_job_end(s, true);
+}
+
+/*
+ * Stop moving data now: wait for the copy in progress, if any, and give
+ * its descriptor up (reset, power-down, removal, a queue disabled, bus
+ * mastering off).  The copy thread never outlives what the guest sees.
+ */
+void dmalab_core_quiesce(DmalabState *s)
+{
+    if (s->job && s->job->q) {
+        dmalab_worker_wait(s->worker);
+        dmalab_job_end(s, false);
+    }
+}
+
+static void dmalab_queue_quiesce(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+
+    if (s->job && s->job->q == q) {
+        dmalab_core_quiesce(s);
+    }
+}
+
+/*
+ * The VM stops (migration, savevm) or runs again.  While it is stopped the
+ * engine copies in place; the copy in progress completes before memory is
+ * saved, so that no byte it writes is missed.
+ */
+void dmalab_core_vm_state(DmalabState *s, bool running)
+{
+    s->vm_stopped = !running;
+    if (!running && s->job && s->job->q) {
+        dmalab_worker_wait(s->worker);
+        dmalab_job_end(s, true);
+    }
+}
+
 /*
  * Process the descriptor at the queue's head.  Returns the bytes moved, or
  * -1 when the queue cannot make progress now (throttled or halted).
@@ -998,7 +1268,6 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
     uint32_t epoch = s->epoch;
     uint64_t bad_addr;
     uint32_t sts;
-    bool chained;
 
     if (!(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
         dmalab_queue_halt(q, DMALAB_STS_BUS_MASTER, daddr);
@@ -1030,7 +1299,6 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
         q->ready_at = 0;
     }
 
-    chained = d.flags & DMALAB_DESC_CHAIN;
     if (!q->in_chain) {
         q->chain_failed = false;
         q->chain_len = 0;
@@ -1054,10 +1322,30 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
                 corrupt_at = s->dbg_corrupt_offset % le32_to_cpu(d.len);
             }
             r.crc = q->chain_crc;
+            if (corrupt_at < 0 && dmalab_job_start(q, slot, &d, &r, epoch)) {
+                return -1; /* dmalab_job_done() completes it */
+            }
             dmalab_desc_run(s, &d, &r, corrupt_at);
             q->chain_crc = r.crc;
         }
     }
+    return dmalab_queue_finish(q, slot, &d, &r, epoch);
+}
+
+/*
+ * Complete the descriptor at the head, run or refused: its completion,
+ * its error report and interrupt, and the head past it.  Returns the bytes
+ * moved, or -1 when the queue cannot make progress now.
+ */
+static int64_t dmalab_queue_finish(DmalabQueue *q, uint32_t slot,
+                                   const struct dmalab_desc *dp,
+                                   const DmalabResult *rp, uint32_t epoch)
+{
+    DmalabState *s = q->dev;
+    struct dmalab_desc d = *dp;
+    DmalabResult r = *rp;
+    bool chained = d.flags & DMALAB_DESC_CHAIN;
+
     q->chain_len++;
     if (r.status != DMALAB_STS_OK) {
         q->chain_failed = true;
@@ -1104,8 +1392,7 @@ void dmalab_bh(void *opaque)
     uint64_t bytes = 0;
     bool progress = true;
 
-    if (!(s->ctrl & DMALAB_CTRL_ENABLE) ||
-        (s->status & DMALAB_STATUS_RESETTING) || dmalab_offline(s)) {
+    if (!dmalab_engine_runs(s)) {
         return;
     }
     while (progress && descs < DMALAB_PASS_DESCS &&
@@ -1177,6 +1464,7 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
 
     if (val & DMALAB_QCTRL_RESET) {
         trace_dmalab_queue_reset(q->index);
+        dmalab_queue_quiesce(q);
         dmalab_queue_clear(q);
         return;
     }
@@ -1193,6 +1481,7 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
         trace_dmalab_queue_enable(q->index, q->size, q->ring_base,
                                   q->cpl_base);
     } else if (!(val & DMALAB_QCTRL_ENABLE) && q->enabled) {
+        dmalab_queue_quiesce(q);
         q->enabled = false;
         trace_dmalab_queue_disable(q->index);
     }
@@ -1335,6 +1624,7 @@ static void dmalab_ctrl_write(DmalabState *s, uint32_t val)
     if (val & DMALAB_CTRL_RESET) {
         /* The reset takes a little (virtual) time, observable in STATUS. */
         trace_dmalab_reset_start();
+        dmalab_core_quiesce(s);
         s->ctrl = 0;
         s->status = DMALAB_STATUS_RESETTING;
         qemu_bh_cancel(s->bh);
@@ -1510,6 +1800,7 @@ static void dmalab_global_write(DmalabState *s, hwaddr addr, uint32_t val)
     case DMALAB_REG_DBG_DEAD:
         if (val == DMALAB_DBG_DEAD_MAGIC) {
             trace_dmalab_dead();
+            dmalab_core_quiesce(s);
             s->dbg_dead = true;
             s->epoch++;
         }
@@ -1670,10 +1961,27 @@ void dmalab_core_init(DmalabState *s)
     s->reset_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_reset_done, s);
     s->irq_delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                       dmalab_irq_delay_timer, s);
+    s->job = g_new0(DmalabJob, 1);
+    s->job->segs = g_array_new(false, false, sizeof(DmalabSeg));
+    s->job->maps = g_array_new(false, false, sizeof(DmalabMapping));
+    if (s->use_worker) {
+        s->worker = dmalab_worker_new(dmalab_job_done, s,
+                                      &DEVICE(s)->mem_reentrancy_guard,
+                                      s->worker_delay_us);
+    }
 }
 
 void dmalab_core_uninit(DmalabState *s)
 {
+    dmalab_core_quiesce(s);
+    if (s->worker) {
+        dmalab_worker_free(s->worker);
+        s->worker = NULL;
+    }
+    g_array_free(s->job->segs, true);
+    g_array_free(s->job->maps, true);
+    g_free(s->job);
+    s->job = NULL;
     for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
         timer_free(s->queues[i].coal_timer);
     }
@@ -1708,6 +2016,7 @@ static void dmalab_debug_reset(DmalabState *s)
  */
 static void dmalab_core_reset_regs(DmalabState *s)
 {
+    dmalab_core_quiesce(s);
     s->epoch++;
     qemu_bh_cancel(s->bh);
     timer_del(s->work_timer);
@@ -1734,6 +2043,7 @@ static void dmalab_core_reset_regs(DmalabState *s)
 /* D3hot: the function goes offline with its state kept. */
 void dmalab_core_power_down(DmalabState *s)
 {
+    dmalab_core_quiesce(s);
     s->d3hot = true;
     s->epoch++;
     dmalab_update_intx(s);
@@ -1767,6 +2077,8 @@ static bool dmalab_queue_state_ok(DmalabState *s, DmalabQueue *q)
 
 bool dmalab_core_post_load(DmalabState *s)
 {
+    /* loadvm on a running machine: a copy of the old state is given up. */
+    dmalab_core_quiesce(s);
     for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
         if (!dmalab_queue_state_ok(s, &s->queues[i])) {
             error_report("dmalab: queue %u: migrated state is inconsistent",

@@ -270,6 +270,11 @@ static void dmalab_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     uint16_t pm_old = dmalab_pm_state(pdev);
 
     pci_default_write_config(pdev, addr, val, len);
+    if (ranges_overlap(addr, len, PCI_COMMAND, 2) &&
+        !(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        /* bus mastering off: the copy in progress stops before this ends */
+        dmalab_core_quiesce(DMALAB(pdev));
+    }
     if (ranges_overlap(addr, len, DMALAB_PM_CAP_OFFSET + PCI_PM_CTRL, 2)) {
         dmalab_pm_write_config(pdev, pm_old);
     }
@@ -292,6 +297,12 @@ static void dmalab_dc_realize(DeviceState *qdev, Error **errp)
         pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
     }
     dmalab_parent_dc_realize(qdev, errp);
+}
+
+static void dmalab_vm_state_change(void *opaque, bool running,
+                                   RunState state)
+{
+    dmalab_core_vm_state(opaque, running);
 }
 
 static void dmalab_realize(PCIDevice *pdev, Error **errp)
@@ -322,12 +333,15 @@ static void dmalab_realize(PCIDevice *pdev, Error **errp)
     }
     dmalab_core_init(s);
     dmalab_core_reset(s);
+    s->vm_state = qdev_add_vm_change_state_handler(DEVICE(s),
+                                                   dmalab_vm_state_change, s);
 }
 
 static void dmalab_exit(PCIDevice *pdev)
 {
     DmalabState *s = DMALAB(pdev);
 
+    qemu_del_vm_change_state_handler(s->vm_state);
     dmalab_core_uninit(s);
     if (msix_present(pdev)) {
         for (unsigned v = 0; v < s->num_queues + 1; v++) {
@@ -466,6 +480,8 @@ static const Property dmalab_properties[] = {
     DEFINE_PROP_UINT8("dma-bits", DmalabState, dma_bits, 64),
     DEFINE_PROP_BOOL("msix", DmalabState, use_msix, true),
     DEFINE_PROP_BOOL("msi", DmalabState, use_msi, true),
+    DEFINE_PROP_BOOL("copy-thread", DmalabState, use_worker, true),
+    DEFINE_PROP_UINT32("x-copy-delay-us", DmalabState, worker_delay_us, 0),
     DEFINE_PROP_UINT64("bandwidth", DmalabState, bandwidth, 0),
     DEFINE_PROP_UINT64("latency", DmalabState, latency_ns, 0),
     DEFINE_PROP_UINT32("fail-nth", DmalabState, fault.fail_nth, 0),

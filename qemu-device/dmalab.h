@@ -13,6 +13,7 @@
 
 #include "hw/pci/pci.h"
 #include "qemu/timer.h"
+#include "qemu/units.h"
 #include "qom/object.h"
 #include "hw/misc/dmalab_hw.h"
 
@@ -33,8 +34,24 @@ OBJECT_DECLARE_SIMPLE_TYPE(DmalabState, DMALAB)
 #define DMALAB_PASS_DESCS          64
 #define DMALAB_PASS_BYTES          (8 * MiB)
 
+/*
+ * Transfers of at least this many bytes copy in the device's copy thread
+ * (dmalab-worker.c), outside the BQL; shorter ones cost less in place.
+ */
+#define DMALAB_WORKER_MIN          (256 * KiB)
+
 /* Virtual time a register-requested device reset takes. */
 #define DMALAB_RESET_NS            (10 * SCALE_US)
+
+/* One contiguous copy the copy thread makes. */
+typedef struct DmalabSeg {
+    void *dst;
+    const void *src;
+    size_t len;
+} DmalabSeg;
+
+typedef struct DmalabWorker DmalabWorker;
+typedef struct DmalabJob DmalabJob;
 
 typedef struct DmalabQueue {
     uint32_t index;
@@ -51,6 +68,7 @@ typedef struct DmalabQueue {
     uint32_t coal_usec;
     uint32_t coal_pending;   /* completions waiting for an interrupt */
     int64_t ready_at;        /* throttled model: head may run at this time */
+    bool busy;               /* the head is copying in the copy thread */
 
     /* State of a descriptor chain in progress (DMALAB_DESC_CHAIN). */
     bool in_chain;
@@ -75,6 +93,10 @@ struct DmalabState {
     QEMUTimer *work_timer;   /* throttled model: wake when a queue is ready */
     QEMUTimer *reset_timer;  /* completes a register-requested reset */
     QEMUTimer *irq_delay_timer; /* fault injection: late interrupts */
+    DmalabWorker *worker;    /* the copy thread, NULL with copy-thread=off */
+    DmalabJob *job;          /* the descriptor it copies for */
+    VMChangeStateEntry *vm_state; /* finishes that copy when the VM stops */
+    bool vm_stopped;         /* copies stay in place while it is */
 
     /* Global registers */
     uint32_t ctrl;
@@ -130,6 +152,8 @@ struct DmalabState {
     uint8_t dma_bits;
     bool use_msix;
     bool use_msi;
+    bool use_worker;         /* large copies outside the BQL */
+    uint32_t worker_delay_us; /* tests: a copy stays in flight this long */
     uint64_t bandwidth;      /* bytes per second, 0 = unthrottled */
     uint64_t latency_ns;     /* per descriptor */
     struct {
@@ -155,6 +179,15 @@ void dmalab_core_reset(DmalabState *s);
 void dmalab_core_power_down(DmalabState *s);
 void dmalab_core_uninit(DmalabState *s);
 bool dmalab_core_post_load(DmalabState *s);
+void dmalab_core_quiesce(DmalabState *s);
+void dmalab_core_vm_state(DmalabState *s, bool running);
 void dmalab_bh(void *opaque);
+
+/* dmalab-worker.c: the copy thread */
+DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
+                                MemReentrancyGuard *guard, uint32_t delay_us);
+void dmalab_worker_free(DmalabWorker *w);
+void dmalab_worker_start(DmalabWorker *w, const DmalabSeg *segs, size_t n);
+void dmalab_worker_wait(DmalabWorker *w);
 
 #endif /* HW_MISC_DMALAB_H */

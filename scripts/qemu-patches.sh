@@ -53,9 +53,16 @@ add_after() {
 
 # ---- 1. The device ----------------------------------------------------------
 mkdir -p "$q/hw/misc/dmalab"
-for f in dmalab-pci.c dmalab-core.c dmalab-isa.c dmalab.h trace-events trace.h meson.build Kconfig; do
+for f in dmalab-pci.c dmalab-core.c dmalab-worker.c dmalab-isa.c dmalab.h trace-events trace.h meson.build Kconfig; do
     cp "$top/qemu-device/$f" "$q/hw/misc/dmalab/$f"
 done
+# Master's paths of the headers the compat header includes by version (its
+# "system/" branch) stand where the glue included the compat header: in
+# dmalab-pci.c, the one file that uses them.
+master_device_includes=$(grep '^#include "system/' "$top/qemu-device/dmalab-compat.h")
+awk -v inc="$master_device_includes" \
+    '$0 == "#include \"dmalab-compat.h\"" { print inc; next } { print }' \
+    "$top/qemu-device/dmalab-pci.c" >"$q/hw/misc/dmalab/dmalab-pci.c"
 sed -i -e '/#include "dmalab-compat.h"/d' \
     -e '/^DMALAB_UNTYPED_RESET_HOLD([a-z_]*)$/d' \
     -e 's/DMALAB_CLASS_INIT(\([a-z_]*\))/\1/' \

@@ -24,7 +24,8 @@ QEMU_BUILD_BUG_ON(sizeof(struct dmalab_cpl) != 32);
 
 #define DMALAB_DEVFN        QPCI_DEVFN(4, 0)
 #define RING_SIZE           8
-#define XFER_LEN            (64 * 1024 + 5)
+/* Long enough for the device's copy thread (DMALAB_WORKER_MIN or more). */
+#define XFER_LEN            (320 * 1024 + 5)
 #define DEVMEM_OFF          4096
 #define TIMEOUT_US          (10 * 1000 * 1000)
 
@@ -102,9 +103,9 @@ typedef struct Work {
 } Work;
 
 /*
- * Set up queue 0 (stalled by the stall-queues=1 property) and ring an H2D
- * of random data into device memory and a D2H back into another buffer;
- * check that they are pending.
+ * Set up queue 0 (stalled by the stall-queues=1 property, or its first copy
+ * held by x-copy-delay-us) and ring an H2D of random data into device
+ * memory and a D2H back into another buffer; check that they are pending.
  */
 static void start_stalled_work(QTestState *qts, QPCIDevice *dev,
                                QPCIBar regs, QGuestAllocator *alloc,
@@ -162,10 +163,16 @@ static void finish_work(QTestState *qts, QPCIDevice *dev, QPCIBar regs,
     g_assert(memcmp(back, w->data, XFER_LEN) == 0);
 }
 
-static void test_migrate_in_flight(void)
+/*
+ * Migrate with the work pending: held by a stalled queue, or (@opaque
+ * "copy-thread") with its first copy held in the copy thread, which the
+ * source finishes when it stops the VM.
+ */
+static void test_migrate_in_flight(gconstpointer opaque)
 {
-    const char *args = "-machine q35 -nodefaults "
-                       "-device dmalab,addr=04.0,stall-queues=1";
+    g_autofree char *args = g_strdup_printf(
+        "-machine q35 -nodefaults -device dmalab,addr=04.0,%s",
+        opaque ? "x-copy-delay-us=1000000" : "stall-queues=1");
     g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
                                            g_get_tmp_dir(), getpid());
     QGuestAllocator alloc;
@@ -585,7 +592,10 @@ static void test_migrate_random_states(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/dmalab/migration/in-flight", test_migrate_in_flight);
+    qtest_add_data_func("/dmalab/migration/in-flight", NULL,
+                        test_migrate_in_flight);
+    qtest_add_data_func("/dmalab/migration/copy-thread-in-flight",
+                        "copy-thread", test_migrate_in_flight);
     qtest_add_func("/dmalab/migration/savevm", test_savevm_in_flight);
     qtest_add_func("/dmalab/migration/any-ring-size",
                    test_migrate_any_ring_size);

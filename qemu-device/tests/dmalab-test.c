@@ -28,6 +28,8 @@ QEMU_BUILD_BUG_ON(sizeof(struct dmalab_sg_entry) != 16);
 #define GUARD_LEN           64
 #define TIMEOUT_US          (5 * 1000 * 1000)
 #define MIB                 (1024 * 1024)
+/* Long enough for the device's copy thread (DMALAB_WORKER_MIN or more). */
+#define COPY_THREAD_LEN     (512 * 1024)
 
 /*
  * q35 routes INTA# of slot 4 to PIRQE, which the ICH9 wires to IOAPIC
@@ -2879,6 +2881,103 @@ static void test_reset_from_own_msix(const void *opaque)
     dmalab_stop(&d);
 }
 
+/*
+ * The copy thread, with each copy held in flight for a while
+ * (x-copy-delay-us).  Whatever stops the device meanwhile (a queue
+ * disabled, CTRL.RESET, bus mastering off, an FLR) returns only once the
+ * copy is over: device memory holds every byte the moment it returns, and
+ * the descriptor completes never.  Stopping the VM completes it instead,
+ * before the VM's memory could be saved.  The device works on afterwards.
+ */
+typedef enum {
+    COPY_STOP_QUEUE_DISABLE,
+    COPY_STOP_DEVICE_RESET,
+    COPY_STOP_BUS_MASTER,
+    COPY_STOP_FLR,
+    COPY_STOP_VM,
+} CopyStop;
+
+static void test_copy_thread_stop(gconstpointer opaque)
+{
+    CopyStop how = GPOINTER_TO_INT(opaque);
+    const uint32_t len = COPY_THREAD_LEN;
+    g_autofree uint8_t *pattern = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    struct dmalab_cpl cpl;
+    uint64_t buf, small;
+    uint16_t cmd;
+    uint8_t exp;
+    Ticket t;
+    Dmalab d;
+
+    dmalab_start(&d, "x-copy-delay-us=300000");
+    dmalab_setup_queue(&d, 8);
+    buf = guest_alloc(&d.alloc, len);
+    small = guest_alloc(&d.alloc, 64);
+    for (uint32_t i = 0; i < len; i++) {
+        pattern[i] = i * 7 + (i >> 12) + 3;
+    }
+    qtest_memwrite(d.qts, buf, pattern, len);
+    t = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, 0);
+    doorbell(&d, 0);
+    /* A few round trips: the engine has handed the copy over. */
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
+    }
+    g_assert(!cpl_ready(&d, &t, &cpl));
+
+    switch (how) {
+    case COPY_STOP_QUEUE_DISABLE:
+        qwr(&d, 0, DMALAB_Q_CTRL, 0);
+        break;
+    case COPY_STOP_DEVICE_RESET:
+        wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+        break;
+    case COPY_STOP_BUS_MASTER:
+        cmd = qpci_config_readw(d.dev, PCI_COMMAND);
+        qpci_config_writew(d.dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+        break;
+    case COPY_STOP_FLR:
+        exp = qpci_find_capability(d.dev, PCI_CAP_ID_EXP, 0);
+        qpci_config_writew(d.dev, exp + PCI_EXP_DEVCTL,
+                           qpci_config_readw(d.dev, exp + PCI_EXP_DEVCTL) |
+                           PCI_EXP_DEVCTL_BCR_FLR);
+        dmalab_map(&d); /* the FLR cleared memory decoding */
+        break;
+    case COPY_STOP_VM:
+        qtest_qmp_assert_success(d.qts, "{'execute': 'stop'}");
+        /* completed before the stop returned, with the VM stopped */
+        g_assert(cpl_ready(&d, &t, &cpl));
+        assert_ok(&cpl, len);
+        qtest_qmp_assert_success(d.qts, "{'execute': 'cont'}");
+        break;
+    }
+
+    qpci_memread(d.dev, d.devmem, 0, got, len);
+    g_assert(memcmp(got, pattern, len) == 0);
+    if (how != COPY_STOP_VM) {
+        assert_no_cpl(&d, &t);
+    }
+
+    /* And on it goes. */
+    if (how == COPY_STOP_BUS_MASTER) {
+        qpci_config_writew(d.dev, PCI_COMMAND, cmd);
+    }
+    if (how == COPY_STOP_DEVICE_RESET) {
+        qtest_clock_step(d.qts, 100 * 1000);
+        g_assert_cmphex(rd(&d, DMALAB_REG_STATUS), ==, 0);
+    }
+    if (how != COPY_STOP_VM) {
+        qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+        dmalab_setup_queue(&d, 8);
+    }
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 64, 0x5a, small);
+    assert_ok(&cpl, 64);
+    g_assert_cmphex(qtest_readq(d.qts, small), ==, 0x5a);
+    check_alive(&d);
+    dmalab_stop(&d);
+}
+
 /* Bus mastering off: the queue halts with BUS_MASTER. */
 static void test_bad_bus_master(void)
 {
@@ -3389,6 +3488,21 @@ int main(int argc, char **argv)
     qtest_add_func("/dmalab/error/self-dma", test_bad_self_dma);
     qtest_add_func("/dmalab/error/addr-width", test_bad_addr_width);
     qtest_add_func("/dmalab/error/bus-master", test_bad_bus_master);
+    qtest_add_data_func("/dmalab/copy-thread/queue-disable",
+                        GINT_TO_POINTER(COPY_STOP_QUEUE_DISABLE),
+                        test_copy_thread_stop);
+    qtest_add_data_func("/dmalab/copy-thread/device-reset",
+                        GINT_TO_POINTER(COPY_STOP_DEVICE_RESET),
+                        test_copy_thread_stop);
+    qtest_add_data_func("/dmalab/copy-thread/bus-master-off",
+                        GINT_TO_POINTER(COPY_STOP_BUS_MASTER),
+                        test_copy_thread_stop);
+    qtest_add_data_func("/dmalab/copy-thread/flr",
+                        GINT_TO_POINTER(COPY_STOP_FLR),
+                        test_copy_thread_stop);
+    qtest_add_data_func("/dmalab/copy-thread/vm-stop",
+                        GINT_TO_POINTER(COPY_STOP_VM),
+                        test_copy_thread_stop);
     qtest_add_data_func("/dmalab/edge/limit-2^64", GUINT_TO_POINTER(64),
                         test_edge_limit);
     qtest_add_data_func("/dmalab/edge/limit-dma-bits-27",
