@@ -14,7 +14,7 @@
 #include "qemu/osdep.h"
 #include "qemu/thread.h"
 #include "qemu/main-loop.h"
-#include "dmalab.h"
+#include "dmalab-worker.h"
 
 struct DmalabWorker {
     QemuThread thread;

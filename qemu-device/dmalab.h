@@ -16,6 +16,7 @@
 #include "qemu/units.h"
 #include "qom/object.h"
 #include "hw/misc/dmalab_hw.h"
+#include "dmalab-worker.h"
 
 #define TYPE_DMALAB "dmalab"
 OBJECT_DECLARE_SIMPLE_TYPE(DmalabState, DMALAB)
@@ -43,14 +44,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(DmalabState, DMALAB)
 /* Virtual time a register-requested device reset takes. */
 #define DMALAB_RESET_NS            (10 * SCALE_US)
 
-/* One contiguous copy the copy thread makes. */
-typedef struct DmalabSeg {
-    void *dst;
-    const void *src;
-    size_t len;
-} DmalabSeg;
-
-typedef struct DmalabWorker DmalabWorker;
 typedef struct DmalabJob DmalabJob;
 
 typedef struct DmalabQueue {
@@ -183,11 +176,5 @@ void dmalab_core_quiesce(DmalabState *s);
 void dmalab_core_vm_state(DmalabState *s, bool running);
 void dmalab_bh(void *opaque);
 
-/* dmalab-worker.c: the copy thread */
-DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
-                                MemReentrancyGuard *guard, uint32_t delay_us);
-void dmalab_worker_free(DmalabWorker *w);
-void dmalab_worker_start(DmalabWorker *w, const DmalabSeg *segs, size_t n);
-void dmalab_worker_wait(DmalabWorker *w);
 
 #endif /* HW_MISC_DMALAB_H */

@@ -53,7 +53,7 @@ add_after() {
 
 # ---- 1. The device ----------------------------------------------------------
 mkdir -p "$q/hw/misc/dmalab"
-for f in dmalab-pci.c dmalab-core.c dmalab-worker.c dmalab-isa.c dmalab.h trace-events trace.h meson.build Kconfig; do
+for f in dmalab-pci.c dmalab-core.c dmalab-worker.c dmalab-isa.c dmalab.h dmalab-worker.h trace-events trace.h meson.build Kconfig; do
     cp "$top/qemu-device/$f" "$q/hw/misc/dmalab/$f"
 done
 # Master's paths of the headers the compat header includes by version (its
