@@ -333,8 +333,7 @@ static void dmalab_realize(PCIDevice *pdev, Error **errp)
     }
     dmalab_core_init(s);
     dmalab_core_reset(s);
-    s->vm_state = qdev_add_vm_change_state_handler(DEVICE(s),
-                                                   dmalab_vm_state_change, s);
+    s->vm_state = qemu_add_vm_change_state_handler(dmalab_vm_state_change, s);
 }
 
 static void dmalab_exit(PCIDevice *pdev)
