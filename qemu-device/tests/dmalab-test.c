@@ -2926,6 +2926,7 @@ static void test_copy_thread_stop(gconstpointer opaque)
     }
     g_assert(!cpl_ready(&d, &t, &cpl));
 
+    cmd = qpci_config_readw(d.dev, PCI_COMMAND);
     switch (how) {
     case COPY_STOP_QUEUE_DISABLE:
         qwr(&d, 0, DMALAB_Q_CTRL, 0);
@@ -2934,7 +2935,6 @@ static void test_copy_thread_stop(gconstpointer opaque)
         wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
         break;
     case COPY_STOP_BUS_MASTER:
-        cmd = qpci_config_readw(d.dev, PCI_COMMAND);
         qpci_config_writew(d.dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
         break;
     case COPY_STOP_FLR:
