@@ -673,9 +673,29 @@ static uint32_t dmalab_copy_staged(DmalabState *s, DmalabCursor *src,
 }
 
 /*
+ * Map guest memory at @addr for the engine to touch directly: up to *len
+ * bytes (*len becomes what was mapped).  Plain RAM only, which
+ * memory_region_from_host() tells from a bounce buffer: NULL for
+ * anything else, left to the engine's ordinary DMA accesses.
+ */
+static void *dmalab_map_ram(DmalabState *s, uint64_t addr, dma_addr_t *len,
+                            DMADirection dir)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    ram_addr_t ram_off;
+    void *p;
+
+    p = dma_memory_map(as, addr, len, dir, dmalab_dma_attrs);
+    if (p && (!*len || !memory_region_from_host(p, &ram_off))) {
+        dma_memory_unmap(as, p, *len, dir, 0);
+        p = NULL;
+    }
+    return p;
+}
+
+/*
  * One step of a COPY with one copy: the destination mapped (plain RAM
- * only: memory_region_from_host() knows no bounce buffer) and the source
- * read straight into it.  Sets *n to the bytes it moved; false if the
+ * only) and the source read straight into it.  Sets *n to the bytes it moved; false if the
  * step must go through the staging chunk instead.
  */
 static bool dmalab_copy_mapped(DmalabState *s, DmalabCursor *src,
@@ -684,15 +704,10 @@ static bool dmalab_copy_mapped(DmalabState *s, DmalabCursor *src,
 {
     AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
     dma_addr_t plen = *n;
-    ram_addr_t ram_off;
     uint8_t *p;
 
-    p = dma_memory_map(as, dst->addr, &plen, DMA_DIRECTION_FROM_DEVICE,
-                       dmalab_dma_attrs);
-    if (!p || !plen || !memory_region_from_host(p, &ram_off)) {
-        if (p) {
-            dma_memory_unmap(as, p, plen, DMA_DIRECTION_FROM_DEVICE, 0);
-        }
+    p = dmalab_map_ram(s, dst->addr, &plen, DMA_DIRECTION_FROM_DEVICE);
+    if (!p) {
         return false;
     }
     *n = MIN(*n, plen);
@@ -1030,19 +1045,13 @@ static int64_t dmalab_queue_finish(DmalabQueue *q, uint32_t slot,
 static void *dmalab_job_map(DmalabState *s, uint64_t addr, uint64_t *n,
                             DMADirection dir)
 {
-    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
     DmalabMapping m = { .len = *n, .dir = dir };
-    ram_addr_t ram_off;
 
     if (dmalab_check_host(s, addr, *n) != DMALAB_STS_OK) {
         return NULL;
     }
-    m.ptr = dma_memory_map(as, addr, &m.len, dir, dmalab_dma_attrs);
+    m.ptr = dmalab_map_ram(s, addr, &m.len, dir);
     if (!m.ptr) {
-        return NULL;
-    }
-    if (!m.len || !memory_region_from_host(m.ptr, &ram_off)) {
-        dma_memory_unmap(as, m.ptr, m.len, dir, 0);
         return NULL;
     }
     g_array_append_val(s->job->maps, m);
@@ -1185,12 +1194,13 @@ static void dmalab_job_end(DmalabState *s, bool complete)
     struct dmalab_desc d = job->d;
     DmalabResult r = job->r;
     uint32_t slot = job->slot;
+    uint32_t epoch = job->epoch;
 
     r.bytes = le32_to_cpu(d.len);
     s->dbg_last_addr = job->last_addr;
     dmalab_job_release(s, job, true);
     q->busy = false;
-    complete = complete && !dmalab_epoch_moved(s, job->epoch) &&
+    complete = complete && !dmalab_epoch_moved(s, epoch) &&
                dmalab_engine_runs(s) && q->enabled && !q->halted &&
                q->head == slot &&
                (pci_get_word(pdev->config + PCI_COMMAND) &
@@ -1198,23 +1208,26 @@ static void dmalab_job_end(DmalabState *s, bool complete)
     trace_dmalab_job_end(q->index, slot, complete);
     if (complete) {
         q->chain_crc = r.crc;
-        dmalab_queue_finish(q, slot, &d, &r, job->epoch);
-        if (!dmalab_epoch_moved(s, job->epoch)) {
+        dmalab_queue_finish(q, slot, &d, &r, epoch);
+        if (!dmalab_epoch_moved(s, epoch)) {
             dmalab_kick(s);
         }
     }
 }
 
-/* Bottom half: the copy thread finished a job. */
+/* End the job in progress, if any, once its copy is over (see above). */
+static void dmalab_job_finish_copy(DmalabState *s, bool complete)
+{
+    if (s->job && s->job->q) {
+        dmalab_worker_wait(s->worker);
+        dmalab_job_end(s, complete);
+    }
+}
+
+/* Bottom half: the copy thread finished a job (unless given up meanwhile). */
 static void dmalab_job_done(void *opaque)
 {
-    DmalabState *s = opaque;
-
-    if (!s->job->q) {
-        return; /* given up meanwhile */
-    }
-    dmalab_worker_wait(s->worker);
-    dmalab_job_end(s, true);
+    dmalab_job_finish_copy(opaque, true);
 }
 
 /*
@@ -1224,10 +1237,7 @@ static void dmalab_job_done(void *opaque)
  */
 void dmalab_core_quiesce(DmalabState *s)
 {
-    if (s->job && s->job->q) {
-        dmalab_worker_wait(s->worker);
-        dmalab_job_end(s, false);
-    }
+    dmalab_job_finish_copy(s, false);
 }
 
 static void dmalab_queue_quiesce(DmalabQueue *q)
@@ -1247,9 +1257,8 @@ static void dmalab_queue_quiesce(DmalabQueue *q)
 void dmalab_core_vm_state(DmalabState *s, bool running)
 {
     s->vm_stopped = !running;
-    if (!running && s->job && s->job->q) {
-        dmalab_worker_wait(s->worker);
-        dmalab_job_end(s, true);
+    if (!running) {
+        dmalab_job_finish_copy(s, true);
     }
 }
 

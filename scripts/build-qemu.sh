@@ -14,8 +14,8 @@
 # Q is debian (7.2, the default), stable (10.0), latest (the newest source
 # Debian packages), series (latest's source as a git repository, with the
 # device added by scripts/qemu-patches.sh's series through git am, and
-# built with -Werror as a git checkout is) or the path of a QEMU tree.  Each QEMU has a directory
-# of its own under build/ (build/qemu for Debian's), and each flavour a
+# built with -Werror as a git checkout is) or the path of a QEMU tree.
+# Each QEMU has a directory of its own under build/ (build/qemu for Debian's), and each flavour a
 # build directory in it (build, build-asan, build-fuzz, and build-aarch64
 # for the arm64 target, built only when asked for), so switching between
 # them rebuilds nothing.  Incremental: the source is fetched and

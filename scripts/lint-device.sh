@@ -41,6 +41,17 @@ unexpected() {
             -e "${2:-^$}"
 }
 
+# One TAP line for check $1 named $2, from checkpatch's output $3 and the
+# problems $4 left of it.
+report() {
+    if [ -z "$4" ]; then
+        echo "ok $1 - QEMU checkpatch $2"
+    else
+        echo "not ok $1 - QEMU checkpatch $2"
+        grep -E -A2 '^(ERROR|WARNING):' <<<"$3" | head -n 20 | sed 's/^/# /'
+    fi
+}
+
 if [ -n "$patches" ]; then
     shopt -s nullglob
     list=("$patches"/*.patch)
@@ -52,12 +63,7 @@ if [ -n "$patches" ]; then
         out=$(cd "$src" && perl scripts/checkpatch.pl --no-tree "$p" 2>&1)
         maint='^$'
         [ "$n" = 1 ] || maint='^WARNING: added, moved or deleted file(s)'
-        if [ -z "$(unexpected "$out" "$maint")" ]; then
-            echo "ok $n - QEMU checkpatch ${p##*/}"
-        else
-            echo "not ok $n - QEMU checkpatch ${p##*/}"
-            grep -E -A2 '^(ERROR|WARNING):' <<<"$out" | head -n 20 | sed 's/^/# /'
-        fi
+        report "$n" "${p##*/}" "$out" "$(unexpected "$out" "$maint")"
     done
     exit 0
 fi
@@ -81,10 +87,5 @@ for f in "${files[@]}"; do
     else
         problems=$(grep -E '^(ERROR|WARNING):' <<<"$out")
     fi
-    if [ -z "$problems" ]; then
-        echo "ok $n - QEMU checkpatch $f"
-    else
-        echo "not ok $n - QEMU checkpatch $f"
-        grep -E -A2 '^(ERROR|WARNING):' <<<"$out" | head -n 20 | sed 's/^/# /'
-    fi
+    report "$n" "$f" "$out" "$problems"
 done

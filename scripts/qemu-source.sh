@@ -28,7 +28,6 @@
 #   QEMU_LABEL    the QEMU's name in the results table (stable-10.0.13)
 #   QEMU_OUT      the directory of its builds (src/, build/, bin/, ...)
 #   QEMU_SRC      its source tree
-#   QEMU_GIT      (series only) the pristine repository the series goes on
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -151,8 +150,7 @@ source_series() {
                 cp -a "$out/src/subprojects/$sub" "$out/series/src/subprojects/$sub"
         done
     fi
-    printf 'QEMU_LABEL=%q\nQEMU_OUT=%q\nQEMU_SRC=%q\nQEMU_GIT=%q\n' \
-        "series-$(cat "$out/src/VERSION")" "$out/series" "$out/series/src" "$out/pristine.git"
+    emit "series-$(cat "$out/src/VERSION")" "$out/series" "$out/series/src"
 }
 
 source_tree() {
