@@ -695,8 +695,8 @@ static void *dmalab_map_ram(DmalabState *s, uint64_t addr, dma_addr_t *len,
 
 /*
  * One step of a COPY with one copy: the destination mapped (plain RAM
- * only) and the source read straight into it.  Sets *n to the bytes it moved; false if the
- * step must go through the staging chunk instead.
+ * only) and the source read straight into it.  Sets *n to the bytes it
+ * moved; false if the step must go through the staging chunk instead.
  */
 static bool dmalab_copy_mapped(DmalabState *s, DmalabCursor *src,
                                DmalabCursor *dst, uint64_t *n, int64_t k,
