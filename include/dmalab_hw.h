@@ -51,7 +51,7 @@ typedef uint64_t dmalab_le64;
 /* ---- Interface version ---------------------------------------------- */
 
 #define DMALAB_VERSION_MAJOR            1
-#define DMALAB_VERSION_MINOR            2
+#define DMALAB_VERSION_MINOR            3
 #define DMALAB_VERSION \
     ((DMALAB_VERSION_MAJOR << 16) | DMALAB_VERSION_MINOR)
 
@@ -76,6 +76,7 @@ typedef uint64_t dmalab_le64;
 #define   DMALAB_FEAT_FILL              (1u << 4)
 #define   DMALAB_FEAT_COALESCE          (1u << 5)
 #define   DMALAB_FEAT_DEBUG             (1u << 6) /* debug block present */
+#define   DMALAB_FEAT_SHADOW_DB         (1u << 7) /* Q_SHADOW tails (1.3) */
 
 #define DMALAB_REG_DEVMEM_SIZE_LO       0x010 /* RO device-memory BAR size */
 #define DMALAB_REG_DEVMEM_SIZE_HI       0x014
@@ -179,6 +180,18 @@ typedef uint64_t dmalab_le64;
 #define   DMALAB_QSTS_BUSY              (1u << 1) /* descriptors pending */
 #define   DMALAB_QSTS_HALTED            (1u << 2) /* stopped by an error */
 #define DMALAB_Q_ERROR                  0x2c /* RO: last DMALAB_STS_* */
+/*
+ * Shadow tail (interface 1.3, DMALAB_FEAT_SHADOW_DB): the bus address of a
+ * 32-bit little-endian word in guest memory, 4-byte aligned, where the
+ * driver keeps the queue's producer index; 0 = none.  Written while the
+ * queue is disabled, checked at enable.  With a shadow tail a doorbell
+ * (Q_TAIL or PIO_TAIL) only tells the device to read it, and the value
+ * written is ignored, so the device can take Q_TAIL writes as an ioeventfd.
+ * The driver updates the word only after the descriptors it covers, since
+ * the device may read it at any time.
+ */
+#define DMALAB_Q_SHADOW_LO              0x30
+#define DMALAB_Q_SHADOW_HI              0x34
 
 /* Ring sizes: 2^DMALAB_RING_ORDER_MIN .. 2^ring_order_max entries. */
 #define DMALAB_RING_ORDER_MIN           1

@@ -917,11 +917,16 @@ static void dmalab_queue_clear(DmalabQueue *q)
     timer_del(q->coal_timer);
 }
 
+static void dmalab_doorbell_fd_stop(DmalabQueue *q);
+static void dmalab_doorbell_fd_drain(DmalabState *s);
+
 static void dmalab_queue_reset(DmalabQueue *q)
 {
+    dmalab_doorbell_fd_stop(q);
     dmalab_queue_clear(q);
     q->ring_base = 0;
     q->cpl_base = 0;
+    q->shadow_base = 0;
     q->size = 0;
     q->coal_count = 0;
     q->coal_usec = 0;
@@ -1252,12 +1257,15 @@ static void dmalab_queue_quiesce(DmalabQueue *q)
 /*
  * The VM stops (migration, savevm) or runs again.  While it is stopped the
  * engine copies in place; the copy in progress completes before memory is
- * saved, so that no byte it writes is missed.
+ * saved, so that no byte it writes is missed.  So does a doorbell that
+ * reached an ioeventfd but not yet the main loop: the vCPUs are paused, so
+ * no further one can come, and its tail is in the state that is saved.
  */
 void dmalab_core_vm_state(DmalabState *s, bool running)
 {
     s->vm_stopped = !running;
     if (!running) {
+        dmalab_doorbell_fd_drain(s);
         dmalab_job_finish_copy(s, true);
     }
 }
@@ -1444,6 +1452,118 @@ static void dmalab_work_timer(void *opaque)
     qemu_bh_schedule(s->bh);
 }
 
+/* ---- Doorbells ------------------------------------------------------- */
+
+static void dmalab_set_tail(DmalabQueue *q, uint32_t val)
+{
+    DmalabState *s = q->dev;
+
+    if (!q->enabled || val >= q->size) {
+        dmalab_error(s, q->index, val, DMALAB_STS_BAD_DOORBELL, 0);
+        return;
+    }
+    q->tail = val;
+    dmalab_kick(s);
+}
+
+/*
+ * A queue with a shadow tail keeps its producer index in guest memory: a
+ * doorbell only says "read it".  The read is a DMA like any other, so it
+ * needs bus mastering and fails as the ring's own reads do.
+ */
+static void dmalab_shadow_doorbell(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t tail;
+    uint32_t sts;
+
+    if (!(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        dmalab_queue_halt(q, DMALAB_STS_BUS_MASTER, q->shadow_base);
+        return;
+    }
+    sts = dmalab_dma_read(s, q->shadow_base, &tail, sizeof(tail));
+    if (sts != DMALAB_STS_OK) {
+        dmalab_queue_halt(q, sts, q->shadow_base);
+        return;
+    }
+    trace_dmalab_shadow_tail(q->index, le32_to_cpu(tail));
+    dmalab_set_tail(q, le32_to_cpu(tail));
+}
+
+/* A write of Q_TAIL or PIO_TAIL. */
+static void dmalab_doorbell(DmalabQueue *q, uint32_t val)
+{
+    trace_dmalab_doorbell(q->index, val);
+    if (q->enabled && q->shadow_base) {
+        dmalab_shadow_doorbell(q); /* the value written does not count */
+        return;
+    }
+    dmalab_set_tail(q, val);
+}
+
+/*
+ * With a shadow tail the written value is not needed, so a Q_TAIL write
+ * can be an ioeventfd, as NVMe's doorbells are with its shadow doorbell
+ * buffer: under KVM the write is taken in the kernel and the vCPU goes on
+ * without an exit to QEMU; under TCG QEMU's memory core signals the same
+ * notifier (memory_region_dispatch_write), so both accelerators take the
+ * one path below.  The main loop runs it, like any MMIO write.
+ */
+static void dmalab_doorbell_notified(EventNotifier *e)
+{
+    DmalabQueue *q = container_of(e, DmalabQueue, doorbell);
+
+    if (!event_notifier_test_and_clear(e)) {
+        return;
+    }
+    /* What an MMIO write would meet: an absent or asleep function. */
+    if (dmalab_offline(q->dev)) {
+        return;
+    }
+    trace_dmalab_doorbell_fd(q->index);
+    dmalab_shadow_doorbell(q);
+}
+
+/* Serve every doorbell signalled and not yet served, now. */
+static void dmalab_doorbell_fd_drain(DmalabState *s)
+{
+    for (unsigned i = 0; i < s->num_queues; i++) {
+        if (s->queues[i].doorbell_fd) {
+            dmalab_doorbell_notified(&s->queues[i].doorbell);
+        }
+    }
+}
+
+static void dmalab_doorbell_fd_start(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+
+    if (!s->use_ioeventfd || !q->shadow_base || q->doorbell_fd) {
+        return;
+    }
+    if (event_notifier_init(&q->doorbell, 0) < 0) {
+        return; /* no eventfd: Q_TAIL stays an MMIO register */
+    }
+    event_notifier_set_handler(&q->doorbell, dmalab_doorbell_notified);
+    memory_region_add_eventfd(&s->mmio, DMALAB_QREG(q->index, DMALAB_Q_TAIL),
+                              sizeof(uint32_t), false, 0, &q->doorbell);
+    q->doorbell_fd = true;
+}
+
+static void dmalab_doorbell_fd_stop(DmalabQueue *q)
+{
+    if (!q->doorbell_fd) {
+        return;
+    }
+    memory_region_del_eventfd(&q->dev->mmio,
+                              DMALAB_QREG(q->index, DMALAB_Q_TAIL),
+                              sizeof(uint32_t), false, 0, &q->doorbell);
+    event_notifier_set_handler(&q->doorbell, NULL);
+    event_notifier_cleanup(&q->doorbell);
+    q->doorbell_fd = false;
+}
+
 /* Check a queue's ring registers; *bad gets the offending value. */
 static bool dmalab_ring_config_ok(DmalabState *s, DmalabQueue *q,
                                   uint64_t *bad)
@@ -1463,8 +1583,14 @@ static bool dmalab_ring_config_ok(DmalabState *s, DmalabQueue *q,
         return false;
     }
     *bad = q->cpl_base;
-    return !(q->cpl_base & (sizeof(struct dmalab_cpl) - 1)) &&
-           dmalab_addr_fits(s, q->cpl_base, cpl_bytes);
+    if ((q->cpl_base & (sizeof(struct dmalab_cpl) - 1)) ||
+        !dmalab_addr_fits(s, q->cpl_base, cpl_bytes)) {
+        return false;
+    }
+    *bad = q->shadow_base;
+    return !q->shadow_base ||
+           (!(q->shadow_base & (sizeof(uint32_t) - 1)) &&
+            dmalab_addr_fits(s, q->shadow_base, sizeof(uint32_t)));
 }
 
 static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
@@ -1474,6 +1600,7 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
     if (val & DMALAB_QCTRL_RESET) {
         trace_dmalab_queue_reset(q->index);
         dmalab_queue_quiesce(q);
+        dmalab_doorbell_fd_stop(q);
         dmalab_queue_clear(q);
         return;
     }
@@ -1487,27 +1614,17 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
         /* Enabling starts from an empty ring, whatever came before. */
         dmalab_queue_clear(q);
         q->enabled = true;
+        dmalab_doorbell_fd_start(q);
         trace_dmalab_queue_enable(q->index, q->size, q->ring_base,
                                   q->cpl_base);
     } else if (!(val & DMALAB_QCTRL_ENABLE) && q->enabled) {
         dmalab_queue_quiesce(q);
+        dmalab_doorbell_fd_stop(q);
         q->enabled = false;
         trace_dmalab_queue_disable(q->index);
     }
 }
 
-static void dmalab_doorbell(DmalabQueue *q, uint32_t val)
-{
-    DmalabState *s = q->dev;
-
-    trace_dmalab_doorbell(q->index, val);
-    if (!q->enabled || val >= q->size) {
-        dmalab_error(s, q->index, val, DMALAB_STS_BAD_DOORBELL, 0);
-        return;
-    }
-    q->tail = val;
-    dmalab_kick(s);
-}
 
 /* Ring configuration registers may change only while the queue is off. */
 static bool dmalab_queue_cfg_writable(DmalabQueue *q, hwaddr reg)
@@ -1545,6 +1662,16 @@ static void dmalab_queue_write(DmalabQueue *q, hwaddr reg, uint32_t val)
     case DMALAB_Q_RING_SIZE:
         if (dmalab_queue_cfg_writable(q, reg)) {
             q->size = val;
+        }
+        break;
+    case DMALAB_Q_SHADOW_LO:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->shadow_base = deposit64(q->shadow_base, 0, 32, val);
+        }
+        break;
+    case DMALAB_Q_SHADOW_HI:
+        if (dmalab_queue_cfg_writable(q, reg)) {
+            q->shadow_base = deposit64(q->shadow_base, 32, 32, val);
         }
         break;
     case DMALAB_Q_TAIL:
@@ -1597,6 +1724,10 @@ static uint32_t dmalab_queue_read(DmalabQueue *q, hwaddr reg)
                (q->halted ? DMALAB_QSTS_HALTED : 0);
     case DMALAB_Q_ERROR:
         return q->error;
+    case DMALAB_Q_SHADOW_LO:
+        return extract64(q->shadow_base, 0, 32);
+    case DMALAB_Q_SHADOW_HI:
+        return extract64(q->shadow_base, 32, 32);
     default:
         return 0;
     }
@@ -1615,7 +1746,7 @@ static uint32_t dmalab_features(DmalabState *s)
     return (s->use_msix ? DMALAB_FEAT_MSIX : 0) |
            (s->use_msi ? DMALAB_FEAT_MSI : 0) |
            DMALAB_FEAT_SG | DMALAB_FEAT_CRC32C | DMALAB_FEAT_FILL |
-           DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG;
+           DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG | DMALAB_FEAT_SHADOW_DB;
 }
 
 static void dmalab_core_reset_regs(DmalabState *s);
@@ -1992,6 +2123,7 @@ void dmalab_core_uninit(DmalabState *s)
     g_free(s->job);
     s->job = NULL;
     for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        dmalab_doorbell_fd_stop(&s->queues[i]);
         timer_free(s->queues[i].coal_timer);
     }
     qemu_bh_delete(s->bh);
@@ -2094,6 +2226,15 @@ bool dmalab_core_post_load(DmalabState *s)
                          i);
             return false;
         }
+    }
+    for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
+        DmalabQueue *q = &s->queues[i];
+
+        if (!q->enabled) {
+            dmalab_doorbell_fd_stop(q);
+            continue;
+        }
+        dmalab_doorbell_fd_start(q); /* the source served its last ones */
     }
     /* Bottom halves are not migrated: restart work that was in flight. */
     dmalab_kick(s);

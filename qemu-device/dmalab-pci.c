@@ -378,6 +378,30 @@ static int dmalab_post_load(void *opaque, int version_id)
     return dmalab_core_post_load(s) ? 0 : -EINVAL;
 }
 
+static bool dmalab_queue_shadow_needed(void *opaque)
+{
+    DmalabQueue *q = opaque;
+
+    return q->shadow_base != 0;
+}
+
+/* Interface 1.3: the shadow tail, sent only by queues that have one. */
+static const VMStateDescription vmstate_dmalab_queue_shadow = {
+    .name = "dmalab-queue/shadow",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = dmalab_queue_shadow_needed,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT64(shadow_base, DmalabQueue),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription *vmstate_dmalab_queue_subsections[] = {
+    &vmstate_dmalab_queue_shadow,
+    NULL
+};
+
 static const VMStateDescription vmstate_dmalab_queue = {
     .name = "dmalab-queue",
     .version_id = 1,
@@ -403,6 +427,7 @@ static const VMStateDescription vmstate_dmalab_queue = {
         VMSTATE_TIMER_PTR(coal_timer, DmalabQueue),
         VMSTATE_END_OF_LIST()
     },
+    .subsections = vmstate_dmalab_queue_subsections,
 };
 
 static bool dmalab_pio_needed(void *opaque)
@@ -480,6 +505,7 @@ static const Property dmalab_properties[] = {
     DEFINE_PROP_BOOL("msix", DmalabState, use_msix, true),
     DEFINE_PROP_BOOL("msi", DmalabState, use_msi, true),
     DEFINE_PROP_BOOL("copy-thread", DmalabState, use_worker, true),
+    DEFINE_PROP_BOOL("ioeventfd", DmalabState, use_ioeventfd, true),
     DEFINE_PROP_UINT32("x-copy-delay-us", DmalabState, worker_delay_us, 0),
     DEFINE_PROP_UINT64("bandwidth", DmalabState, bandwidth, 0),
     DEFINE_PROP_UINT64("latency", DmalabState, latency_ns, 0),

@@ -12,6 +12,7 @@
 #define HW_MISC_DMALAB_H
 
 #include "hw/pci/pci.h"
+#include "qemu/event_notifier.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qom/object.h"
@@ -62,6 +63,9 @@ typedef struct DmalabQueue {
     uint32_t coal_pending;   /* completions waiting for an interrupt */
     int64_t ready_at;        /* throttled model: head may run at this time */
     bool busy;               /* the head is copying in the copy thread */
+    uint64_t shadow_base;    /* bus address of the shadow tail, 0 = none */
+    EventNotifier doorbell;  /* Q_TAIL writes as an ioeventfd ... */
+    bool doorbell_fd;        /* ... while this is set */
 
     /* State of a descriptor chain in progress (DMALAB_DESC_CHAIN). */
     bool in_chain;
@@ -146,6 +150,7 @@ struct DmalabState {
     bool use_msix;
     bool use_msi;
     bool use_worker;         /* large copies outside the BQL */
+    bool use_ioeventfd;      /* shadow-tail doorbells as ioeventfds */
     uint32_t worker_delay_us; /* tests: a copy stays in flight this long */
     uint64_t bandwidth;      /* bytes per second, 0 = unthrottled */
     uint64_t latency_ns;     /* per descriptor */

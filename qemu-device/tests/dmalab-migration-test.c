@@ -99,8 +99,23 @@ static void check_cpl(QTestState *qts, uint64_t cpl_base, uint32_t slot)
 /* Guest memory of the test: the rings and both host buffers. */
 typedef struct Work {
     uint64_t ring, cpl, hsrc, hdst;
+    uint64_t shadow;     /* queue 0's shadow tail, 0 = none */
     uint8_t *data;
 } Work;
+
+/*
+ * Ring queue 0's doorbell at @tail: with a shadow tail, the tail goes to
+ * memory and the value written is one the device must ignore.
+ */
+static void ring_tail(QTestState *qts, QPCIDevice *dev, QPCIBar regs,
+                      const Work *w, uint32_t tail)
+{
+    if (w->shadow) {
+        qtest_writel(qts, w->shadow, tail);
+        tail = 0xdead;
+    }
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_TAIL), tail);
+}
 
 /*
  * Set up queue 0 (stalled by the stall-queues=1 property, or its first copy
@@ -130,13 +145,16 @@ static void start_stalled_work(QTestState *qts, QPCIDevice *dev,
     qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_LO), w->cpl);
     qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CPL_HI), w->cpl >> 32);
     qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_RING_SIZE), RING_SIZE);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_SHADOW_LO), w->shadow);
+    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_SHADOW_HI),
+                   w->shadow >> 32);
     qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_CTRL),
                    DMALAB_QCTRL_ENABLE);
 
     /* Host -> device memory, then device memory -> another host buffer. */
     put_desc(qts, w->ring, 0, DMALAB_OP_H2D, w->hsrc, DEVMEM_OFF);
     put_desc(qts, w->ring, 1, DMALAB_OP_D2H, DEVMEM_OFF, w->hdst);
-    qpci_io_writel(dev, regs, DMALAB_QREG(0, DMALAB_Q_TAIL), 2);
+    ring_tail(qts, dev, regs, w, 2);
     qtest_clock_step(qts, 1000 * 1000);
     g_assert_cmpuint(qpci_io_readl(dev, regs, DMALAB_QREG(0, DMALAB_Q_HEAD)),
                      ==, 0);
@@ -166,13 +184,18 @@ static void finish_work(QTestState *qts, QPCIDevice *dev, QPCIBar regs,
 /*
  * Migrate with the work pending: held by a stalled queue, or (@opaque
  * "copy-thread") with its first copy held in the copy thread, which the
- * source finishes when it stops the VM.
+ * source finishes when it stops the VM, or (@opaque "shadow") held by a
+ * stalled queue whose tail is a shadow in memory, rung through the
+ * device's ioeventfd; the destination takes that queue's next doorbell
+ * from the shadow too.
  */
 static void test_migrate_in_flight(gconstpointer opaque)
 {
+    bool copy_thread = opaque && !strcmp(opaque, "copy-thread");
+    bool shadow = opaque && !strcmp(opaque, "shadow");
     g_autofree char *args = g_strdup_printf(
         "-machine q35 -nodefaults -device dmalab,addr=04.0,%s",
-        opaque ? "x-copy-delay-us=1000000" : "stall-queues=1");
+        copy_thread ? "x-copy-delay-us=1000000" : "stall-queues=1");
     g_autofree char *uri = g_strdup_printf("unix:%s/dmalab-mig-%d.sock",
                                            g_get_tmp_dir(), getpid());
     QGuestAllocator alloc;
@@ -185,6 +208,7 @@ static void test_migrate_in_flight(gconstpointer opaque)
     side_attach(&src, &alloc);
     qpci_device_enable(src.dev);
     regs = qpci_iomap(src.dev, DMALAB_BAR_REGS, NULL);
+    w.shadow = shadow ? guest_alloc(&alloc, 4) : 0;
     start_stalled_work(src.qts, src.dev, regs, &alloc, &w);
 
     dst.qts = qtest_initf("%s -incoming %s", args, uri);
@@ -202,6 +226,27 @@ static void test_migrate_in_flight(gconstpointer opaque)
                                   DMALAB_QREG(0, DMALAB_Q_RING_LO)), ==,
                     (uint32_t)w.ring);
     finish_work(dst.qts, dst.dev, regs, &w);
+    if (shadow) {
+        g_autofree uint8_t *back = g_malloc(XFER_LEN);
+        gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+        g_assert_cmphex(qpci_io_readl(dst.dev, regs,
+                                      DMALAB_QREG(0, DMALAB_Q_SHADOW_LO)), ==,
+                        (uint32_t)w.shadow);
+        qtest_memset(dst.qts, w.hdst, 0, XFER_LEN);
+        put_desc(dst.qts, w.ring, 2, DMALAB_OP_D2H, DEVMEM_OFF, w.hdst);
+        ring_tail(dst.qts, dst.dev, regs, &w, 3);
+        while (qpci_io_readl(dst.dev, regs,
+                             DMALAB_QREG(0, DMALAB_Q_HEAD)) != 3) {
+            g_assert(g_get_monotonic_time() < deadline);
+            qtest_clock_step(dst.qts, 1000);
+        }
+        check_cpl(dst.qts, w.cpl, 2);
+        qtest_memread(dst.qts, w.hdst, back, XFER_LEN);
+        g_assert(memcmp(back, w.data, XFER_LEN) == 0);
+        g_assert_cmpuint(qpci_io_readl(dst.dev, regs, DMALAB_REG_ERR_COUNT),
+                         ==, 0);
+    }
 
     g_free(w.data);
     side_free(&dst);
@@ -279,6 +324,7 @@ static void test_savevm_in_flight(void)
     side_attach(&side, &alloc);
     qpci_device_enable(side.dev);
     regs = qpci_iomap(side.dev, DMALAB_BAR_REGS, NULL);
+    w.shadow = 0;
     start_stalled_work(qts, side.dev, regs, &alloc, &w);
 
     qtest_qmp_assert_success(qts, "{ 'execute': 'snapshot-save',"
@@ -339,6 +385,7 @@ static const uint32_t queue_regs[] = {
     DMALAB_Q_RING_LO, DMALAB_Q_RING_HI, DMALAB_Q_RING_SIZE, DMALAB_Q_TAIL,
     DMALAB_Q_HEAD, DMALAB_Q_CTRL, DMALAB_Q_CPL_LO, DMALAB_Q_CPL_HI,
     DMALAB_Q_COAL_COUNT, DMALAB_Q_COAL_USEC, DMALAB_Q_STATUS, DMALAB_Q_ERROR,
+    DMALAB_Q_SHADOW_LO, DMALAB_Q_SHADOW_HI,
 };
 
 #define NREGS (ARRAY_SIZE(global_regs) + ALL_QUEUES * ARRAY_SIZE(queue_regs))
@@ -491,6 +538,9 @@ static uint32_t random_value(uint32_t valid)
     }
 }
 
+/* Bytes of each queue's ring and completion ring in the random test. */
+#define RING_BYTES          (16 * 32)
+
 /* One random guest action on queue @q, with rings at @ring and @cpl. */
 static void random_queue_action(QPCIDevice *dev, QPCIBar regs, uint32_t q,
                                 uint64_t ring, uint64_t cpl)
@@ -513,6 +563,13 @@ static void random_queue_action(QPCIDevice *dev, QPCIBar regs, uint32_t q,
     case 2:
         qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_RING_SIZE),
                        random_value(size));
+        if (!g_test_rand_int_range(0, 3)) {
+            /* a shadow tail, which the device then reads at a doorbell */
+            qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_SHADOW_LO),
+                           random_value(cpl + RING_BYTES - 4));
+            qpci_io_writel(dev, regs, DMALAB_QREG(q, DMALAB_Q_SHADOW_HI),
+                           random_value(0));
+        }
         break;
     case 3:
     case 4:
@@ -549,7 +606,7 @@ static void random_queue_action(QPCIDevice *dev, QPCIBar regs, uint32_t q,
  */
 static void test_migrate_random_states(void)
 {
-    enum { ROUNDS = 24, ACTIONS = 48, RING_BYTES = 16 * 32 };
+    enum { ROUNDS = 24, ACTIONS = 48 };
     uint64_t ring[ALL_QUEUES], cpl[ALL_QUEUES];
     QGuestAllocator alloc;
     QPCIBar regs;
@@ -596,6 +653,8 @@ int main(int argc, char **argv)
                         test_migrate_in_flight);
     qtest_add_data_func("/dmalab/migration/copy-thread-in-flight",
                         "copy-thread", test_migrate_in_flight);
+    qtest_add_data_func("/dmalab/migration/shadow-doorbell", "shadow",
+                        test_migrate_in_flight);
     qtest_add_func("/dmalab/migration/savevm", test_savevm_in_flight);
     qtest_add_func("/dmalab/migration/any-ring-size",
                    test_migrate_any_ring_size);

@@ -43,6 +43,7 @@ QEMU_BUILD_BUG_ON(sizeof(struct dmalab_sg_entry) != 16);
 typedef struct DmalabRing {
     uint64_t ring;
     uint64_t cpl;
+    uint64_t shadow;     /* the queue's shadow tail, 0 = none */
     uint32_t size;
     uint32_t tail;
     bool phase;          /* phase of the completion for slot tail */
@@ -153,6 +154,8 @@ static void queue_program(Dmalab *d, uint32_t qi)
     qwr(d, qi, DMALAB_Q_CPL_LO, r->cpl);
     qwr(d, qi, DMALAB_Q_CPL_HI, r->cpl >> 32);
     qwr(d, qi, DMALAB_Q_RING_SIZE, r->size);
+    qwr(d, qi, DMALAB_Q_SHADOW_LO, r->shadow);
+    qwr(d, qi, DMALAB_Q_SHADOW_HI, r->shadow >> 32);
     qwr(d, qi, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
     g_assert_cmphex(qrd(d, qi, DMALAB_Q_STATUS) & DMALAB_QSTS_ENABLED, ==,
                     DMALAB_QSTS_ENABLED);
@@ -214,9 +217,15 @@ static Ticket post(Dmalab *d, uint32_t qi, uint8_t op, uint8_t flags,
     return post_desc(d, qi, &desc);
 }
 
+/* With a shadow tail, the tail goes to memory first, as a driver does. */
 static void doorbell(Dmalab *d, uint32_t qi)
 {
-    qwr(d, qi, DMALAB_Q_TAIL, d->q[qi].tail);
+    DmalabRing *r = &d->q[qi];
+
+    if (r->shadow) {
+        qtest_writel(d->qts, r->shadow, r->tail);
+    }
+    qwr(d, qi, DMALAB_Q_TAIL, r->tail);
 }
 
 /* Has the completion for @t been written?  Fills @cpl if so. */
@@ -381,6 +390,7 @@ static const uint32_t queue_regs[] = {
     DMALAB_Q_RING_LO, DMALAB_Q_RING_HI, DMALAB_Q_RING_SIZE, DMALAB_Q_TAIL,
     DMALAB_Q_HEAD, DMALAB_Q_CTRL, DMALAB_Q_CPL_LO, DMALAB_Q_CPL_HI,
     DMALAB_Q_COAL_COUNT, DMALAB_Q_COAL_USEC, DMALAB_Q_STATUS, DMALAB_Q_ERROR,
+    DMALAB_Q_SHADOW_LO, DMALAB_Q_SHADOW_HI,
 };
 
 /* Every resettable global and queue register holds its reset value. */
@@ -450,7 +460,8 @@ static void test_reset_values(void)
     g_assert_cmphex(rd(&d, DMALAB_REG_FEATURES), ==,
                     DMALAB_FEAT_MSIX | DMALAB_FEAT_MSI | DMALAB_FEAT_SG |
                     DMALAB_FEAT_CRC32C | DMALAB_FEAT_FILL |
-                    DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG);
+                    DMALAB_FEAT_COALESCE | DMALAB_FEAT_DEBUG |
+                    DMALAB_FEAT_SHADOW_DB);
     g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_LO), ==, MIB);
     g_assert_cmphex(rd(&d, DMALAB_REG_DEVMEM_SIZE_HI), ==, 0);
     g_assert_cmphex(rd(&d, DMALAB_REG_MAX_XFER), ==, 64 * MIB);
@@ -1849,6 +1860,7 @@ static void dirty_registers(Dmalab *d)
     struct dmalab_cpl cpl;
     uint64_t buf = guest_alloc(&d->alloc, 64);
 
+    d->q[1].shadow = guest_alloc(&d->alloc, 4);
     setup_queue(d, 1, 4);
     qwr(d, 1, DMALAB_Q_COAL_COUNT, 3);
     qwr(d, 1, DMALAB_Q_COAL_USEC, 77);
@@ -3148,6 +3160,210 @@ static void test_trace_events(void)
                        "bytes 4096 phase 1"));
 }
 
+/* ---- Shadow tails ------------------------------------------------------ */
+
+/*
+ * Wait until the error log counts @n errors.  A doorbell that arrives as
+ * an ioeventfd is served by the main loop after the write returns, so
+ * what it logs shows up a little later than a register write's would.
+ */
+static void wait_err_count(Dmalab *d, uint32_t n)
+{
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+
+    while (rd(d, DMALAB_REG_ERR_COUNT) < n) {
+        g_assert(g_get_monotonic_time() < deadline);
+        qtest_clock_step(d->qts, 1000);
+    }
+}
+
+/*
+ * With a shadow tail the device takes the tail from memory and ignores the
+ * value written: three descriptors run on a doorbell whose value lies
+ * beyond the ring, through Q_TAIL and through the port.  With ioeventfd=on
+ * the Q_TAIL writes reach the device through its ioeventfd (under qtest,
+ * as under TCG, QEMU's memory core signals it), never as a register write;
+ * with ioeventfd=off as register writes.  The trace log tells which.
+ */
+static void test_shadow_doorbell(gconstpointer opaque)
+{
+    const char *ioeventfd = opaque;
+    bool fd = !strcmp(ioeventfd, "on");
+    g_autofree char *path = g_strdup_printf("%s/dmalab-shadow-%s-%d.log",
+                                            g_get_tmp_dir(), ioeventfd,
+                                            getpid());
+    g_autofree char *machine = g_strdup_printf(
+        "q35 -trace enable=dmalab_doorbell -trace enable=dmalab_doorbell_fd "
+        "-trace enable=dmalab_shadow_tail -D %s", path);
+    g_autofree char *extra = g_strdup_printf("ioeventfd=%s", ioeventfd);
+    g_autofree char *log = NULL;
+    struct dmalab_cpl cpl;
+    uint64_t buf, shadow;
+    Ticket t[3];
+    Dmalab d;
+
+    dmalab_start_machine(&d, machine, extra);
+    g_assert_cmphex(rd(&d, DMALAB_REG_FEATURES) & DMALAB_FEAT_SHADOW_DB, ==,
+                    DMALAB_FEAT_SHADOW_DB);
+    buf = guarded_alloc(&d, 64, NULL);
+    shadow = guest_alloc(&d.alloc, 4);
+    d.q[0].shadow = shadow;
+    dmalab_setup_queue(&d, 8);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_SHADOW_LO), ==, (uint32_t)shadow);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_SHADOW_HI), ==, shadow >> 32);
+
+    for (unsigned i = 0; i < 3; i++) {
+        t[i] = post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x5100 + i, buf + 8 * i);
+    }
+    qtest_writel(d.qts, shadow, 3);
+    qwr(&d, 0, DMALAB_Q_TAIL, 0xdead);
+    for (unsigned i = 0; i < 3; i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        assert_ok(&cpl, 8);
+        g_assert_cmphex(qtest_readq(d.qts, buf + 8 * i), ==, 0x5100 + i);
+    }
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 3);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 0);
+
+    /* The port's doorbell reads the shadow too. */
+    t[0] = post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x5200, buf + 24);
+    qtest_writel(d.qts, shadow, d.q[0].tail);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_QSEL, 0);
+    qpci_io_writel(d.dev, d.pio, DMALAB_PIO_TAIL, 0xbeef);
+    cpl = wait_cpl(&d, &t[0]);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf + 24), ==, 0x5200);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_COUNT), ==, 0);
+
+    /* A shadow tail beyond the ring is a bad doorbell; the queue goes on. */
+    qtest_writel(d.qts, shadow, 8);
+    qwr(&d, 0, DMALAB_Q_TAIL, 0);
+    wait_err_count(&d, 1);
+    g_assert_cmpuint(rd(&d, DMALAB_REG_ERR_INDEX), ==, 8);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+    g_assert_cmpuint(qrd(&d, 0, DMALAB_Q_TAIL), ==, 4);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x5300, buf + 32);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf + 32), ==, 0x5300);
+    check_guards(&d, buf, 64);
+    dmalab_stop(&d);
+
+    g_assert(g_file_get_contents(path, &log, NULL, NULL));
+    unlink(path);
+    g_assert(trace_has(log, "dmalab_shadow_tail queue 0 shadow tail 3"));
+    g_assert(trace_has(log, "dmalab_doorbell queue 0 tail 48879"));
+    if (fd) {
+        g_assert(trace_has(log, "dmalab_doorbell_fd queue 0"));
+        g_assert(!strstr(log, "dmalab_doorbell queue 0 tail 57005"));
+    } else {
+        g_assert(trace_has(log, "dmalab_doorbell queue 0 tail 57005"));
+        g_assert(!strstr(log, "dmalab_doorbell_fd"));
+    }
+}
+
+/*
+ * The shadow tail's address is checked at enable, like the rings', and is
+ * as read-only while the queue runs.  A shadow the device cannot read, or
+ * bus mastering off, halts the queue at the doorbell.
+ */
+static void test_shadow_bad(void)
+{
+    static const uint64_t bad[] = {
+        2,                      /* misaligned */
+        1ull << 40,             /* beyond dma-bits=40 */
+        UINT64_MAX - 3,         /* far beyond */
+    };
+    /* Below 2^40, where nothing is mapped. */
+    const uint64_t unmapped = 0xf000000000ull;
+    struct dmalab_cpl cpl;
+    uint64_t buf, shadow;
+    uint16_t cmd;
+    Dmalab d;
+
+    dmalab_start(&d, "dma-bits=40");
+    buf = guest_alloc(&d.alloc, 64);
+    shadow = guest_alloc(&d.alloc, 4);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_test_message("shadow 0x%" PRIx64, shadow + bad[i]);
+        d.q[0].shadow = bad[i] == 2 ? shadow + 2 : bad[i];
+        wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_ENABLE);
+        d.q[0].size = 8;
+        d.q[0].ring = guest_alloc(&d.alloc, 8 * sizeof(struct dmalab_desc));
+        d.q[0].cpl = guest_alloc(&d.alloc, 8 * sizeof(struct dmalab_cpl));
+        qwr(&d, 0, DMALAB_Q_RING_LO, d.q[0].ring);
+        qwr(&d, 0, DMALAB_Q_CPL_LO, d.q[0].cpl);
+        qwr(&d, 0, DMALAB_Q_RING_SIZE, 8);
+        qwr(&d, 0, DMALAB_Q_SHADOW_LO, d.q[0].shadow);
+        qwr(&d, 0, DMALAB_Q_SHADOW_HI, d.q[0].shadow >> 32);
+        qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_ENABLE);
+        g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS), ==, 0);
+        g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, d.q[0].shadow);
+        expect_error_logged(&d, DMALAB_STS_RING_CONFIG);
+    }
+
+    /* A good shadow: the queue runs, and its shadow is read-only now. */
+    d.q[0].shadow = shadow;
+    queue_program(&d, 0);
+    qwr(&d, 0, DMALAB_Q_SHADOW_LO, 0x40);
+    expect_error_logged(&d, DMALAB_STS_BUSY);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_SHADOW_LO), ==, (uint32_t)shadow);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x11, buf);
+    assert_ok(&cpl, 8);
+
+    /* Bus mastering off: the doorbell cannot read the shadow. */
+    cmd = qpci_config_readw(d.dev, PCI_COMMAND);
+    qpci_config_writew(d.dev, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+    post(&d, 0, DMALAB_OP_FILL, 0, 8, 0x12, buf);
+    doorbell(&d, 0);
+    wait_err_count(&d, 1);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS) & DMALAB_QSTS_HALTED, ==,
+                    DMALAB_QSTS_HALTED);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, shadow);
+    expect_error_logged(&d, DMALAB_STS_BUS_MASTER);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x11);
+    qpci_config_writew(d.dev, PCI_COMMAND, cmd);
+
+    /* A shadow where nothing is mapped: a DMA read error, queue halted. */
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    d.q[0].shadow = unmapped;
+    queue_program(&d, 0);
+    qwr(&d, 0, DMALAB_Q_TAIL, 1);
+    wait_err_count(&d, 1);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_STATUS) & DMALAB_QSTS_HALTED, ==,
+                    DMALAB_QSTS_HALTED);
+    g_assert_cmphex(rd64(&d, DMALAB_REG_ERR_ADDR_LO), ==, unmapped);
+    expect_error_logged(&d, DMALAB_STS_DMA_READ);
+
+    /*
+     * Reset, and set up again without a shadow: Q_TAIL is a register
+     * again (the ioeventfd went with the reset), and its value counts.
+     */
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    d.q[0].shadow = 0;
+    queue_program(&d, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x13, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x13);
+    qwr(&d, 0, DMALAB_Q_TAIL, 8);
+    expect_error_logged(&d, DMALAB_STS_BAD_DOORBELL);
+
+    /* So after a device reset. */
+    d.q[0].shadow = shadow;
+    qwr(&d, 0, DMALAB_Q_CTRL, DMALAB_QCTRL_RESET);
+    queue_program(&d, 0);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x14, buf);
+    assert_ok(&cpl, 8);
+    wr(&d, DMALAB_REG_CTRL, DMALAB_CTRL_RESET);
+    qtest_clock_step(d.qts, 1000 * 1000);
+    g_assert_cmphex(qrd(&d, 0, DMALAB_Q_SHADOW_LO), ==, 0);
+    d.q[0].shadow = 0;
+    dmalab_setup_queue(&d, 8);
+    cpl = dmalab_run(&d, DMALAB_OP_FILL, 0, 8, 0x15, buf);
+    assert_ok(&cpl, 8);
+    g_assert_cmphex(qtest_readq(d.qts, buf), ==, 0x15);
+    dmalab_stop(&d);
+}
+
 /* ---- Machines and properties ------------------------------------------ */
 
 /* On -M pc the device is a conventional PCI device and works the same. */
@@ -3516,6 +3732,11 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(1), test_reset_from_own_msix);
     qtest_add_func("/dmalab/throttle/bandwidth", test_throttle);
     qtest_add_func("/dmalab/pio/doorbell", test_pio_doorbell);
+    qtest_add_data_func("/dmalab/shadow/doorbell/ioeventfd", "on",
+                        test_shadow_doorbell);
+    qtest_add_data_func("/dmalab/shadow/doorbell/mmio", "off",
+                        test_shadow_doorbell);
+    qtest_add_func("/dmalab/shadow/bad", test_shadow_bad);
     qtest_add_func("/dmalab/trace/events", test_trace_events);
     qtest_add_func("/dmalab/machine/pc", test_machine_pc);
     qtest_add_func("/dmalab/props/max-queues", test_props_max_queues);
