@@ -359,7 +359,7 @@ qemu_cmdline() {
     printf '%s\n' "$qemu" -M "$VM_MACHINE" ${VM_CPU:+-cpu "$VM_CPU"} -accel "$accel_opt" \
         -m "$VM_MEM" -smp "$VM_SMP" -nodefaults -no-reboot -nographic -d guest_errors \
         -kernel "$kernel" -initrd "$initrd"
-    printf '%s\n' -append "console=$VM_CONSOLE ${VM_RESULTS_TTY:+dmalab.results=$VM_RESULTS_TTY }panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }dmalab.expect=irq:$VM_EXPECT_IRQ,dma_ops:$VM_EXPECT_DMA_OPS,doorbell:$VM_EXPECT_DOORBELL${VM_EXPECT_MORE:+,$VM_EXPECT_MORE} $(kernel_append)$VM_APPEND"
+    printf '%s\n' -append "console=$VM_CONSOLE ${VM_RESULTS_TTY:+dmalab.results=$VM_RESULTS_TTY }panic=-1 oops=panic iomem=relaxed loglevel=4 dmalab.mode=$mode dmalab.config=$name dmalab.kernel=$KERNEL_LABEL ${only_tests:+dmalab.tests=$only_tests }${VM_MODPARAMS:+dmalab.params=$VM_MODPARAMS }dmalab.expect=irq:$VM_EXPECT_IRQ,dma_ops:$VM_EXPECT_DMA_OPS,doorbell:$VM_EXPECT_DOORBELL,shadow:$VM_EXPECT_SHADOW${VM_EXPECT_MORE:+,$VM_EXPECT_MORE} $(kernel_append)$VM_APPEND"
     local a
     for a in "${VM_QEMU_ARGS[@]}"; do
         printf '%s\n' "$a"

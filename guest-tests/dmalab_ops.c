@@ -553,19 +553,53 @@ static void test_irq_controller(const char *devpath)
 }
 
 /*
+ * Queue 0's shadow tail address as the device holds it (Q_SHADOW_HI:LO),
+ * from the driver's debugfs register dump; 0 or -1 if unreadable.
+ */
+static int queue0_shadow(const char *devpath, uint64_t *addr)
+{
+	char path[PATH_MAX], line[128];
+	unsigned int reg, val;
+	int found = 0;
+	FILE *f;
+
+	if (dbg_path(devpath, "regs", path, sizeof(path), R_OK))
+		return -1;
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*addr = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Q0_SHADOW_LO 0x%x = 0x%x", &reg, &val) == 2) {
+			*addr |= val;
+			found++;
+		} else if (sscanf(line, "Q0_SHADOW_HI 0x%x = 0x%x", &reg,
+				  &val) == 2) {
+			*addr |= (uint64_t)val << 32;
+			found++;
+		}
+	}
+	fclose(f);
+	return found == 2 ? 0 : -1;
+}
+
+/*
  * The choices the driver made are the ones this configuration of
  * scripts/vm-configs.sh says it must make (dmalab.expect=irq:MODE,
- * dma_ops:LAYER,doorbell:PATH): the interrupt mode with its number of
- * vectors (one per queue plus the error vector for MSI-X, else one), the
- * layer under the DMA API, and the register path of the doorbells.  The
- * path is proved by the device: its count of port doorbells grows by one
- * per submission through ports, and not at all through MMIO.
+ * dma_ops:LAYER,doorbell:PATH,shadow:on|off): the interrupt mode with its
+ * number of vectors (one per queue plus the error vector for MSI-X, else
+ * one), the layer under the DMA API, the register path of the doorbells,
+ * and whether the queues keep their tails in memory.  The path is proved
+ * by the device: its count of port doorbells grows by one per submission
+ * through ports, and not at all through MMIO; the shadow tails by the
+ * device's Q_SHADOW registers, which hold an address only when they are on.
  */
 static void test_config_expectations(const char *devpath)
 {
 	const char *dev = dev_name(devpath);
-	char irq[16], ops[16], db[16], bdf[64];
+	char irq[16], ops[16], db[16], shadow[16], bdf[64];
 	uint32_t before = 0, after = 0;
+	uint64_t shadow_addr = 0;
 	uint8_t buf[512];
 	int ok = 1, i, e;
 	int vecs;
@@ -573,7 +607,8 @@ static void test_config_expectations(const char *devpath)
 	expect_get("irq", irq, sizeof(irq));
 	expect_get("dma_ops", ops, sizeof(ops));
 	expect_get("doorbell", db, sizeof(db));
-	if (!irq[0] || !ops[0] || !db[0]) {
+	expect_get("shadow", shadow, sizeof(shadow));
+	if (!irq[0] || !ops[0] || !db[0] || !shadow[0]) {
 		tap_skip("no dmalab.expect on the kernel command line (not booted by run-vm.sh)");
 		return;
 	}
@@ -586,6 +621,15 @@ static void test_config_expectations(const char *devpath)
 	}
 	ok &= sysfs_is(dev, "dma_ops", ops);
 	ok &= sysfs_is(dev, "doorbell", db);
+	ok &= sysfs_is(dev, "shadow_doorbell", strcmp(shadow, "on") ? "0" : "1");
+	if (queue0_shadow(devpath, &shadow_addr)) {
+		diag("cannot read Q0_SHADOW_LO/HI from debugfs");
+		ok = 0;
+	} else if (!shadow_addr != !strcmp(shadow, "off")) {
+		diag("Q0_SHADOW is 0x%llx with shadow tails %s",
+		     (unsigned long long)shadow_addr, shadow);
+		ok = 0;
+	}
 
 	e = misc_pci_addr(dev, bdf, sizeof(bdf)) ? -ENODEV :
 	    pio_reg_read(bdf, DMALAB_PIO_DOORBELLS, &before);
@@ -603,8 +647,9 @@ static void test_config_expectations(const char *devpath)
 		     after);
 		ok = 0;
 	}
-	tap(ok, "as the configuration expects: %s with %d vectors, DMA through %s, doorbells through %s (%u port doorbells for 8 writes)",
-	    irq, vecs, ops, db, after - before);
+	tap(ok, "as the configuration expects: %s with %d vectors, DMA through %s, doorbells through %s (%u port doorbells for 8 writes), shadow tails %s (queue 0's at 0x%llx)",
+	    irq, vecs, ops, db, after - before, shadow,
+	    (unsigned long long)shadow_addr);
 }
 
 /*

@@ -65,6 +65,7 @@
 extern unsigned int dmalab_timeout_ms;
 extern bool dmalab_use_bounce;
 extern bool dmalab_pio_doorbell;
+extern bool dmalab_shadow_doorbell;
 extern unsigned int dmalab_poll_us;
 extern unsigned int dmalab_ring_order;
 extern unsigned int dmalab_max_queues;
@@ -222,6 +223,12 @@ struct dmalab_queue {
 	struct dmalab_cpl *cpl;
 	dma_addr_t cpl_dma;
 	struct dmalab_req **reqs;	/* request of each slot */
+	/*
+	 * The queue's shadow tail (DMALAB_FEAT_SHADOW_DB), in the device's
+	 * dd->shadow_tails; NULL when Q_TAIL's written value counts.
+	 */
+	__le32 *shadow;
+	dma_addr_t shadow_dma;
 	u32 size;
 	u32 mask;
 	u32 head;			/* next completion to reap */
@@ -313,6 +320,7 @@ struct dmalab_dev {
 	void __iomem *regs;
 	void __iomem *pio;		/* BAR4, I/O ports, if the device has it */
 	bool pio_doorbell;		/* doorbells through pio */
+	__le32 *shadow_tails;		/* one per queue, or NULL */
 	spinlock_t pio_lock;		/* PIO_QSEL, then PIO_TAIL */
 	void __iomem *devmem;		/* BAR2, write-combining */
 	int id;
@@ -486,6 +494,15 @@ static inline void dmalab_doorbell(struct dmalab_queue *q, u32 tail)
 	struct dmalab_dev *dd = q->dd;
 	unsigned long flags;
 
+	/*
+	 * With a shadow tail the device reads the tail from memory, and the
+	 * value written below does not count: the device may take Q_TAIL
+	 * as an ioeventfd.  The callers' dma_wmb() put the descriptors
+	 * before this store; writel() and iowrite32() order it before the
+	 * doorbell.
+	 */
+	if (q->shadow)
+		WRITE_ONCE(*q->shadow, cpu_to_le32(tail));
 	if (!dd->pio_doorbell) {
 		dmalab_qwr(q, DMALAB_Q_TAIL, tail);
 		return;

@@ -61,6 +61,10 @@ bool dmalab_pio_doorbell;
 module_param_named(pio_doorbell, dmalab_pio_doorbell, bool, 0444);
 MODULE_PARM_DESC(pio_doorbell, "ring doorbells through the I/O-port BAR (outl on x86) instead of the MMIO BAR (default off)");
 
+bool dmalab_shadow_doorbell = true;
+module_param_named(shadow_doorbell, dmalab_shadow_doorbell, bool, 0444);
+MODULE_PARM_DESC(shadow_doorbell, "keep each queue's tail in memory for the device to read at a doorbell, where the device can (default on)");
+
 unsigned int dmalab_ring_order = 8;
 DMALAB_UINT_PARAM(ring_order, dmalab_ring_order, DMALAB_RING_ORDER_MIN,
 		  DMALAB_RING_ORDER_MAX, 0444);

@@ -18,12 +18,20 @@ int dmalab_queues_init(struct dmalab_dev *dd)
 {
 	struct device *dev = &dd->pdev->dev;
 	u32 size = 1U << dd->ring_order;
+	dma_addr_t shadow_dma = 0;
 	unsigned int i;
 
 	dd->queues = devm_kcalloc(dev, dd->nr_queues, sizeof(*dd->queues),
 				  GFP_KERNEL);
 	if (!dd->queues)
 		return -ENOMEM;
+	if (dmalab_shadow_doorbell && (dd->features & DMALAB_FEAT_SHADOW_DB)) {
+		dd->shadow_tails = dmam_alloc_coherent(dev, dd->nr_queues *
+						       sizeof(__le32),
+						       &shadow_dma, GFP_KERNEL);
+		if (!dd->shadow_tails)
+			return -ENOMEM;
+	}
 
 	for (i = 0; i < dd->nr_queues; i++) {
 		struct dmalab_queue *q = &dd->queues[i];
@@ -35,6 +43,10 @@ int dmalab_queues_init(struct dmalab_dev *dd)
 		spin_lock_init(&q->lock);
 		q->stop_err = -ENODEV;	/* until dmalab_queues_start() */
 		init_waitqueue_head(&q->space_wq);
+		if (dd->shadow_tails) {
+			q->shadow = &dd->shadow_tails[i];
+			q->shadow_dma = shadow_dma + i * sizeof(__le32);
+		}
 		q->ring = dmam_alloc_coherent(dev, size * sizeof(*q->ring),
 					      &q->ring_dma, GFP_KERNEL);
 		q->cpl = dmam_alloc_coherent(dev, size * sizeof(*q->cpl),
@@ -111,6 +123,13 @@ static int dmalab_queue_hw_start(struct dmalab_queue *q)
 	dmalab_qwr(q, DMALAB_Q_CPL_LO, lower_32_bits(q->cpl_dma));
 	dmalab_qwr(q, DMALAB_Q_CPL_HI, upper_32_bits(q->cpl_dma));
 	dmalab_qwr(q, DMALAB_Q_RING_SIZE, q->size);
+	if (q->shadow)
+		WRITE_ONCE(*q->shadow, 0);
+	if (dd->features & DMALAB_FEAT_SHADOW_DB) {
+		/* 0 clears a shadow another driver may have left */
+		dmalab_qwr(q, DMALAB_Q_SHADOW_LO, lower_32_bits(q->shadow_dma));
+		dmalab_qwr(q, DMALAB_Q_SHADOW_HI, upper_32_bits(q->shadow_dma));
+	}
 	dmalab_qwr(q, DMALAB_Q_COAL_COUNT, dd->coal_count);
 	dmalab_qwr(q, DMALAB_Q_COAL_USEC, dd->coal_usec);
 	/* writel orders the ring memset before the enable */

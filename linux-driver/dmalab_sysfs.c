@@ -86,6 +86,16 @@ static ssize_t doorbell_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(doorbell);
 
+/* Whether the queues keep their tails in memory for the device: 1 or 0. */
+static ssize_t shadow_doorbell_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n", !!dd->shadow_tails);
+}
+static DEVICE_ATTR_RO(shadow_doorbell);
+
 /*
  * The layer under the DMA API that serves this device: "iommu" when an
  * IOMMU translates its DMA (dma-iommu: bus addresses are IOVAs), else
@@ -144,6 +154,7 @@ static struct attribute *dmalab_attrs[] = {
 	&dev_attr_max_xfer.attr,
 	&dev_attr_chardev.attr,
 	&dev_attr_doorbell.attr,
+	&dev_attr_shadow_doorbell.attr,
 	&dev_attr_dma_ops.attr,
 	NULL
 };
@@ -208,6 +219,8 @@ static const struct {
 	{ "COAL_USEC", DMALAB_Q_COAL_USEC },
 	{ "STATUS", DMALAB_Q_STATUS },
 	{ "ERROR", DMALAB_Q_ERROR },
+	{ "SHADOW_LO", DMALAB_Q_SHADOW_LO },
+	{ "SHADOW_HI", DMALAB_Q_SHADOW_HI },
 };
 
 static int dmalab_regs_show(struct seq_file *s, void *unused)

@@ -10,10 +10,11 @@
 #   VM_APPEND      extra kernel command line
 #   VM_QEMU_ARGS   extra QEMU arguments (the dmalab devices among them)
 #   VM_MODPARAMS   module parameters for the driver, comma-separated
-#   VM_EXPECT_IRQ, VM_EXPECT_DMA_OPS, VM_EXPECT_DOORBELL
+#   VM_EXPECT_IRQ, VM_EXPECT_DMA_OPS, VM_EXPECT_DOORBELL, VM_EXPECT_SHADOW
 #                  what the driver must choose here (dmalab_ops checks it):
 #                  interrupt mode (msix, msi, intx), layer under the DMA
-#                  API (direct, iommu, swiotlb), doorbell path (mmio, port)
+#                  API (direct, iommu, swiotlb), doorbell path (mmio, port),
+#                  shadow tails in memory (on, off)
 #   VM_EXPECT_MORE more KEY:VALUE pairs for the tests, comma-separated
 #   VM_SMP         guest CPUs
 #   VM_TIMEOUT     seconds the boot may take under TCG
@@ -55,6 +56,7 @@ vm_config() {
     VM_EXPECT_IRQ=msix
     VM_EXPECT_DMA_OPS=direct
     VM_EXPECT_DOORBELL=mmio
+    VM_EXPECT_SHADOW=on
     VM_EXPECT_MORE=""
     VM_CONSOLE=ttyS0
     VM_RESULTS_PORT=(-serial file:@FILE@)
@@ -78,8 +80,12 @@ vm_config() {
                       -device dmalab,id=dmalab0,bus=rp0)
         ;;
     pc-intx)
-        # i440FX: conventional PCI, and only the legacy INTx line.
+        # i440FX: conventional PCI, and only the legacy INTx line.  The
+        # doorbells carry their tails, as before shadow tails (every other
+        # configuration keeps them in memory, where the device reads them).
         VM_MACHINE=pc
+        VM_MODPARAMS="shadow_doorbell=0"
+        VM_EXPECT_SHADOW=off
         VM_EXPECT_IRQ=intx
         VM_QEMU_ARGS=(-device dmalab,msix=off,msi=off)
         ;;
