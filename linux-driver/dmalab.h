@@ -67,6 +67,7 @@ extern bool dmalab_use_bounce;
 extern bool dmalab_pio_doorbell;
 extern bool dmalab_shadow_doorbell;
 extern unsigned int dmalab_poll_us;
+extern unsigned int dmalab_spin_us;
 extern unsigned int dmalab_ring_order;
 extern unsigned int dmalab_max_queues;
 extern int dmalab_irq_mode;

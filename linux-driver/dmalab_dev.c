@@ -91,6 +91,10 @@ unsigned int dmalab_poll_us;
 DMALAB_UINT_PARAM(poll_us, dmalab_poll_us, 0, 10000, 0444);
 MODULE_PARM_DESC(poll_us, "Polling mode: reap completions every poll_us microseconds instead of by interrupt (0..10000, 0: interrupts)");
 
+unsigned int dmalab_spin_us = 50;
+DMALAB_UINT_PARAM(spin_us, dmalab_spin_us, 0, 1000, 0644);
+MODULE_PARM_DESC(spin_us, "A waiter for a transfer of at most 64 KiB polls its queue this long before it sleeps (0..1000 us, default 50; 0: it sleeps at once)");
+
 unsigned int dmalab_dma_chans = 2;
 DMALAB_UINT_PARAM(dma_chans, dmalab_dma_chans, 0, DMALAB_DRV_MAX_QUEUES, 0444);
 MODULE_PARM_DESC(dma_chans, "dmaengine channels, one on each of the first dma_chans queues (0..31, 0: no dmaengine provider, default 2)");

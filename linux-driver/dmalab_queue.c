@@ -7,6 +7,8 @@
 #include <linux/blkdev.h>
 #include <linux/iopoll.h>
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "dmalab.h"
@@ -762,6 +764,45 @@ bool dmalab_req_abandon(struct dmalab_req *req)
 	return !finished;
 }
 
+/* Transfers short enough that their waiter polls before it sleeps. */
+#define DMALAB_SPIN_MAX_LEN	SZ_64K
+
+/*
+ * Is a completion waiting at @q's head?  A peek without the lock, so only
+ * a hint: dmalab_queue_reap() decides under it.
+ */
+static bool dmalab_queue_cpl_waiting(struct dmalab_queue *q)
+{
+	u32 head = READ_ONCE(q->head);
+	u16 cflags = le16_to_cpu(READ_ONCE(q->cpl[head].flags));
+
+	return (cflags & DMALAB_CPL_PHASE) == READ_ONCE(q->phase);
+}
+
+/*
+ * Hybrid polling, for a transfer short enough to be done in microseconds:
+ * sooner than its interrupt, the wake-up and the switch back to the waiter
+ * would bring the news.  Poll the queue for up to spin_us before sleeping;
+ * the interrupt still comes, and finds the request finished.
+ */
+static void dmalab_req_spin(struct dmalab_req *req)
+{
+	unsigned int spin_us = READ_ONCE(dmalab_spin_us);
+	u64 end;
+
+	if (!spin_us || dmalab_poll_us || req->len > DMALAB_SPIN_MAX_LEN)
+		return;
+	end = ktime_get_ns() + (u64)spin_us * NSEC_PER_USEC;
+	while (!completion_done(&req->done)) {
+		if (dmalab_queue_cpl_waiting(req->q))
+			dmalab_queue_reap(req->q);
+		if (need_resched() || signal_pending(current) ||
+		    ktime_get_ns() > end)
+			break;
+		cpu_relax();
+	}
+}
+
 /*
  * Wait for a submitted request until @deadline.
  *
@@ -781,6 +822,7 @@ int dmalab_req_wait(struct dmalab_req *req, unsigned long deadline)
 
 	if (left < 1)
 		left = 1;
+	dmalab_req_spin(req);
 	left = wait_for_completion_interruptible_timeout(&req->done, left);
 	if (left > 0)
 		return req->err;
