@@ -566,6 +566,8 @@ void dmalab_hbuf_rwbounce(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
 			 u64 off, size_t len, bool dev_writes);
 void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
+void dmalab_hbuf_dirty_early(struct dmalab_hbuf *hb);
+bool dmalab_hbuf_release_atomic(struct dmalab_dev *dd, struct dmalab_hbuf *hb);
 struct dmalab_cbuf *dmalab_cbuf_alloc(struct dmalab_dev *dd, size_t size,
 				      bool noncoherent);
 void dmalab_cbuf_get(struct dmalab_cbuf *cb);

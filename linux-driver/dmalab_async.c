@@ -44,11 +44,24 @@ void dmalab_file_put(struct dmalab_file *f)
 	kref_put(&f->ref, dmalab_file_release);
 }
 
-/* Completion of an async request: q->lock held, maybe in an interrupt. */
+static void dmalab_aio_piece_done(struct dmalab_req *req);
+
+/*
+ * Completion of an async request: q->lock held, maybe in an interrupt.
+ * A piece of an aio read or write whose buffer can be released here
+ * completes here, as a block device's direct I/O does; everything else
+ * is released and delivered by dmalab_async_work(), in process context.
+ */
 static void dmalab_async_end_io(struct dmalab_req *req)
 {
 	struct dmalab_dev *dd = req->dd;
 
+	if (req->aio && dmalab_hbuf_release_atomic(dd, &req->hsrc) &&
+	    dmalab_hbuf_release_atomic(dd, &req->hdst)) {
+		dmalab_aio_piece_done(req);
+		dmalab_req_free(req);
+		return;
+	}
 	spin_lock(&dd->async_lock);
 	list_add_tail(&req->orphan_node, &dd->async_done);
 	spin_unlock(&dd->async_lock);
@@ -65,16 +78,17 @@ static bool dmalab_req_failed(struct dmalab_req *req)
 static void dmalab_aio_piece_done(struct dmalab_req *req)
 {
 	struct dmalab_aio *aio = req->aio;
+	unsigned long flags;
 	struct kiocb *iocb;
 	long res;
 
 	if (dmalab_req_failed(req)) {
-		spin_lock(&aio->lock);
+		spin_lock_irqsave(&aio->lock, flags);
 		if (req->aio_off < aio->bad_off) {
 			aio->bad_off = req->aio_off;
 			aio->err = req->err ? req->err : -EIO;
 		}
-		spin_unlock(&aio->lock);
+		spin_unlock_irqrestore(&aio->lock, flags);
 	}
 	if (!atomic_dec_and_test(&aio->pending))
 		return;
@@ -397,6 +411,8 @@ static int dmalab_rw_async_chunk(void *ctx, char __user *ubuf, loff_t off,
 		dmalab_req_free(req);
 		return ret;
 	}
+	if (!rw->write)
+		dmalab_hbuf_dirty_early(hb);
 	if (rw->write) {
 		req->opcode = DMALAB_OP_H2D;
 		req->flags = hb->hw_sg ? DMALAB_DESC_SRC_SG : 0;
@@ -477,11 +493,12 @@ ssize_t dmalab_aio_rw(struct dmalab_file *f, struct kiocb *iocb,
 		return ret == -ERESTARTSYS ? -EINTR : ret;
 	}
 	/* Only what was submitted counts; the bias keeps it from completing. */
-	spin_lock(&aio->lock);
+	/* pieces may complete in an interrupt (dmalab_async_end_io) */
+	spin_lock_irq(&aio->lock);
 	aio->len = done;
 	if (aio->bad_off > done)
 		aio->bad_off = done;
-	spin_unlock(&aio->lock);
+	spin_unlock_irq(&aio->lock);
 	dmalab_aio_put(aio, &dummy);
 	return -EIOCBQUEUED;
 }

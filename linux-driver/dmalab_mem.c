@@ -42,7 +42,10 @@ void dmalab_count_mapping(struct dmalab_dev *dd, dma_addr_t dma,
 		atomic64_inc(&dd->stats.remapped);
 }
 
-/* Must be called in process context: unpinning may sleep. */
+/*
+ * Process context (unpinning may sleep), unless both buffers were released
+ * already (dmalab_hbuf_release_atomic()).
+ */
 void dmalab_req_free(struct dmalab_req *req)
 {
 	if (!req)
@@ -531,19 +534,73 @@ static void dmalab_hbuf_sync_for_cpu(struct dmalab_dev *dd,
 	mutex_unlock(&dd->cbufs_lock);
 }
 
+/* Unmap pinned user pages and unpin them, dirtying them if @dirty. */
+static void dmalab_hbuf_user_release(struct dmalab_dev *dd,
+				     struct dmalab_hbuf *hb, bool dirty)
+{
+	dmalab_hbuf_free_sg(dd, hb);
+	if (hb->sgt_mapped)
+		dma_unmap_sgtable(&dd->pdev->dev, &hb->sgt, hb->dir, 0);
+	if (hb->sgt_alloc)
+		sg_free_table(&hb->sgt);
+	if (hb->npinned && dirty)
+		unpin_user_pages_dirty_lock(hb->pages, hb->npinned, true);
+	else if (hb->npinned)
+		unpin_user_pages(hb->pages, hb->npinned);
+	kvfree(hb->pages);
+}
+
+/**
+ * dmalab_hbuf_dirty_early() - dirty the pinned pages the device will write
+ * @hb:		a DMALAB_HB_USER buffer for DMA_FROM_DEVICE
+ *
+ * Process context, at submission: marking a page dirty may sleep, and a
+ * buffer whose pages are all still dirty when the transfer ends can be
+ * released where sleeping is not allowed (dmalab_hbuf_release_atomic()),
+ * as the block layer does for a direct read (bio_set_pages_dirty()).
+ */
+void dmalab_hbuf_dirty_early(struct dmalab_hbuf *hb)
+{
+	unsigned int i;
+
+	for (i = 0; i < hb->npinned; i++)
+		set_page_dirty_lock(hb->pages[i]);
+}
+
+/**
+ * dmalab_hbuf_release_atomic() - release a buffer without sleeping
+ * @dd:		the device
+ * @hb:		host buffer
+ *
+ * Possible for no buffer, and for pinned user pages that need no dirtying:
+ * the device read them, or they were dirtied at submission and nothing
+ * (writeback) cleaned them since.  Callable in an interrupt.
+ *
+ * Return: true if @hb was released; false if it needs dmalab_hbuf_release().
+ */
+bool dmalab_hbuf_release_atomic(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
+{
+	unsigned int i;
+
+	if (hb->kind == DMALAB_HB_NONE)
+		return true;
+	if (hb->kind != DMALAB_HB_USER)
+		return false;
+	if (hb->dir == DMA_FROM_DEVICE) {
+		for (i = 0; i < hb->npinned; i++)
+			if (!PageDirty(hb->pages[i]))
+				return false;
+	}
+	dmalab_hbuf_user_release(dd, hb, false);
+	memset(hb, 0, sizeof(*hb));
+	return true;
+}
+
 void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 {
 	switch (hb->kind) {
 	case DMALAB_HB_USER:
-		dmalab_hbuf_free_sg(dd, hb);
-		if (hb->sgt_mapped)
-			dma_unmap_sgtable(&dd->pdev->dev, &hb->sgt, hb->dir, 0);
-		if (hb->sgt_alloc)
-			sg_free_table(&hb->sgt);
-		if (hb->npinned)
-			unpin_user_pages_dirty_lock(hb->pages, hb->npinned,
-						    hb->dir == DMA_FROM_DEVICE);
-		kvfree(hb->pages);
+		dmalab_hbuf_user_release(dd, hb, hb->dir == DMA_FROM_DEVICE);
 		break;
 	case DMALAB_HB_PAGEBUF:
 		dmalab_hbuf_free_sg(dd, hb);
