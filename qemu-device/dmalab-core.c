@@ -1207,9 +1207,7 @@ static void dmalab_job_end(DmalabState *s, bool complete)
     q->busy = false;
     complete = complete && !dmalab_epoch_moved(s, epoch) &&
                dmalab_engine_runs(s) && q->enabled && !q->halted &&
-               q->head == slot &&
-               (pci_get_word(pdev->config + PCI_COMMAND) &
-                PCI_COMMAND_MASTER);
+               q->head == slot && dmalab_bus_master(pdev);
     trace_dmalab_job_end(q->index, slot, complete);
     if (complete) {
         q->chain_crc = r.crc;
@@ -1286,7 +1284,7 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
     uint64_t bad_addr;
     uint32_t sts;
 
-    if (!(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+    if (!dmalab_bus_master(pdev)) {
         dmalab_queue_halt(q, DMALAB_STS_BUS_MASTER, daddr);
         return -1;
     }
@@ -1478,7 +1476,7 @@ static void dmalab_shadow_doorbell(DmalabQueue *q)
     uint32_t tail;
     uint32_t sts;
 
-    if (!(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+    if (!dmalab_bus_master(pdev)) {
         dmalab_queue_halt(q, DMALAB_STS_BUS_MASTER, q->shadow_base);
         return;
     }
@@ -1624,7 +1622,6 @@ static void dmalab_queue_ctrl(DmalabQueue *q, uint32_t val)
         trace_dmalab_queue_disable(q->index);
     }
 }
-
 
 /* Ring configuration registers may change only while the queue is off. */
 static bool dmalab_queue_cfg_writable(DmalabQueue *q, hwaddr reg)

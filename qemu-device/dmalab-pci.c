@@ -271,7 +271,7 @@ static void dmalab_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
 
     pci_default_write_config(pdev, addr, val, len);
     if (ranges_overlap(addr, len, PCI_COMMAND, 2) &&
-        !(pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER)) {
+        !dmalab_bus_master(pdev)) {
         /* bus mastering off: the copy in progress stops before this ends */
         dmalab_core_quiesce(DMALAB(pdev));
     }

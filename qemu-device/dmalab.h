@@ -166,6 +166,12 @@ struct DmalabState {
     } fault;                 /* fault-injection properties */
 };
 
+/* May the function master the bus (PCI_COMMAND.MASTER)? */
+static inline bool dmalab_bus_master(PCIDevice *pdev)
+{
+    return pci_get_word(pdev->config + PCI_COMMAND) & PCI_COMMAND_MASTER;
+}
+
 /* dmalab-core.c: registers and engine */
 uint64_t dmalab_mmio_read(void *opaque, hwaddr addr, unsigned size);
 void dmalab_mmio_write(void *opaque, hwaddr addr, uint64_t val,
