@@ -934,7 +934,7 @@ static void dmalab_queue_reset(DmalabQueue *q)
 
 static bool dmalab_queue_has_work(DmalabQueue *q)
 {
-    return q->enabled && !q->halted && !q->busy && q->head != q->tail &&
+    return q->enabled && !q->halted && !q->jobs && q->head != q->tail &&
            !(q->dev->dbg_stall & (1u << q->index));
 }
 
@@ -1020,14 +1020,15 @@ typedef struct DmalabMapping {
 } DmalabMapping;
 
 /*
- * The one descriptor the copy thread works for.  Until it completes, the
- * descriptor stays at its queue's head, unconsumed: a job given up (reset,
- * queue disabled, bus mastering off) or not migrated leaves a descriptor
- * that runs again in full, which is safe because the copies it makes
- * never read what they write.
+ * A descriptor the copy thread works for.  Until it completes, the
+ * descriptor stays unconsumed, at its queue's head or (looked ahead)
+ * right behind the one there: a job given up (reset, queue disabled, bus
+ * mastering off) or not migrated leaves descriptors that run again in
+ * full, which is safe because the copies they make never read what they
+ * write, and run in their order.
  */
 struct DmalabJob {
-    DmalabQueue *q;          /* NULL when there is no job */
+    DmalabQueue *q;
     uint32_t slot;
     uint32_t epoch;
     struct dmalab_desc d;
@@ -1041,14 +1042,20 @@ static int64_t dmalab_queue_finish(DmalabQueue *q, uint32_t slot,
                                    const struct dmalab_desc *dp,
                                    const DmalabResult *rp, uint32_t epoch);
 
+/* The job @i places behind the oldest one held (0: the oldest). */
+static DmalabJob *dmalab_job_at(DmalabState *s, unsigned i)
+{
+    return &s->jobs[(s->job_first + i) % DMALAB_WORKER_JOBS];
+}
+
 /*
- * Map @n bytes of guest memory at @addr for the copy thread, or fewer
- * where a mapping ends (*n is updated).  Plain RAM only: anything else,
- * or an address the engine may not use, is left to the engine in place,
- * which reports it as it always does.
+ * Map @n bytes of guest memory at @addr for @job, or fewer where a mapping
+ * ends (*n is updated).  Plain RAM only: anything else, or an address the
+ * engine may not use, is left to the engine in place, which reports it as
+ * it always does.
  */
-static void *dmalab_job_map(DmalabState *s, uint64_t addr, uint64_t *n,
-                            DMADirection dir)
+static void *dmalab_job_map(DmalabState *s, DmalabJob *job, uint64_t addr,
+                            uint64_t *n, DMADirection dir)
 {
     DmalabMapping m = { .len = *n, .dir = dir };
 
@@ -1059,7 +1066,7 @@ static void *dmalab_job_map(DmalabState *s, uint64_t addr, uint64_t *n,
     if (!m.ptr) {
         return NULL;
     }
-    g_array_append_val(s->job->maps, m);
+    g_array_append_val(job->maps, m);
     *n = MIN(*n, m.len);
     if (dir == DMA_DIRECTION_TO_DEVICE) {
         trace_dmalab_dma_read(addr, *n);
@@ -1105,14 +1112,14 @@ static bool dmalab_job_plan(DmalabState *s, DmalabJob *job)
         if (from_dev) {
             seg.src = s->devmem_ptr + src.addr;
         } else {
-            seg.src = dmalab_job_map(s, src.addr, &n,
+            seg.src = dmalab_job_map(s, job, src.addr, &n,
                                      DMA_DIRECTION_TO_DEVICE);
         }
         m = n;
         if (to_dev) {
             seg.dst = s->devmem_ptr + dst.addr;
         } else {
-            seg.dst = dmalab_job_map(s, dst.addr, &m,
+            seg.dst = dmalab_job_map(s, job, dst.addr, &m,
                                      DMA_DIRECTION_FROM_DEVICE);
         }
         if (!seg.src || !seg.dst) {
@@ -1151,25 +1158,35 @@ static void dmalab_job_release(DmalabState *s, DmalabJob *job, bool copied)
 }
 
 /*
- * Hand the checked descriptor at @q's head to the copy thread, if it is a
- * large H2D, D2H or COPY between plain RAM and device memory with bus
- * addresses that are physical.  False: run it in place.
+ * Whether the copy thread may take a checked descriptor: a large H2D, D2H
+ * or COPY, with bus addresses that are physical, while it has room.
+ */
+static bool dmalab_job_fits(DmalabState *s, const struct dmalab_desc *d)
+{
+    if (!s->worker || s->job_count == DMALAB_WORKER_JOBS || s->vm_stopped ||
+        le32_to_cpu(d->len) < DMALAB_WORKER_MIN || !dmalab_direct_ok(s)) {
+        return false;
+    }
+    return d->opcode == DMALAB_OP_H2D || d->opcode == DMALAB_OP_D2H ||
+           d->opcode == DMALAB_OP_COPY;
+}
+
+/*
+ * Hand checked descriptor @slot of @q to the copy thread, behind the jobs
+ * it holds, if it fits (above) and its memory can be mapped.  False: run
+ * it in place, or (looked ahead) leave it to the engine.
  */
 static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
                              const struct dmalab_desc *d,
                              const DmalabResult *r, uint32_t epoch)
 {
     DmalabState *s = q->dev;
-    DmalabJob *job = s->job;
+    DmalabJob *job;
 
-    if (!s->worker || job->q || s->vm_stopped ||
-        le32_to_cpu(d->len) < DMALAB_WORKER_MIN || !dmalab_direct_ok(s)) {
+    if (!dmalab_job_fits(s, d)) {
         return false;
     }
-    if (d->opcode != DMALAB_OP_H2D && d->opcode != DMALAB_OP_D2H &&
-        d->opcode != DMALAB_OP_COPY) {
-        return false;
-    }
+    job = dmalab_job_at(s, s->job_count);
     job->d = *d;
     job->r = *r;
     job->slot = slot;
@@ -1179,7 +1196,9 @@ static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
         return false;
     }
     job->q = q;
-    q->busy = true;
+    s->job_count++;
+    q->jobs++;
+    q->job_next = (slot + 1) & (q->size - 1);
     trace_dmalab_job_start(q->index, slot, job->segs->len);
     dmalab_worker_start(s->worker, &g_array_index(job->segs, DmalabSeg, 0),
                         job->segs->len);
@@ -1187,13 +1206,50 @@ static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
 }
 
 /*
- * The copy thread is done with the job: release it, and complete its
- * descriptor if @complete and the function and queue are as they were,
- * or else leave it at the head to run again.
+ * Look ahead: while @q's jobs copy, check and map the descriptor behind
+ * them, so that the copy thread goes on to it without waiting for the
+ * main loop.  Only a plain one qualifies, one that would run the same at
+ * the head: outside any chain, with no fault injection or throttled model
+ * that counts descriptors as they reach the head.  Anything else (or a
+ * descriptor it cannot read) waits for the head, where the engine takes
+ * it as usual.  True if a job was queued.
+ */
+static bool dmalab_queue_lookahead(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t slot = q->job_next;
+    DmalabJob *last = dmalab_job_at(s, s->job_count - 1);
+    DmalabResult r = { .status = DMALAB_STS_OK };
+    struct dmalab_desc d;
+    uint64_t bad_addr;
+
+    if (!q->jobs || last->q != q || slot == q->tail || !q->enabled ||
+        q->halted || (s->dbg_stall & (1u << q->index)) ||
+        (last->d.flags & DMALAB_DESC_CHAIN) || s->bandwidth ||
+        s->latency_ns || s->dbg_fail_nth || s->dbg_corrupt_nth ||
+        !dmalab_bus_master(pdev)) {
+        return false;
+    }
+    if (dmalab_dma_read(s, q->ring_base + (uint64_t)slot * sizeof(d), &d,
+                        sizeof(d)) != DMALAB_STS_OK ||
+        (d.flags & DMALAB_DESC_CHAIN) || !dmalab_job_fits(s, &d) ||
+        dmalab_desc_check(s, &d, &bad_addr) != DMALAB_STS_OK) {
+        return false;
+    }
+    trace_dmalab_desc(q->index, slot, d.opcode, d.flags, le32_to_cpu(d.len),
+                      le64_to_cpu(d.src), le64_to_cpu(d.dst));
+    return dmalab_job_start(q, slot, &d, &r, s->epoch);
+}
+
+/*
+ * The copy thread is done with the oldest job: release it, and complete
+ * its descriptor if @complete and the function and queue are as they
+ * were, or else leave it to run again.
  */
 static void dmalab_job_end(DmalabState *s, bool complete)
 {
-    DmalabJob *job = s->job;
+    DmalabJob *job = dmalab_job_at(s, 0);
     DmalabQueue *q = job->q;
     PCIDevice *pdev = PCI_DEVICE(s);
     struct dmalab_desc d = job->d;
@@ -1204,12 +1260,19 @@ static void dmalab_job_end(DmalabState *s, bool complete)
     r.bytes = le32_to_cpu(d.len);
     s->dbg_last_addr = job->last_addr;
     dmalab_job_release(s, job, true);
-    q->busy = false;
+    s->job_first = (s->job_first + 1) % DMALAB_WORKER_JOBS;
+    s->job_count--;
+    q->jobs--;
     complete = complete && !dmalab_epoch_moved(s, epoch) &&
                dmalab_engine_runs(s) && q->enabled && !q->halted &&
                q->head == slot && dmalab_bus_master(pdev);
     trace_dmalab_job_end(q->index, slot, complete);
     if (complete) {
+        if (!q->in_chain) {
+            /* A job looked ahead starts no chain: as at the head. */
+            q->chain_failed = false;
+            q->chain_len = 0;
+        }
         q->chain_crc = r.crc;
         dmalab_queue_finish(q, slot, &d, &r, epoch);
         if (!dmalab_epoch_moved(s, epoch)) {
@@ -1218,24 +1281,44 @@ static void dmalab_job_end(DmalabState *s, bool complete)
     }
 }
 
-/* End the job in progress, if any, once its copy is over (see above). */
+/*
+ * End every job held, in order, once its copy is over (see above).  Given
+ * up (!@complete), the jobs the thread has not begun are dropped first.
+ */
 static void dmalab_job_finish_copy(DmalabState *s, bool complete)
 {
-    if (s->job && s->job->q) {
-        dmalab_worker_wait(s->worker);
+    if (!s->job_count) {
+        return;
+    }
+    if (!complete) {
+        for (unsigned n = dmalab_worker_cancel(s->worker); n; n--) {
+            DmalabJob *job = dmalab_job_at(s, --s->job_count);
+
+            trace_dmalab_job_end(job->q->index, job->slot, false);
+            job->q->jobs--;
+            dmalab_job_release(s, job, false);
+        }
+    }
+    dmalab_worker_wait(s->worker);
+    while (s->job_count) {
+        dmalab_worker_take(s->worker);
         dmalab_job_end(s, complete);
     }
 }
 
-/* Bottom half: the copy thread finished a job (unless given up meanwhile). */
+/* Bottom half: the copy thread finished jobs (unless given up meanwhile). */
 static void dmalab_job_done(void *opaque)
 {
-    dmalab_job_finish_copy(opaque, true);
+    DmalabState *s = opaque;
+
+    while (s->job_count && dmalab_worker_take(s->worker)) {
+        dmalab_job_end(s, true);
+    }
 }
 
 /*
- * Stop moving data now: wait for the copy in progress, if any, and give
- * its descriptor up (reset, power-down, removal, a queue disabled, bus
+ * Stop moving data now: wait for the copies in progress, if any, and give
+ * their descriptors up (reset, power-down, removal, a queue disabled, bus
  * mastering off).  The copy thread never outlives what the guest sees.
  */
 void dmalab_core_quiesce(DmalabState *s)
@@ -1245,10 +1328,10 @@ void dmalab_core_quiesce(DmalabState *s)
 
 static void dmalab_queue_quiesce(DmalabQueue *q)
 {
-    DmalabState *s = q->dev;
-
-    if (s->job && s->job->q == q) {
-        dmalab_core_quiesce(s);
+    if (q->jobs) {
+        dmalab_core_quiesce(q->dev);
+        /* Other queues' jobs were given up too: they run again. */
+        dmalab_kick(q->dev);
     }
 }
 
@@ -1417,17 +1500,21 @@ void dmalab_bh(void *opaque)
             DmalabQueue *q = &s->queues[i];
             int64_t moved;
 
-            if (!dmalab_queue_has_work(q)) {
-                continue;
+            if (dmalab_queue_has_work(q)) {
+                moved = dmalab_queue_step(q);
+                if (dmalab_epoch_moved(s, epoch)) {
+                    return; /* the pass ends with the function it served */
+                }
+                if (moved >= 0) {
+                    progress = true;
+                    descs++;
+                    bytes += moved;
+                }
             }
-            moved = dmalab_queue_step(q);
-            if (dmalab_epoch_moved(s, epoch)) {
-                return; /* the pass ends with the function it served */
-            }
-            if (moved >= 0) {
+            /* While its jobs copy, the queue's next one is made ready. */
+            if (q->jobs && dmalab_queue_lookahead(q)) {
                 progress = true;
                 descs++;
-                bytes += moved;
             }
         }
     }
@@ -2098,9 +2185,11 @@ void dmalab_core_init(DmalabState *s)
     s->reset_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, dmalab_reset_done, s);
     s->irq_delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                       dmalab_irq_delay_timer, s);
-    s->job = g_new0(DmalabJob, 1);
-    s->job->segs = g_array_new(false, false, sizeof(DmalabSeg));
-    s->job->maps = g_array_new(false, false, sizeof(DmalabMapping));
+    s->jobs = g_new0(DmalabJob, DMALAB_WORKER_JOBS);
+    for (unsigned i = 0; i < DMALAB_WORKER_JOBS; i++) {
+        s->jobs[i].segs = g_array_new(false, false, sizeof(DmalabSeg));
+        s->jobs[i].maps = g_array_new(false, false, sizeof(DmalabMapping));
+    }
     if (s->use_worker) {
         s->worker = dmalab_worker_new(dmalab_job_done, s,
                                       &DEVICE(s)->mem_reentrancy_guard,
@@ -2115,10 +2204,12 @@ void dmalab_core_uninit(DmalabState *s)
         dmalab_worker_free(s->worker);
         s->worker = NULL;
     }
-    g_array_free(s->job->segs, true);
-    g_array_free(s->job->maps, true);
-    g_free(s->job);
-    s->job = NULL;
+    for (unsigned i = 0; i < DMALAB_WORKER_JOBS; i++) {
+        g_array_free(s->jobs[i].segs, true);
+        g_array_free(s->jobs[i].maps, true);
+    }
+    g_free(s->jobs);
+    s->jobs = NULL;
     for (unsigned i = 0; i < DMALAB_MAX_QUEUES; i++) {
         dmalab_doorbell_fd_stop(&s->queues[i]);
         timer_free(s->queues[i].coal_timer);

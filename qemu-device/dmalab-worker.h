@@ -19,18 +19,32 @@ typedef struct DmalabSeg {
 
 typedef struct DmalabWorker DmalabWorker;
 
+/* Jobs the thread holds at once: the one it copies and the next. */
+#define DMALAB_WORKER_JOBS 2
+
 /*
- * A thread that copies the segments of one job at a time, then schedules
- * @done (a bottom half, guarded by @guard) with @opaque.  @delay_us holds
- * each job that long first (tests).
+ * A thread that copies the segments of its jobs, one job after another in
+ * the order given, and schedules @done (a bottom half, guarded by @guard)
+ * with @opaque after each.  @delay_us holds each job that long first
+ * (tests).
  */
 DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
                                 MemReentrancyGuard *guard, uint32_t delay_us);
 /* Waits for the job in progress, if any, and joins the thread. */
 void dmalab_worker_free(DmalabWorker *w);
-/* Copy @segs[0..@n) (left alone until @done runs or a wait returns). */
+/*
+ * Queue a job: copy @segs[0..@n) (left alone until the job is taken back).
+ * At most DMALAB_WORKER_JOBS are held at once.
+ */
 void dmalab_worker_start(DmalabWorker *w, const DmalabSeg *segs, size_t n);
-/* Wait until the job in progress, if any, has copied its last byte. */
+/* Take back the oldest job if it is copied; false if it is not yet. */
+bool dmalab_worker_take(DmalabWorker *w);
+/*
+ * Drop the jobs the thread has not begun, the newest ones; returns how
+ * many (the caller releases them: not a byte of theirs was copied).
+ */
+unsigned dmalab_worker_cancel(DmalabWorker *w);
+/* Wait until every job held has copied its last byte. */
 void dmalab_worker_wait(DmalabWorker *w);
 
 #endif /* HW_MISC_DMALAB_WORKER_H */

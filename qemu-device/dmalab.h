@@ -62,7 +62,8 @@ typedef struct DmalabQueue {
     uint32_t coal_usec;
     uint32_t coal_pending;   /* completions waiting for an interrupt */
     int64_t ready_at;        /* throttled model: head may run at this time */
-    bool busy;               /* the head is copying in the copy thread */
+    uint32_t jobs;           /* descriptors from the head in the copy thread */
+    uint32_t job_next;       /* the slot behind them, while there are any */
     uint64_t shadow_base;    /* bus address of the shadow tail, 0 = none */
     EventNotifier doorbell;  /* Q_TAIL writes as an ioeventfd ... */
     bool doorbell_fd;        /* ... while this is set */
@@ -91,7 +92,9 @@ struct DmalabState {
     QEMUTimer *reset_timer;  /* completes a register-requested reset */
     QEMUTimer *irq_delay_timer; /* fault injection: late interrupts */
     DmalabWorker *worker;    /* the copy thread, NULL with copy-thread=off */
-    DmalabJob *job;          /* the descriptor it copies for */
+    DmalabJob *jobs;         /* the descriptors it copies for, a ring ... */
+    unsigned job_first;      /* ... of DMALAB_WORKER_JOBS, oldest here, */
+    unsigned job_count;      /* ... this many held */
     VMChangeStateEntry *vm_state; /* finishes that copy when the VM stops */
     bool vm_stopped;         /* copies stay in place while it is */
 

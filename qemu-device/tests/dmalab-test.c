@@ -2895,11 +2895,13 @@ static void test_reset_from_own_msix(const void *opaque)
 
 /*
  * The copy thread, with each copy held in flight for a while
- * (x-copy-delay-us).  Whatever stops the device meanwhile (a queue
- * disabled, CTRL.RESET, bus mastering off, an FLR) returns only once the
- * copy is over: device memory holds every byte the moment it returns, and
- * the descriptor completes never.  Stopping the VM completes it instead,
- * before the VM's memory could be saved.  The device works on afterwards.
+ * (x-copy-delay-us), and a second descriptor looked ahead behind it.
+ * Whatever stops the device meanwhile (a queue disabled, CTRL.RESET, bus
+ * mastering off, an FLR) returns only once the copy is over: device memory
+ * holds every byte the moment it returns, the descriptor looked ahead has
+ * moved none, and neither completes, ever.  Stopping the VM completes both
+ * instead, before the VM's memory could be saved.  The device works on
+ * afterwards.
  */
 typedef enum {
     COPY_STOP_QUEUE_DISABLE,
@@ -2915,11 +2917,12 @@ static void test_copy_thread_stop(gconstpointer opaque)
     const uint32_t len = COPY_THREAD_LEN;
     g_autofree uint8_t *pattern = g_malloc(len);
     g_autofree uint8_t *got = g_malloc(len);
+    g_autofree uint8_t *zero = g_malloc0(len);
     struct dmalab_cpl cpl;
     uint64_t buf, small;
     uint16_t cmd;
     uint8_t exp;
-    Ticket t;
+    Ticket t, t2;
     Dmalab d;
 
     dmalab_start(&d, "x-copy-delay-us=300000");
@@ -2931,12 +2934,14 @@ static void test_copy_thread_stop(gconstpointer opaque)
     }
     qtest_memwrite(d.qts, buf, pattern, len);
     t = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, 0);
+    t2 = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, len);
     doorbell(&d, 0);
-    /* A few round trips: the engine has handed the copy over. */
+    /* A few round trips: the engine has handed both copies over. */
     for (int i = 0; i < 4; i++) {
         g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
     }
     g_assert(!cpl_ready(&d, &t, &cpl));
+    g_assert(!cpl_ready(&d, &t2, &cpl));
 
     cmd = qpci_config_readw(d.dev, PCI_COMMAND);
     switch (how) {
@@ -2961,14 +2966,19 @@ static void test_copy_thread_stop(gconstpointer opaque)
         /* completed before the stop returned, with the VM stopped */
         g_assert(cpl_ready(&d, &t, &cpl));
         assert_ok(&cpl, len);
+        g_assert(cpl_ready(&d, &t2, &cpl));
+        assert_ok(&cpl, len);
         qtest_qmp_assert_success(d.qts, "{'execute': 'cont'}");
         break;
     }
 
     qpci_memread(d.dev, d.devmem, 0, got, len);
     g_assert(memcmp(got, pattern, len) == 0);
+    qpci_memread(d.dev, d.devmem, len, got, len);
+    g_assert(memcmp(got, how == COPY_STOP_VM ? pattern : zero, len) == 0);
     if (how != COPY_STOP_VM) {
         assert_no_cpl(&d, &t);
+        assert_no_cpl(&d, &t2);
     }
 
     /* And on it goes. */
@@ -3158,6 +3168,68 @@ static void test_trace_events(void)
     g_assert(trace_has(log, dma));
     g_assert(trace_has(log, "dmalab_cpl queue 0 slot 0 status 0x0 "
                        "bytes 4096 phase 1"));
+}
+
+/*
+ * The copy thread looks ahead: it is handed each large descriptor while
+ * the one before it still copies (the trace shows slot 1 started before
+ * slot 0 ended, and slot 2 before slot 1), and still copies them in ring
+ * order: an H2D, a D2H of what it stored, and an H2D of what that read
+ * each see their predecessor's bytes, and complete in ring order.
+ */
+static void test_copy_thread_lookahead(void)
+{
+    const uint32_t len = COPY_THREAD_LEN;
+    g_autofree char *path = g_strdup_printf("%s/dmalab-lookahead-%d.log",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *machine = g_strdup_printf(
+        "q35 -trace enable=dmalab_job_start -trace enable=dmalab_job_end "
+        "-D %s", path);
+    g_autofree uint8_t *pattern = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    g_autofree char *log = NULL;
+    struct dmalab_cpl cpl;
+    uint64_t buf1, buf2;
+    const char *start1, *end0, *start2, *end1;
+    Ticket t[3];
+    Dmalab d;
+
+    dmalab_start_machine(&d, machine, "x-copy-delay-us=200000");
+    dmalab_setup_queue(&d, 8);
+    buf1 = guest_alloc(&d.alloc, len);
+    buf2 = guest_alloc(&d.alloc, len);
+    for (uint32_t i = 0; i < len; i++) {
+        pattern[i] = i * 13 + (i >> 10) + 1;
+    }
+    qtest_memwrite(d.qts, buf1, pattern, len);
+    qtest_memset(d.qts, buf2, 0, len);
+    t[0] = post(&d, 0, DMALAB_OP_H2D, 0, len, buf1, 0);
+    t[1] = post(&d, 0, DMALAB_OP_D2H, 0, len, 0, buf2);
+    t[2] = post(&d, 0, DMALAB_OP_H2D, 0, len, buf2, len);
+    doorbell(&d, 0);
+    for (int i = 0; i < 3; i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        assert_ok(&cpl, len);
+        for (int j = i + 1; j < 3; j++) {
+            g_assert(!cpl_ready(&d, &t[j], &cpl));
+        }
+    }
+    qtest_memread(d.qts, buf2, got, len);
+    g_assert(memcmp(got, pattern, len) == 0);
+    qpci_memread(d.dev, d.devmem, len, got, len);
+    g_assert(memcmp(got, pattern, len) == 0);
+    check_alive(&d);
+    dmalab_stop(&d);    /* QEMU flushes its log as it exits */
+
+    g_assert(g_file_get_contents(path, &log, NULL, NULL));
+    unlink(path);
+    start1 = strstr(log, "dmalab_job_start queue 0 slot 1:");
+    end0 = strstr(log, "dmalab_job_end queue 0 slot 0 completed 1");
+    start2 = strstr(log, "dmalab_job_start queue 0 slot 2:");
+    end1 = strstr(log, "dmalab_job_end queue 0 slot 1 completed 1");
+    g_assert(start1 && end0 && start2 && end1);
+    g_assert(start1 < end0);
+    g_assert(start2 < end1);
 }
 
 /* ---- Shadow tails ------------------------------------------------------ */
@@ -3704,6 +3776,8 @@ int main(int argc, char **argv)
     qtest_add_func("/dmalab/error/self-dma", test_bad_self_dma);
     qtest_add_func("/dmalab/error/addr-width", test_bad_addr_width);
     qtest_add_func("/dmalab/error/bus-master", test_bad_bus_master);
+    qtest_add_func("/dmalab/copy-thread/lookahead",
+                   test_copy_thread_lookahead);
     qtest_add_data_func("/dmalab/copy-thread/queue-disable",
                         GINT_TO_POINTER(COPY_STOP_QUEUE_DISABLE),
                         test_copy_thread_stop);
