@@ -12,6 +12,8 @@
  *    driver bounces; every byte checked;
  *  - io_uring's fixed buffers (kernel memory too): WRITE_FIXED then
  *    READ_FIXED, every byte checked;
+ *  - io_uring's polled completion (IORING_SETUP_IOPOLL, on an O_DIRECT
+ *    file): writes then reads, several in flight, every byte checked;
  *  - fsync and fdatasync are a flush: with the queues stalled, an fsync
  *    after N libaio writes does not return; released, it returns 0, and
  *    then all N completions are already there and their data is in device
@@ -26,7 +28,7 @@
 #include <pthread.h>
 #include <sys/sendfile.h>
 
-#define NTESTS		14
+#define NTESTS		15
 #define ALIGN		DMALAB_DIO_ALIGN
 #define DIO_LEN		(64 * 1024)
 #define DIO_OFF		4096		/* device memory [4K, 68K) */
@@ -39,7 +41,10 @@
 #define NAIO		8
 #define AIO_LEN		(16 * 1024 + 11)
 #define AIO_OFF		520000		/* device memory [~508K, ~640K) */
-#define DEVMEM_USED	(AIO_OFF + NAIO * AIO_LEN)
+#define NIOPOLL		8
+#define IOPOLL_LEN	(16 * 1024)
+#define IOPOLL_OFF	(640 * 1024)	/* device memory [640K, 768K) */
+#define DEVMEM_USED	(IOPOLL_OFF + NIOPOLL * IOPOLL_LEN)
 
 static const char *dev;
 static int fd;
@@ -344,6 +349,71 @@ out:
 	free(r);
 }
 
+/* NIOPOLL io_uring ops of one kind on a polled ring, all in flight. */
+static int uring_iopoll_all(struct io_uring *ring, int dfd, uint8_t *buf,
+			    int write)
+{
+	struct io_uring_cqe *cqe;
+	int ok = 1;
+
+	for (int i = 0; i < NIOPOLL; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		uint8_t *b = buf + i * IOPOLL_LEN;
+		off_t off = IOPOLL_OFF + i * IOPOLL_LEN;
+
+		if (write)
+			io_uring_prep_write(sqe, dfd, b, IOPOLL_LEN, off);
+		else
+			io_uring_prep_read(sqe, dfd, b, IOPOLL_LEN, off);
+	}
+	if (io_uring_submit(ring) != NIOPOLL)
+		return 0;
+	for (int i = 0; i < NIOPOLL; i++) {
+		int ret = io_uring_wait_cqe(ring, &cqe);
+
+		if (ret) {
+			diag("io_uring_wait_cqe: %s", strerror(-ret));
+			return 0;
+		}
+		if (cqe->res != IOPOLL_LEN) {
+			diag("polled %s: %d (%s)", write ? "write" : "read",
+			     cqe->res, cqe->res < 0 ? strerror(-cqe->res) : "short");
+			ok = 0;
+		}
+		io_uring_cqe_seen(ring, cqe);
+	}
+	return ok;
+}
+
+static void test_uring_iopoll(void)
+{
+	size_t n = NIOPOLL * IOPOLL_LEN;
+	uint8_t *w = rand_buf(n), *r = rand_buf(n);
+	struct io_uring ring;
+	int dfd = open(dev, O_RDWR | O_DIRECT);
+	int ret = dfd < 0 ? -errno :
+		  io_uring_queue_init(NIOPOLL, &ring, IORING_SETUP_IOPOLL);
+	int ok;
+
+	if (ret) {
+		diag("io_uring with IORING_SETUP_IOPOLL: %s", strerror(-ret));
+		tap(0, "io_uring polled completion: a ring could be set up");
+		goto out;
+	}
+	ok = uring_iopoll_all(&ring, dfd, w, 1) &&
+	     uring_iopoll_all(&ring, dfd, r, 0);
+	tap(ok && same(r, w, n, "polled reads of polled writes") &&
+	    devmem_is(fd, IOPOLL_OFF, w, n, "pread of polled writes"),
+	    "io_uring polled completion (IOPOLL): %d writes then %d reads of %d bytes in flight, every byte",
+	    NIOPOLL, NIOPOLL, IOPOLL_LEN);
+	io_uring_queue_exit(&ring);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(w);
+	free(r);
+}
+
 struct flusher {
 	int fd;
 	int ret;
@@ -447,6 +517,7 @@ int main(int argc, char **argv)
 	test_splice();			/* 2 */
 	test_sendfile();		/* 2 */
 	test_uring_fixed();		/* 1 */
+	test_uring_iopoll();		/* 1 */
 	test_fsync(have_faults);	/* 4 */
 	close(fd);
 	return tap_done();

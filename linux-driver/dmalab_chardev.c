@@ -37,14 +37,15 @@ void dmalab_leave(struct dmalab_dev *dd)
 }
 
 /*
- * dmalab_enter() for mmap, which runs under the mm's mmap_lock.  The
- * ioctls hold the lifetime lock while they copy from user space, which
- * may fault and take mmap_lock: waiting for the lifetime lock here would
- * close a cycle (lockdep reports it on the debug kernel, and with remove
- * waiting to write it is a deadlock).  The lock is only tried: it is
- * taken for writing by remove alone, and then the answer is no device.
+ * dmalab_enter() for mmap, which runs under the mm's mmap_lock, and for
+ * io_uring's polling, which must not block.  The ioctls hold the lifetime
+ * lock while they copy from user space, which may fault and take
+ * mmap_lock: waiting for the lifetime lock here would close a cycle
+ * (lockdep reports it on the debug kernel, and with remove waiting to
+ * write it is a deadlock).  The lock is only tried: it is taken for
+ * writing by remove alone, and then the answer is no device.
  */
-static bool dmalab_enter_mmap(struct dmalab_dev *dd)
+static bool dmalab_try_enter(struct dmalab_dev *dd)
 {
 	if (!down_read_trylock(&dd->lifetime))
 		return false;
@@ -431,6 +432,28 @@ static ssize_t dmalab_read_iter(struct kiocb *iocb, struct iov_iter *to)
 static ssize_t dmalab_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	return dmalab_rw_iter(iocb, from, true);
+}
+
+/*
+ * io_uring's polled completion (IORING_SETUP_IOPOLL, which asks for
+ * O_DIRECT): io_uring calls this while it waits, instead of sleeping until
+ * an interrupt.  Any completion found is delivered as the interrupt would
+ * (ki_complete()), so @iocb itself, which may be complete and gone, is not
+ * touched.  Never blocks: with the device going away there is nothing to
+ * poll, and removal completes whatever was in flight.
+ */
+static int dmalab_iopoll(struct kiocb *iocb, struct io_comp_batch *iob,
+			 unsigned int flags)
+{
+	struct dmalab_file *f = iocb->ki_filp->private_data;
+	struct dmalab_dev *dd = f->dd;
+	int found;
+
+	if (!dmalab_try_enter(dd))
+		return 0;
+	found = dmalab_poll_completions(dd);
+	dmalab_leave(dd);
+	return found;
 }
 
 /* fsync and fdatasync: a flush of every operation submitted before. */
@@ -864,7 +887,7 @@ static int dmalab_mmap(struct file *file, struct vm_area_struct *vma)
 	/* (offset + length overflowing is refused by do_mmap: EOVERFLOW) */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (!dmalab_enter_mmap(dd))
+	if (!dmalab_try_enter(dd))
 		return -ENODEV;
 	if (off < DMALAB_MMAP_COHERENT) {
 		vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
@@ -959,6 +982,7 @@ static const struct file_operations dmalab_fops = {
 	.splice_write = iter_file_splice_write,
 	.fsync = dmalab_fsync,
 	.poll = dmalab_poll,
+	.iopoll = dmalab_iopoll,
 	.llseek = dmalab_llseek,
 	.unlocked_ioctl = dmalab_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

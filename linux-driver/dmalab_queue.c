@@ -374,8 +374,8 @@ struct dmalab_queue *dmalab_pick_queue(struct dmalab_dev *dd)
 	return &dd->queues[n % dd->nr_queues];
 }
 
-/* Reap completions by phase bit. */
-void dmalab_queue_reap(struct dmalab_queue *q)
+/* Reap completions by phase bit; returns how many were reaped. */
+unsigned int dmalab_queue_reap(struct dmalab_queue *q)
 {
 	struct dmalab_dev *dd = q->dd;
 	unsigned long flags;
@@ -429,6 +429,7 @@ void dmalab_queue_reap(struct dmalab_queue *q)
 		if (hook)
 			hook->reaped(hook);
 	}
+	return n;
 }
 
 /* Reap every queue; true if any still has requests outstanding. */
@@ -801,6 +802,26 @@ static void dmalab_req_spin(struct dmalab_req *req)
 			break;
 		cpu_relax();
 	}
+}
+
+/*
+ * Polled completion (io_uring's IOPOLL): reap every queue of @dd with a
+ * completion waiting, without waiting for its interrupt.  Returns how
+ * many completions were reaped.  The interrupt still comes, and finds
+ * them gone: a submitter that waits for ring space, and so cannot poll,
+ * still wakes.
+ */
+unsigned int dmalab_poll_completions(struct dmalab_dev *dd)
+{
+	unsigned int i, found = 0;
+
+	for (i = 0; i < dd->nr_queues; i++) {
+		struct dmalab_queue *q = &dd->queues[i];
+
+		if (dmalab_queue_cpl_waiting(q))
+			found += dmalab_queue_reap(q);
+	}
+	return found;
 }
 
 /*
