@@ -288,6 +288,188 @@ out:
 	buf_free(dst, len, huge);
 }
 
+/* ---- streams: large ops kept in flight ------------------------------- */
+
+/*
+ * A stream of len-byte ops of one opcode, depth of them kept in flight by
+ * SUBMIT_ASYNC and collected by WAIT as each completes: how a driver keeps
+ * an engine busy with large transfers, so that the engine's copy of one op
+ * overlaps the guest's work on the next.  Like the host's memcpy it is
+ * compared with, every op moves the same bytes: one host buffer per side
+ * and device memory [0, len), which the ops in flight only read, or write
+ * with the same bytes.
+ *
+ * The host buffers are the caller's pages (on 4 KiB or 2 MiB pages), which
+ * the driver pins, maps and unpins for every op, or the file's DMA
+ * buffers, which it maps once (`dma`: the coherent buffer, COPY into the
+ * non-coherent one).
+ */
+struct stream {
+	uint32_t opcode;
+	size_t len;
+	unsigned int depth;
+	unsigned int inflight;
+	unsigned int next;	/* the slot the next op uses */
+	uint32_t hkind[2];	/* host buffer kinds: [0] source, [1] destination */
+	uint64_t haddr[2];
+	struct dmalab_async a[4];
+	struct dmalab_completion c[4];
+};
+
+static void stream_op(struct stream *st, unsigned int i)
+{
+	uint64_t devoff = 0;
+	uint32_t sk = st->hkind[0], dk = st->hkind[1];
+	uint64_t sa = st->haddr[0], da = st->haddr[1];
+
+	if (st->opcode == DMALAB_UOP_H2D) {
+		dk = DMALAB_BUF_DEVMEM;
+		da = devoff;
+	} else if (st->opcode == DMALAB_UOP_D2H) {
+		sk = DMALAB_BUF_DEVMEM;
+		sa = devoff;
+	}
+	op_xfer(&st->a[i].op, st->opcode, DMALAB_QUEUE_ANY, (uint32_t)st->len,
+		sk, sa, dk, da);
+	st->a[i].user_data = i;
+	st->a[i].cookie = 0;
+}
+
+static long long do_stream(void *ctx)
+{
+	struct stream *st = ctx;
+	struct dmalab_wait w = {
+		.size = sizeof(w), .max = st->depth, .min = 1,
+		.cpls = (uintptr_t)st->c, .timeout_ms = 10000,
+	};
+	long long done = 0;
+
+	while (st->inflight < st->depth) {
+		unsigned int i = st->next;
+
+		st->next = (st->next + 1) % st->depth;
+		stream_op(st, i);
+		if (ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &st->a[i])) {
+			diag("stream submit: %s", strerror(errno));
+			bad_ops++;
+			return -1;
+		}
+		st->inflight++;
+	}
+	if (ioctl(fd, DMALAB_IOC_WAIT, &w) || !w.count) {
+		diag("stream wait: %s", strerror(errno));
+		bad_ops++;
+		return -1;
+	}
+	st->inflight -= w.count;
+	for (uint32_t k = 0; k < w.count; k++) {
+		if (st->c[k].error || st->c[k].status != DMALAB_STS_OK ||
+		    st->c[k].bytes != st->len) {
+			diag("stream op: error %d, status %u, %u bytes",
+			     st->c[k].error, st->c[k].status, st->c[k].bytes);
+			bad_ops++;
+			return -1;
+		}
+		done += (long long)st->len;
+	}
+	return done;
+}
+
+static void stream_drain(struct stream *st)
+{
+	struct dmalab_wait w = {
+		.size = sizeof(w), .max = st->depth,
+		.cpls = (uintptr_t)st->c, .timeout_ms = 10000,
+	};
+
+	while (st->inflight) {
+		w.min = st->inflight;
+		if (ioctl(fd, DMALAB_IOC_WAIT, &w) || !w.count) {
+			bad_ops++;
+			break;
+		}
+		st->inflight -= w.count;
+	}
+}
+
+/*
+ * The streams of one size from one kind of host buffer ("pg4KiB",
+ * "pg2MiB" or "dma"): H2D, then D2H of what it stored, then COPY, each at
+ * depths 1, 2 and 4, and each side's bytes compared once its trials end.
+ */
+static void bench_stream(size_t len, const char *kind)
+{
+	static const uint32_t opcodes[] = {
+		DMALAB_UOP_H2D, DMALAB_UOP_D2H, DMALAB_UOP_COPY
+	};
+	static const char *const names[] = { "h2d", "d2h", "copy" };
+	static const unsigned int depths[] = { 1, 2, 4 };
+	int dma = !strcmp(kind, "dma"), huge = !strcmp(kind, "pg2MiB");
+	uint8_t *src, *dst, *want;
+	struct stream st;
+	char fig[96], sz[24];
+
+	size_name(len, sz, sizeof(sz));
+	if (len > info.devmem_size ||
+	    (dma && (len > info.coherent_max || len > info.noncoherent_max))) {
+		diag("streams of %s from %s buffers: too large, skipped", sz, kind);
+		return;
+	}
+	if (dma) {
+		src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   (off_t)DMALAB_MMAP_COHERENT);
+		dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   (off_t)DMALAB_MMAP_NONCOHERENT);
+	} else {
+		src = buf_alloc(len, huge);
+		dst = buf_alloc(len, huge);
+	}
+	want = malloc(len);
+	if (src == MAP_FAILED || dst == MAP_FAILED || !src || !dst || !want) {
+		diag("no %s buffers of %s: streams skipped", kind, sz);
+		xfer_ok = 0;
+		goto out;
+	}
+	fill_rand(&rs, want, len);
+	memcpy(src, want, len);
+
+	for (size_t o = 0; o < 3; o++) {
+		for (size_t d = 0; d < 3; d++) {
+			memset(&st, 0, sizeof(st));
+			st.opcode = opcodes[o];
+			st.len = len;
+			st.depth = depths[d];
+			st.hkind[0] = dma ? DMALAB_BUF_COHERENT : DMALAB_BUF_USER;
+			st.haddr[0] = dma ? 0 : (uintptr_t)src;
+			/* D2H into the source's buffer, COPY into the other */
+			st.hkind[1] = dma && opcodes[o] == DMALAB_UOP_COPY ?
+				      DMALAB_BUF_NONCOHERENT : st.hkind[0];
+			st.haddr[1] = dma ? 0 : (uintptr_t)
+				      (opcodes[o] == DMALAB_UOP_COPY ? dst : src);
+			snprintf(fig, sizeof(fig), "%s_%s_stream_qd%u_%s",
+				 names[o], sz, depths[d], kind);
+			measure(fig, "MB/s", 1e6, do_stream, &st, 0);
+			stream_drain(&st);
+			/* device memory, or the host side written, holds want */
+			if (o == 0 && !devmem_is(want, len))
+				xfer_ok = 0;
+			if (o > 0 && !same(o == 1 ? src : dst, want, len, fig))
+				xfer_ok = 0;
+		}
+	}
+out:
+	free(want);
+	if (dma) {
+		if (src != MAP_FAILED)
+			munmap(src, len);
+		if (dst != MAP_FAILED)
+			munmap(dst, len);
+	} else {
+		buf_free(src, len, huge);
+		buf_free(dst, len, huge);
+	}
+}
+
 /* ---- op rates --------------------------------------------------------- */
 
 /*
@@ -668,6 +850,19 @@ static void bench_ops(size_t len)
 		uring_drain(&o);
 		io_uring_queue_exit(&o.ring);
 	}
+	/* polled completion: io_uring polls the driver instead of sleeping */
+	if (!(len % DMALAB_DIO_ALIGN) &&
+	    !io_uring_queue_init(QD, &o.ring, IORING_SETUP_IOPOLL)) {
+		o.qd = 1;
+		snprintf(fig, sizeof(fig), "dmalab_iouring_iopoll_qd1_%s", sz);
+		measure(fig, "ops/s", 1, op_uring, &o, 1);
+		uring_drain(&o);
+		o.qd = QD;
+		snprintf(fig, sizeof(fig), "dmalab_iouring_iopoll_qd32_%s", sz);
+		measure(fig, "ops/s", 1, op_uring, &o, 0);
+		uring_drain(&o);
+		io_uring_queue_exit(&o.ring);
+	}
 	o.qd = QD;
 	if (!io_setup(QD, &o.aio)) {
 		snprintf(fig, sizeof(fig), "dmalab_libaio_qd32_%s", sz);
@@ -872,6 +1067,11 @@ int main(int argc, char **argv)
 		if (huge_ok && sizes[i] >= (1 << 20))
 			bench_size(sizes[i], 1);
 	}
+	/* streams of ops of 4 MiB (1 MiB quick) at depths 1, 2 and 4 */
+	bench_stream(full ? 4 << 20 : 1 << 20, "dma");
+	bench_stream(full ? 4 << 20 : 1 << 20, "pg4KiB");
+	if (huge_ok)
+		bench_stream(full ? 4 << 20 : 1 << 20, "pg2MiB");
 	tap(xfer_ok, "every H2D, D2H and COPY moved its data, byte for byte");
 	tap(bad_ops == 0, "every transfer op completed OK with every byte");
 
