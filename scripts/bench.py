@@ -31,6 +31,11 @@ HEADLINES = {
     "h2d_4MiB_vs_host_memcpy": ("h2d_4MiB_stream_qd4_pg4KiB", "host_memcpy_4MiB", 0.8),
     "d2h_4MiB_vs_host_memcpy": ("d2h_4MiB_stream_qd4_pg4KiB", "host_memcpy_4MiB", 0.8),
     "copy_4MiB_vs_host_memcpy": ("copy_4MiB_stream_qd4_pg4KiB", "host_memcpy_4MiB", 0.8),
+    # the same streams from the DMA buffers the driver maps once: the
+    # engine itself, without the guest's pinning of 1,024 pages per op
+    "h2d_4MiB_dma_vs_host_memcpy": ("h2d_4MiB_stream_qd4_dma", "host_memcpy_4MiB", 0.8),
+    "d2h_4MiB_dma_vs_host_memcpy": ("d2h_4MiB_stream_qd4_dma", "host_memcpy_4MiB", 0.8),
+    "copy_4MiB_dma_vs_host_memcpy": ("copy_4MiB_stream_qd4_dma", "host_memcpy_4MiB", 0.8),
     "h2d_64MiB_vs_host_memcpy": ("h2d_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
     "d2h_64MiB_vs_host_memcpy": ("d2h_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
     "copy_64MiB_vs_host_memcpy": ("copy_64MiB_qd4_pg4KiB", "host_memcpy_64MiB", 0.8),
