@@ -818,6 +818,25 @@ static void oprate_free(struct oprate *o)
 	free(o->cpls);
 }
 
+/* dmalab_NAME_qd1_SZ and _qd32_SZ: io_uring reads on a ring set up with flags. */
+static void bench_uring(struct oprate *o, const char *name, unsigned int flags,
+			const char *sz)
+{
+	char fig[96];
+
+	if (io_uring_queue_init(QD, &o->ring, flags))
+		return;
+	o->qd = 1;
+	snprintf(fig, sizeof(fig), "dmalab_%s_qd1_%s", name, sz);
+	measure(fig, "ops/s", 1, op_uring, o, 1);
+	uring_drain(o);
+	o->qd = QD;
+	snprintf(fig, sizeof(fig), "dmalab_%s_qd32_%s", name, sz);
+	measure(fig, "ops/s", 1, op_uring, o, 0);
+	uring_drain(o);
+	io_uring_queue_exit(&o->ring);
+}
+
 /* The dmalab op rates of one size: every submission path, QD1 and QD32. */
 static void bench_ops(size_t len)
 {
@@ -840,29 +859,10 @@ static void bench_ops(size_t len)
 	measure(fig, "ops/s", 1, op_ioctl, &o, 1);
 	snprintf(fig, sizeof(fig), "dmalab_pread_qd1_%s", sz);
 	measure(fig, "ops/s", 1, op_pread, &o, 1);
-	if (!io_uring_queue_init(QD, &o.ring, 0)) {
-		snprintf(fig, sizeof(fig), "dmalab_iouring_qd1_%s", sz);
-		measure(fig, "ops/s", 1, op_uring, &o, 1);
-		uring_drain(&o);
-		o.qd = QD;
-		snprintf(fig, sizeof(fig), "dmalab_iouring_qd32_%s", sz);
-		measure(fig, "ops/s", 1, op_uring, &o, 0);
-		uring_drain(&o);
-		io_uring_queue_exit(&o.ring);
-	}
+	bench_uring(&o, "iouring", 0, sz);
 	/* polled completion: io_uring polls the driver instead of sleeping */
-	if (!(len % DMALAB_DIO_ALIGN) &&
-	    !io_uring_queue_init(QD, &o.ring, IORING_SETUP_IOPOLL)) {
-		o.qd = 1;
-		snprintf(fig, sizeof(fig), "dmalab_iouring_iopoll_qd1_%s", sz);
-		measure(fig, "ops/s", 1, op_uring, &o, 1);
-		uring_drain(&o);
-		o.qd = QD;
-		snprintf(fig, sizeof(fig), "dmalab_iouring_iopoll_qd32_%s", sz);
-		measure(fig, "ops/s", 1, op_uring, &o, 0);
-		uring_drain(&o);
-		io_uring_queue_exit(&o.ring);
-	}
+	if (!(len % DMALAB_DIO_ALIGN))
+		bench_uring(&o, "iouring_iopoll", IORING_SETUP_IOPOLL, sz);
 	o.qd = QD;
 	if (!io_setup(QD, &o.aio)) {
 		snprintf(fig, sizeof(fig), "dmalab_libaio_qd32_%s", sz);
