@@ -177,6 +177,24 @@ static long long do_memcpy(void *ctx)
 	return (long long)x->len;
 }
 
+/*
+ * An H2D, D2H or COPY of len between host buffers (sk, sa) and (dk, da):
+ * device memory at devoff takes the place of the side the opcode names.
+ */
+static void op_move(struct dmalab_op *op, uint32_t opcode, size_t len,
+		    uint32_t sk, uint64_t sa, uint32_t dk, uint64_t da,
+		    uint64_t devoff)
+{
+	if (opcode == DMALAB_UOP_H2D) {
+		dk = DMALAB_BUF_DEVMEM;
+		da = devoff;
+	} else if (opcode == DMALAB_UOP_D2H) {
+		sk = DMALAB_BUF_DEVMEM;
+		sa = devoff;
+	}
+	op_xfer(op, opcode, DMALAB_QUEUE_ANY, (uint32_t)len, sk, sa, dk, da);
+}
+
 /* Cut the transfer into x->nops ops of one batch. */
 static void xfer_prepare(struct xfer *x)
 {
@@ -184,19 +202,10 @@ static void xfer_prepare(struct xfer *x)
 
 	for (unsigned int i = 0; i < x->nops; i++) {
 		size_t off = i * piece, n = i + 1 < x->nops ? piece : x->len - off;
-		uint32_t sk = DMALAB_BUF_USER, dk = DMALAB_BUF_USER;
-		uint64_t sa = (uintptr_t)(x->src + off);
-		uint64_t da = (uintptr_t)(x->dst + off);
 
-		if (x->opcode == DMALAB_UOP_H2D) {
-			dk = DMALAB_BUF_DEVMEM;
-			da = off;
-		} else if (x->opcode == DMALAB_UOP_D2H) {
-			sk = DMALAB_BUF_DEVMEM;
-			sa = off;
-		}
-		op_xfer(&x->ops[i], x->opcode, DMALAB_QUEUE_ANY, (uint32_t)n,
-			sk, sa, dk, da);
+		op_move(&x->ops[i], x->opcode, n,
+			DMALAB_BUF_USER, (uintptr_t)(x->src + off),
+			DMALAB_BUF_USER, (uintptr_t)(x->dst + off), off);
 	}
 }
 
@@ -309,31 +318,10 @@ struct stream {
 	size_t len;
 	unsigned int depth;
 	unsigned int inflight;
-	unsigned int next;	/* the slot the next op uses */
 	uint32_t hkind[2];	/* host buffer kinds: [0] source, [1] destination */
 	uint64_t haddr[2];
-	struct dmalab_async a[4];
 	struct dmalab_completion c[4];
 };
-
-static void stream_op(struct stream *st, unsigned int i)
-{
-	uint64_t devoff = 0;
-	uint32_t sk = st->hkind[0], dk = st->hkind[1];
-	uint64_t sa = st->haddr[0], da = st->haddr[1];
-
-	if (st->opcode == DMALAB_UOP_H2D) {
-		dk = DMALAB_BUF_DEVMEM;
-		da = devoff;
-	} else if (st->opcode == DMALAB_UOP_D2H) {
-		sk = DMALAB_BUF_DEVMEM;
-		sa = devoff;
-	}
-	op_xfer(&st->a[i].op, st->opcode, DMALAB_QUEUE_ANY, (uint32_t)st->len,
-		sk, sa, dk, da);
-	st->a[i].user_data = i;
-	st->a[i].cookie = 0;
-}
 
 static long long do_stream(void *ctx)
 {
@@ -345,11 +333,12 @@ static long long do_stream(void *ctx)
 	long long done = 0;
 
 	while (st->inflight < st->depth) {
-		unsigned int i = st->next;
+		/* every op the same: the driver copies it in at submission */
+		struct dmalab_async a = { 0 };
 
-		st->next = (st->next + 1) % st->depth;
-		stream_op(st, i);
-		if (ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &st->a[i])) {
+		op_move(&a.op, st->opcode, st->len, st->hkind[0], st->haddr[0],
+			st->hkind[1], st->haddr[1], 0);
+		if (ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a)) {
 			diag("stream submit: %s", strerror(errno));
 			bad_ops++;
 			return -1;

@@ -1010,6 +1010,16 @@ static int64_t dmalab_desc_cost_ns(DmalabState *s, uint32_t len)
     return ns;
 }
 
+/* A descriptor outside a chain starts a new one (a chain of one, maybe). */
+static void dmalab_chain_begin(DmalabQueue *q)
+{
+    if (!q->in_chain) {
+        q->chain_failed = false;
+        q->chain_len = 0;
+        q->chain_crc = 0;
+    }
+}
+
 /* ---- Copies in the copy thread --------------------------------------- */
 
 /* A guest range mapped for the copy thread, released when the job ends. */
@@ -1268,11 +1278,7 @@ static void dmalab_job_end(DmalabState *s, bool complete)
                q->head == slot && dmalab_bus_master(pdev);
     trace_dmalab_job_end(q->index, slot, complete);
     if (complete) {
-        if (!q->in_chain) {
-            /* A job looked ahead starts no chain: as at the head. */
-            q->chain_failed = false;
-            q->chain_len = 0;
-        }
+        dmalab_chain_begin(q); /* as at the head, for a job looked ahead */
         q->chain_crc = r.crc;
         dmalab_queue_finish(q, slot, &d, &r, epoch);
         if (!dmalab_epoch_moved(s, epoch)) {
@@ -1397,11 +1403,7 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
         q->ready_at = 0;
     }
 
-    if (!q->in_chain) {
-        q->chain_failed = false;
-        q->chain_len = 0;
-        q->chain_crc = 0;
-    }
+    dmalab_chain_begin(q);
     /* Links after a failed one are not run; a chain cannot outgrow the ring. */
     if (q->in_chain && q->chain_failed) {
         r.status = DMALAB_STS_ABORTED;
