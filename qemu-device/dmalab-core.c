@@ -910,6 +910,7 @@ static void dmalab_queue_clear(DmalabQueue *q)
     q->error = DMALAB_STS_OK;
     q->coal_pending = 0;
     q->ready_at = 0;
+    q->copy_wait = 0;
     q->in_chain = false;
     q->chain_failed = false;
     q->chain_len = 0;
@@ -1168,17 +1169,65 @@ static void dmalab_job_release(DmalabState *s, DmalabJob *job, bool copied)
 }
 
 /*
- * Whether the copy thread may take a checked descriptor: a large H2D, D2H
- * or COPY, with bus addresses that are physical, while it has room.
+ * Whether a descriptor is the copy thread's kind: a large H2D, D2H or
+ * COPY, with bus addresses that are physical, while the VM runs.
  */
-static bool dmalab_job_fits(DmalabState *s, const struct dmalab_desc *d)
+static bool dmalab_job_suits(DmalabState *s, const struct dmalab_desc *d)
 {
-    if (!s->worker || s->job_count == DMALAB_WORKER_JOBS || s->vm_stopped ||
+    if (!s->worker || s->vm_stopped ||
         le32_to_cpu(d->len) < DMALAB_WORKER_MIN || !dmalab_direct_ok(s)) {
         return false;
     }
     return d->opcode == DMALAB_OP_H2D || d->opcode == DMALAB_OP_D2H ||
            d->opcode == DMALAB_OP_COPY;
+}
+
+/* Whether the copy threads may take a checked descriptor now. */
+static bool dmalab_job_fits(DmalabState *s, const struct dmalab_desc *d)
+{
+    return s->job_count < DMALAB_WORKER_JOBS && dmalab_job_suits(s, d);
+}
+
+/*
+ * The oldest turn of a queue whose head waits for room in the copy
+ * threads, among queues that can still run it; 0 for none.
+ */
+static uint64_t dmalab_copy_first_turn(DmalabState *s)
+{
+    uint64_t first = 0;
+
+    for (unsigned i = 0; i < s->num_queues; i++) {
+        DmalabQueue *q = &s->queues[i];
+
+        if (q->copy_wait && dmalab_queue_has_work(q) &&
+            (!first || q->copy_wait < first)) {
+            first = q->copy_wait;
+        }
+    }
+    return first;
+}
+
+/*
+ * Whether @q's head, a descriptor for the copy threads, must wait: while
+ * they are full, and while heads that waited longer still wait, which
+ * take the places as they free up, in the order they came.  Run in place
+ * instead, the copy would hold the global lock, and stall the vCPUs'
+ * accesses to every device, for its whole length.
+ */
+static bool dmalab_copy_must_wait(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+    uint64_t first = dmalab_copy_first_turn(s);
+
+    if (s->job_count < DMALAB_WORKER_JOBS &&
+        (!first || first == q->copy_wait)) {
+        q->copy_wait = 0;
+        return false;
+    }
+    if (!q->copy_wait) {
+        q->copy_wait = ++s->copy_turns;
+    }
+    return true;
 }
 
 /*
@@ -1211,7 +1260,7 @@ static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
     q->job_next = (slot + 1) & (q->size - 1);
     trace_dmalab_job_start(q->index, slot, job->segs->len);
     dmalab_worker_start(s->worker, &g_array_index(job->segs, DmalabSeg, 0),
-                        job->segs->len);
+                        job->segs->len, q->index);
     return true;
 }
 
@@ -1222,23 +1271,40 @@ static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
  * the head: outside any chain, with no fault injection or throttled model
  * that counts descriptors as they reach the head.  Anything else (or a
  * descriptor it cannot read) waits for the head, where the engine takes
- * it as usual.  True if a job was queued.
+ * it as usual.  Another queue's head waiting for room in the thread goes
+ * first, so that one busy queue cannot keep the thread to itself.  True
+ * if a job was queued.
  */
+/* The newest job of @q the copy threads hold, or NULL. */
+static DmalabJob *dmalab_queue_last_job(DmalabQueue *q)
+{
+    DmalabState *s = q->dev;
+
+    for (unsigned i = s->job_count; q->jobs && i > 0; i--) {
+        DmalabJob *job = dmalab_job_at(s, i - 1);
+
+        if (job->q == q) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
 static bool dmalab_queue_lookahead(DmalabQueue *q)
 {
     DmalabState *s = q->dev;
     PCIDevice *pdev = PCI_DEVICE(s);
     uint32_t slot = q->job_next;
-    DmalabJob *last = dmalab_job_at(s, s->job_count - 1);
+    DmalabJob *last = dmalab_queue_last_job(q);
     DmalabResult r = { .status = DMALAB_STS_OK };
     struct dmalab_desc d;
     uint64_t bad_addr;
 
-    if (!q->jobs || last->q != q || slot == q->tail || !q->enabled ||
+    if (!last || slot == q->tail || !q->enabled ||
         q->halted || (s->dbg_stall & (1u << q->index)) ||
         (last->d.flags & DMALAB_DESC_CHAIN) || s->bandwidth ||
         s->latency_ns || s->dbg_fail_nth || s->dbg_corrupt_nth ||
-        !dmalab_bus_master(pdev)) {
+        dmalab_copy_first_turn(s) || !dmalab_bus_master(pdev)) {
         return false;
     }
     if (dmalab_dma_read(s, q->ring_base + (uint64_t)slot * sizeof(d), &d,
@@ -1312,7 +1378,10 @@ static void dmalab_job_finish_copy(DmalabState *s, bool complete)
     }
 }
 
-/* Bottom half: the copy thread finished jobs (unless given up meanwhile). */
+/*
+ * Bottom half: the copy thread finished jobs (unless given up meanwhile).
+ * A queue whose head waits for room in the thread goes on in the pass.
+ */
 static void dmalab_job_done(void *opaque)
 {
     DmalabState *s = opaque;
@@ -1320,6 +1389,7 @@ static void dmalab_job_done(void *opaque)
     while (s->job_count && dmalab_worker_take(s->worker)) {
         dmalab_job_end(s, true);
     }
+    dmalab_kick(s);
 }
 
 /*
@@ -1386,6 +1456,14 @@ static int64_t dmalab_queue_step(DmalabQueue *q)
     }
     trace_dmalab_desc(q->index, slot, d.opcode, d.flags, le32_to_cpu(d.len),
                       le64_to_cpu(d.src), le64_to_cpu(d.dst));
+
+    /* The threads' next finished job brings a waiting queue back. */
+    if (!dmalab_job_suits(s, &d)) {
+        q->copy_wait = 0;
+    } else if (dmalab_copy_must_wait(q)) {
+        trace_dmalab_job_wait(q->index, slot);
+        return -1;
+    }
 
     if (s->bandwidth || s->latency_ns) {
         int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
@@ -1513,7 +1591,14 @@ void dmalab_bh(void *opaque)
                     bytes += moved;
                 }
             }
-            /* While its jobs copy, the queue's next one is made ready. */
+        }
+        /*
+         * While their jobs copy, queues' next ones are made ready: after
+         * every head, which then copy side by side, not behind them.
+         */
+        for (unsigned i = 0; i < s->num_queues; i++) {
+            DmalabQueue *q = &s->queues[i];
+
             if (q->jobs && dmalab_queue_lookahead(q)) {
                 progress = true;
                 descs++;
@@ -1523,7 +1608,7 @@ void dmalab_bh(void *opaque)
     for (unsigned i = 0; i < s->num_queues; i++) {
         DmalabQueue *q = &s->queues[i];
 
-        if (dmalab_queue_has_work(q) && !q->ready_at) {
+        if (dmalab_queue_has_work(q) && !q->ready_at && !q->copy_wait) {
             /* Budget exhausted with work left: continue in a new pass. */
             qemu_bh_schedule(s->bh);
             break;

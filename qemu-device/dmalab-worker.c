@@ -5,9 +5,14 @@
  * memory in the main loop; only the copying of the mapped bytes comes
  * here, so that the vCPU can prepare the next descriptor meanwhile, and
  * the engine can check and map the next one while this one copies.  The
- * thread touches nothing but the segments it is given: every device
+ * threads touch nothing but the segments they are given: every device
  * register, the rings, the completions and the interrupts stay with the
- * main loop, which takes the result back through a bottom half.
+ * main loop, which takes the results back through a bottom half.
+ *
+ * Jobs are begun in the order given, each by the first thread free, but
+ * never while a job of the same group (the engine's queue) copies: one
+ * queue's copies stay one after the other, different queues' overlap.
+ * They are taken back in the order given too.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,7 +23,7 @@
 #include "dmalab-worker.h"
 
 struct DmalabWorker {
-    QemuThread thread;
+    QemuThread threads[DMALAB_WORKER_THREADS];
     QemuMutex lock;
     QemuCond cond;
     QEMUBH *done_bh;
@@ -26,20 +31,44 @@ struct DmalabWorker {
 
     /*
      * Under lock: the jobs handed over and not yet taken back, oldest
-     * first, of which the first @copied are copied.  The thread copies
-     * them in order, so that a job queued behind another starts the
-     * moment the one before it ends.
+     * first, of which the first @begun are begun (copied or not).  A job
+     * queued behind another starts the moment a thread is free for it.
      */
     struct {
         const DmalabSeg *segs;
         size_t nsegs;
+        unsigned group;
+        bool copied;
     } jobs[DMALAB_WORKER_JOBS];
     unsigned first;
     unsigned count;
-    unsigned begun;     /* the thread has begun these (copied or not) */
-    unsigned copied;
+    unsigned begun;
     bool quit;
 };
+
+static unsigned dmalab_worker_slot(DmalabWorker *w, unsigned i)
+{
+    return (w->first + i) % DMALAB_WORKER_JOBS;
+}
+
+/* Under lock: whether the next job can begin (a job and its group free). */
+static bool dmalab_worker_next_ready(DmalabWorker *w)
+{
+    unsigned next;
+
+    if (w->begun == w->count) {
+        return false;
+    }
+    next = dmalab_worker_slot(w, w->begun);
+    for (unsigned i = 0; i < w->begun; i++) {
+        unsigned k = dmalab_worker_slot(w, i);
+
+        if (!w->jobs[k].copied && w->jobs[k].group == w->jobs[next].group) {
+            return false;
+        }
+    }
+    return true;
+}
 
 static void *dmalab_worker_thread(void *opaque)
 {
@@ -51,13 +80,14 @@ static void *dmalab_worker_thread(void *opaque)
         size_t n;
         unsigned i;
 
-        while (w->begun == w->count && !w->quit) {
+        while (!dmalab_worker_next_ready(w) && !w->quit) {
             qemu_cond_wait(&w->cond, &w->lock);
         }
         if (w->quit) {
             break;
         }
-        i = (w->first + w->begun) % DMALAB_WORKER_JOBS;
+        /* the slot stays this job's until it is copied and taken back */
+        i = dmalab_worker_slot(w, w->begun);
         segs = w->jobs[i].segs;
         n = w->jobs[i].nsegs;
         w->begun++;
@@ -71,7 +101,7 @@ static void *dmalab_worker_thread(void *opaque)
         }
 
         qemu_mutex_lock(&w->lock);
-        w->copied++;
+        w->jobs[i].copied = true;
         qemu_cond_broadcast(&w->cond);
         /* The bytes are in place before the main loop posts completion. */
         qemu_bh_schedule(w->done_bh);
@@ -89,8 +119,10 @@ DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
     qemu_mutex_init(&w->lock);
     qemu_cond_init(&w->cond);
     w->done_bh = qemu_bh_new_guarded(done, opaque, guard);
-    qemu_thread_create(&w->thread, "dmalab-copy", dmalab_worker_thread, w,
-                       QEMU_THREAD_JOINABLE);
+    for (unsigned i = 0; i < DMALAB_WORKER_THREADS; i++) {
+        qemu_thread_create(&w->threads[i], "dmalab-copy",
+                           dmalab_worker_thread, w, QEMU_THREAD_JOINABLE);
+    }
     return w;
 }
 
@@ -101,22 +133,27 @@ void dmalab_worker_free(DmalabWorker *w)
     qemu_cond_broadcast(&w->cond);
     qemu_mutex_unlock(&w->lock);
     /* A copy in progress finishes first: quit is seen only between jobs. */
-    qemu_thread_join(&w->thread);
+    for (unsigned i = 0; i < DMALAB_WORKER_THREADS; i++) {
+        qemu_thread_join(&w->threads[i]);
+    }
     qemu_bh_delete(w->done_bh);
     qemu_cond_destroy(&w->cond);
     qemu_mutex_destroy(&w->lock);
     g_free(w);
 }
 
-void dmalab_worker_start(DmalabWorker *w, const DmalabSeg *segs, size_t n)
+void dmalab_worker_start(DmalabWorker *w, const DmalabSeg *segs, size_t n,
+                         unsigned group)
 {
     unsigned i;
 
     qemu_mutex_lock(&w->lock);
     assert(w->count < DMALAB_WORKER_JOBS);
-    i = (w->first + w->count) % DMALAB_WORKER_JOBS;
+    i = dmalab_worker_slot(w, w->count);
     w->jobs[i].segs = segs;
     w->jobs[i].nsegs = n;
+    w->jobs[i].group = group;
+    w->jobs[i].copied = false;
     w->count++;
     qemu_cond_broadcast(&w->cond);
     qemu_mutex_unlock(&w->lock);
@@ -127,12 +164,11 @@ bool dmalab_worker_take(DmalabWorker *w)
     bool copied;
 
     qemu_mutex_lock(&w->lock);
-    copied = w->copied > 0;
+    copied = w->begun > 0 && w->jobs[w->first].copied;
     if (copied) {
-        w->first = (w->first + 1) % DMALAB_WORKER_JOBS;
+        w->first = dmalab_worker_slot(w, 1);
         w->count--;
         w->begun--;
-        w->copied--;
     }
     qemu_mutex_unlock(&w->lock);
     return copied;
@@ -149,10 +185,21 @@ unsigned dmalab_worker_cancel(DmalabWorker *w)
     return n;
 }
 
+/* Under lock: whether every job held is copied. */
+static bool dmalab_worker_all_copied(DmalabWorker *w)
+{
+    for (unsigned i = 0; i < w->count; i++) {
+        if (!w->jobs[dmalab_worker_slot(w, i)].copied) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void dmalab_worker_wait(DmalabWorker *w)
 {
     qemu_mutex_lock(&w->lock);
-    while (w->copied < w->count) {
+    while (!dmalab_worker_all_copied(w)) {
         qemu_cond_wait(&w->cond, &w->lock);
     }
     qemu_mutex_unlock(&w->lock);

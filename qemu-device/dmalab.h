@@ -64,6 +64,7 @@ typedef struct DmalabQueue {
     int64_t ready_at;        /* throttled model: head may run at this time */
     uint32_t jobs;           /* descriptors from the head in the copy thread */
     uint32_t job_next;       /* the slot behind them, while there are any */
+    uint64_t copy_wait;      /* head waits for the copy threads: its turn */
     uint64_t shadow_base;    /* bus address of the shadow tail, 0 = none */
     EventNotifier doorbell;  /* Q_TAIL writes as an ioeventfd ... */
     bool doorbell_fd;        /* ... while this is set */
@@ -95,6 +96,7 @@ struct DmalabState {
     DmalabJob *jobs;         /* the descriptors it copies for, a ring ... */
     unsigned job_first;      /* ... of DMALAB_WORKER_JOBS, oldest here, */
     unsigned job_count;      /* ... this many held */
+    uint64_t copy_turns;     /* turns handed to heads waiting for room */
     VMChangeStateEntry *vm_state; /* finishes that copy when the VM stops */
     bool vm_stopped;         /* copies stay in place while it is */
 

@@ -3232,6 +3232,82 @@ static void test_copy_thread_lookahead(void)
     g_assert(start2 < end1);
 }
 
+/*
+ * A large copy that finds the copy threads full waits for room there; it
+ * never runs in place, under the global lock.  Queues 0 to 3 fill the
+ * four places (each job held 200 ms) and queue 4 waits.  Queue 0's second
+ * descriptor, which reaches its head once the first is done, waits behind
+ * it: queue 4 takes the first free place.  The two threads copy two
+ * queues' descriptors at once.  Each lands in its own part of device
+ * memory, and all six went through the threads.  Queue 0's second comes
+ * last, when queue 4 already waits: it cannot be looked ahead either.
+ */
+static void test_copy_thread_wait(void)
+{
+    const uint32_t len = COPY_THREAD_LEN;
+    static const uint32_t queue_of[6] = { 0, 1, 2, 3, 4, 0 };
+    g_autofree char *path = g_strdup_printf("%s/dmalab-wait-%d.log",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *machine = g_strdup_printf(
+        "q35 -trace enable=dmalab_job_* -D %s", path);
+    g_autofree uint8_t *pattern = g_malloc(len);
+    g_autofree uint8_t *got = g_malloc(len);
+    g_autofree char *log = NULL;
+    g_auto(GStrv) lines = NULL;
+    struct dmalab_cpl cpl;
+    uint64_t buf[6];
+    const char *wait4, *end0, *start4, *start01, *end1;
+    unsigned starts = 0;
+    Ticket t[6];
+    Dmalab d;
+
+    dmalab_start_machine(&d, machine,
+                         "x-copy-delay-us=200000,devmem-size=4M,queues=5");
+    for (uint32_t qi = 0; qi < 5; qi++) {
+        setup_queue(&d, qi, 8);
+    }
+    for (int i = 0; i < 6; i++) {
+        buf[i] = guest_alloc(&d.alloc, len);
+        for (uint32_t j = 0; j < len; j++) {
+            pattern[j] = j * 7 + (j >> 9) + i * 61 + 1;
+        }
+        qtest_memwrite(d.qts, buf[i], pattern, len);
+    }
+    /* the heads first: queue 0's second may not be looked ahead of them */
+    for (int i = 0; i < 6; i++) {
+        t[i] = post(&d, queue_of[i], DMALAB_OP_H2D, 0, len, buf[i], i * len);
+        doorbell(&d, queue_of[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        cpl = wait_cpl(&d, &t[i]);
+        assert_ok(&cpl, len);
+    }
+    for (int i = 0; i < 6; i++) {
+        qtest_memread(d.qts, buf[i], pattern, len);
+        qpci_memread(d.dev, d.devmem, i * len, got, len);
+        g_assert(memcmp(got, pattern, len) == 0);
+    }
+    check_alive(&d);
+    dmalab_stop(&d);    /* QEMU flushes its log as it exits */
+
+    g_assert(g_file_get_contents(path, &log, NULL, NULL));
+    unlink(path);
+    lines = g_strsplit(log, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        starts += !!strstr(lines[i], "dmalab_job_start ");
+    }
+    g_assert_cmpuint(starts, ==, 6);
+    wait4 = strstr(log, "dmalab_job_wait queue 4 slot 0 ");
+    end0 = strstr(log, "dmalab_job_end queue 0 slot 0 completed 1");
+    end1 = strstr(log, "dmalab_job_end queue 1 slot 0 completed 1");
+    start4 = strstr(log, "dmalab_job_start queue 4 slot 0:");
+    start01 = strstr(log, "dmalab_job_start queue 0 slot 1:");
+    g_assert(wait4 && end0 && end1 && start4 && start01);
+    g_assert(wait4 < end0);
+    g_assert(end0 < start4);
+    g_assert(start4 < start01);
+}
+
 /* ---- Shadow tails ------------------------------------------------------ */
 
 /*
@@ -3778,6 +3854,8 @@ int main(int argc, char **argv)
     qtest_add_func("/dmalab/error/bus-master", test_bad_bus_master);
     qtest_add_func("/dmalab/copy-thread/lookahead",
                    test_copy_thread_lookahead);
+    qtest_add_func("/dmalab/copy-thread/wait-for-room",
+                   test_copy_thread_wait);
     qtest_add_data_func("/dmalab/copy-thread/queue-disable",
                         GINT_TO_POINTER(COPY_STOP_QUEUE_DISABLE),
                         test_copy_thread_stop);
