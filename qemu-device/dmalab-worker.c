@@ -21,6 +21,9 @@
 #include "qemu/thread.h"
 #include "qemu/main-loop.h"
 #include "dmalab-worker.h"
+#ifdef CONFIG_LINUX
+#include <sys/resource.h>
+#endif
 
 struct DmalabWorker {
     QemuThread threads[DMALAB_WORKER_THREADS];
@@ -110,6 +113,23 @@ static void *dmalab_worker_thread(void *opaque)
     return NULL;
 }
 
+/*
+ * The threads after the first copy at the lowest priority, on host CPU
+ * time nothing else wants: while the guest waits for its copies they run
+ * at full speed; while the vCPUs are busy, a host with few CPUs gives
+ * them to the vCPUs first, not to a second copy.  Linux keeps a nice value
+ * per thread; where the sandbox forbids it the thread stays as it is.
+ */
+static void *dmalab_worker_spare_thread(void *opaque)
+{
+#ifdef CONFIG_LINUX
+    if (setpriority(PRIO_PROCESS, qemu_get_thread_id(), 19) < 0) {
+        /* keep the default priority */
+    }
+#endif
+    return dmalab_worker_thread(opaque);
+}
+
 DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
                                 MemReentrancyGuard *guard, uint32_t delay_us)
 {
@@ -121,7 +141,9 @@ DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,
     w->done_bh = qemu_bh_new_guarded(done, opaque, guard);
     for (unsigned i = 0; i < DMALAB_WORKER_THREADS; i++) {
         qemu_thread_create(&w->threads[i], "dmalab-copy",
-                           dmalab_worker_thread, w, QEMU_THREAD_JOINABLE);
+                           i ? dmalab_worker_spare_thread :
+                               dmalab_worker_thread,
+                           w, QEMU_THREAD_JOINABLE);
     }
     return w;
 }
