@@ -1021,9 +1021,9 @@ static void dmalab_chain_begin(DmalabQueue *q)
     }
 }
 
-/* ---- Copies in the copy thread --------------------------------------- */
+/* ---- Copies in the copy threads -------------------------------------- */
 
-/* A guest range mapped for the copy thread, released when the job ends. */
+/* A guest range mapped for the copy threads, released when the job ends. */
 typedef struct DmalabMapping {
     void *ptr;
     dma_addr_t len;
@@ -1031,7 +1031,7 @@ typedef struct DmalabMapping {
 } DmalabMapping;
 
 /*
- * A descriptor the copy thread works for.  Until it completes, the
+ * A descriptor the copy threads work for.  Until it completes, the
  * descriptor stays unconsumed, at its queue's head or (looked ahead)
  * right behind the one there: a job given up (reset, queue disabled, bus
  * mastering off) or not migrated leaves descriptors that run again in
@@ -1045,7 +1045,7 @@ struct DmalabJob {
     struct dmalab_desc d;
     DmalabResult r;
     uint64_t last_addr;      /* guest address of the last segment */
-    GArray *segs;            /* DmalabSeg, for the copy thread */
+    GArray *segs;            /* DmalabSeg, for the copy threads */
     GArray *maps;            /* DmalabMapping */
 };
 
@@ -1147,7 +1147,7 @@ static bool dmalab_job_plan(DmalabState *s, DmalabJob *job)
 }
 
 /*
- * Release the job's mappings.  @copied: the copy thread ran, so guest
+ * Release the job's mappings.  @copied: the copy threads ran, so guest
  * memory the job wrote is dirty (for migration), and so is device memory.
  */
 static void dmalab_job_release(DmalabState *s, DmalabJob *job, bool copied)
@@ -1169,7 +1169,7 @@ static void dmalab_job_release(DmalabState *s, DmalabJob *job, bool copied)
 }
 
 /*
- * Whether a descriptor is the copy thread's kind: a large H2D, D2H or
+ * Whether a descriptor is the copy threads' kind: a large H2D, D2H or
  * COPY, with bus addresses that are physical, while the VM runs.
  */
 static bool dmalab_job_suits(DmalabState *s, const struct dmalab_desc *d)
@@ -1231,8 +1231,8 @@ static bool dmalab_copy_must_wait(DmalabQueue *q)
 }
 
 /*
- * Hand checked descriptor @slot of @q to the copy thread, behind the jobs
- * it holds, if it fits (above) and its memory can be mapped.  False: run
+ * Hand checked descriptor @slot of @q to the copy threads, behind the jobs
+ * they hold, if it fits (above) and its memory can be mapped.  False: run
  * it in place, or (looked ahead) leave it to the engine.
  */
 static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
@@ -1264,17 +1264,6 @@ static bool dmalab_job_start(DmalabQueue *q, uint32_t slot,
     return true;
 }
 
-/*
- * Look ahead: while @q's jobs copy, check and map the descriptor behind
- * them, so that the copy thread goes on to it without waiting for the
- * main loop.  Only a plain one qualifies, one that would run the same at
- * the head: outside any chain, with no fault injection or throttled model
- * that counts descriptors as they reach the head.  Anything else (or a
- * descriptor it cannot read) waits for the head, where the engine takes
- * it as usual.  Another queue's head waiting for room in the thread goes
- * first, so that one busy queue cannot keep the thread to itself.  True
- * if a job was queued.
- */
 /* The newest job of @q the copy threads hold, or NULL. */
 static DmalabJob *dmalab_queue_last_job(DmalabQueue *q)
 {
@@ -1290,6 +1279,17 @@ static DmalabJob *dmalab_queue_last_job(DmalabQueue *q)
     return NULL;
 }
 
+/*
+ * Look ahead: while @q's jobs copy, check and map the descriptor behind
+ * them, so that a copy thread goes on to it without waiting for the main
+ * loop.  Only a plain one qualifies, one that would run the same at
+ * the head: outside any chain, with no fault injection or throttled model
+ * that counts descriptors as they reach the head.  Anything else (or a
+ * descriptor it cannot read) waits for the head, where the engine takes
+ * it as usual.  A head waiting for room in the threads goes first, so
+ * that busy queues cannot keep the threads from another.  True if a job
+ * was queued.
+ */
 static bool dmalab_queue_lookahead(DmalabQueue *q)
 {
     DmalabState *s = q->dev;
@@ -1319,7 +1319,7 @@ static bool dmalab_queue_lookahead(DmalabQueue *q)
 }
 
 /*
- * The copy thread is done with the oldest job: release it, and complete
+ * The copy threads are done with the oldest job: release it, and complete
  * its descriptor if @complete and the function and queue are as they
  * were, or else leave it to run again.
  */
@@ -1379,8 +1379,8 @@ static void dmalab_job_finish_copy(DmalabState *s, bool complete)
 }
 
 /*
- * Bottom half: the copy thread finished jobs (unless given up meanwhile).
- * A queue whose head waits for room in the thread goes on in the pass.
+ * Bottom half: the copy threads finished jobs (unless given up meanwhile).
+ * A queue whose head waits for room in them goes on in the pass.
  */
 static void dmalab_job_done(void *opaque)
 {
@@ -1395,7 +1395,7 @@ static void dmalab_job_done(void *opaque)
 /*
  * Stop moving data now: wait for the copies in progress, if any, and give
  * their descriptors up (reset, power-down, removal, a queue disabled, bus
- * mastering off).  The copy thread never outlives what the guest sees.
+ * mastering off).  The copy threads never outlive what the guest sees.
  */
 void dmalab_core_quiesce(DmalabState *s)
 {

@@ -62,7 +62,7 @@ typedef struct DmalabQueue {
     uint32_t coal_usec;
     uint32_t coal_pending;   /* completions waiting for an interrupt */
     int64_t ready_at;        /* throttled model: head may run at this time */
-    uint32_t jobs;           /* descriptors from the head in the copy thread */
+    uint32_t jobs;           /* descriptors from the head in the copy threads */
     uint32_t job_next;       /* the slot behind them, while there are any */
     uint64_t copy_wait;      /* head waits for the copy threads: its turn */
     uint64_t shadow_base;    /* bus address of the shadow tail, 0 = none */
@@ -92,7 +92,7 @@ struct DmalabState {
     QEMUTimer *work_timer;   /* throttled model: wake when a queue is ready */
     QEMUTimer *reset_timer;  /* completes a register-requested reset */
     QEMUTimer *irq_delay_timer; /* fault injection: late interrupts */
-    DmalabWorker *worker;    /* the copy thread, NULL with copy-thread=off */
+    DmalabWorker *worker;    /* the copy threads, NULL with copy-thread=off */
     DmalabJob *jobs;         /* the descriptors it copies for, a ring ... */
     unsigned job_first;      /* ... of DMALAB_WORKER_JOBS, oldest here, */
     unsigned job_count;      /* ... this many held */
