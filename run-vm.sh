@@ -910,6 +910,79 @@ if [ "$command" = check ]; then
 fi
 wanted() { [ -n "${selected[$1]:-}" ]; }
 
+# ---- Builds ahead of their tiers -------------------------------------------
+
+# A guest under TCG keeps one of the two cores busy, and a check spends most
+# of its time in guests and qtests.  The long builds of the later tiers (a
+# kernel from source, another architecture's QEMU) therefore start at the
+# beginning, in the background at the lowest priority, and use the core the
+# foreground leaves.  The build scripts lock each build directory: the tier
+# that needs one waits there, says so, and finds it done.  A build that
+# failed in the background is simply built again by its tier, which shows
+# the error.  A tier whose units come first gains nothing and is left alone.
+prebuild_pid=""
+prebuild_log=$build/prebuild.log
+
+# The background builds of this run, a line each: the command's words.
+prebuild_jobs() {
+    local tier a k q d tag c u n=0 first
+    local -A index=() seen=()
+    while read -r u; do
+        index[$u]=$n
+        n=$((n + 1))
+    done <<<"$units"
+    for tier in "${tiers[@]}"; do
+        a=$(tier_arch "$tier")
+        k=$(tier_kernel "$tier")
+        q=$(tier_qemu "$tier")
+        d=$(tier_debug "$tier")
+        tag=$(kernel_tag "$k" "$d")
+        first=""
+        for u in "lint/driver/$a/$tag" $(for c in $(tier_configs "$tier"); do
+                echo "boot/$a/$(qemu_tag "$q")/$tag/$c"; done); do
+            [ -n "${index[$u]:-}" ] || continue
+            if [ -z "$first" ] || [ "${index[$u]}" -lt "$first" ]; then
+                first=${index[$u]}
+            fi
+        done
+        [ -n "$first" ] && [ "$first" -gt 0 ] || continue
+        case "$k" in
+        debian|lts) ;;
+        *)
+            if [ -z "${seen[kernel $a $k $d]:-}" ]; then
+                seen[kernel $a $k $d]=1
+                echo "$top/scripts/kernel.sh --arch $a $k$([ "$d" = 1 ] && echo ' --debug')"
+            fi ;;
+        esac
+        if [ "$a" != "$(uname -m)" ] && [ -z "${seen[qemu $a $q]:-}" ]; then
+            seen[qemu $a $q]=1
+            echo "$top/scripts/build-qemu.sh --qemu $q --arch $a plain"
+        fi
+    done
+}
+
+prebuild_start() {
+    local jobs
+    jobs=$(prebuild_jobs)
+    [ -n "$jobs" ] || return 0
+    echo "building ahead, in the background at the lowest priority (log: $prebuild_log):"
+    sed 's|^'"$top"'/|  |' <<<"$jobs"
+    # A session of its own, so that its whole process group can be stopped.
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid bash -c 'while read -r -a job; do
+            echo "==> ${job[*]}"
+            nice -n 19 "${job[@]}" >/dev/null || echo "==> failed: ${job[*]}"
+        done <<<"$1"' prebuild "$jobs" >"$prebuild_log" 2>&1 </dev/null &
+    prebuild_pid=$!
+    trap prebuild_stop EXIT
+}
+
+prebuild_stop() {
+    [ -n "$prebuild_pid" ] || return 0
+    kill -TERM -- "-$prebuild_pid" 2>/dev/null || true
+    prebuild_pid=""
+}
+
 # ---- Main ------------------------------------------------------------------
 
 # One run at a time per build directory: runs share the build and results.
@@ -934,6 +1007,7 @@ mkdir -p "$results_root"
 : >"$results_root/builds.tsv"
 
 build_host
+[ "$command" != check ] || prebuild_start
 
 if [ "$command" = run ] || [ "$command" = labs ] || [ "$command" = bench ] ||
     [ "$shell" = 1 ]; then

@@ -91,6 +91,11 @@ update() {
     touch "$state/updated"
 }
 
+# apt's own locks are off (Debug::NoLocking: the state is private), so one
+# run at a time sets the state up and updates it.
+mkdir -p "$(dirname "$state")"
+exec 4>"$state.lock"
+flock 4
 setup
 if [ "$tool" = update ]; then
     update
@@ -100,6 +105,7 @@ if [ ! -f "$state/updated" ] ||
     [ -n "$(find "$state/updated" -mmin +1440 2>/dev/null)" ]; then
     update
 fi
+flock -u 4
 case "$tool" in
 apt-get|apt-cache) exec "$tool" "${apt_opts[@]}" "$@" ;;
 *) echo "apt-suite: runs apt-get or apt-cache, not '$tool'" >&2; exit 2 ;;

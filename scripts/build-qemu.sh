@@ -278,7 +278,10 @@ else
 fi
 flock -u 8
 exec 7>"$out/.build-$kind.lock"
-flock 7
+if ! flock -n 7; then
+    echo "build-qemu: waiting for the $kind build already under way in $bld (its progress: $out/ninja-$kind.log)"
+    flock 7
+fi
 configure
 case "$flavour-$arch" in
 plain-aarch64)

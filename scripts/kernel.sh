@@ -217,6 +217,11 @@ EOF
 # name a version before its files reach the mirror.  Prints the tree's path.
 latest_source() {
     local pkg uri versions v url deb dir
+    # One run at a time downloads and unpacks (a check builds ahead of
+    # its tiers in the background).
+    mkdir -p "$kroot/src"
+    exec 5>"$kroot/src/.lock"
+    flock 5
     pkg=$("$top/scripts/apt-suite.sh" unstable apt-cache depends linux-source 2>/dev/null |
           sed -n 's/^ *Depends: \(linux-source-[0-9][0-9.]*\)$/\1/p' | head -n 1)
     [ -n "$pkg" ] || die "cannot resolve unstable's linux-source"
@@ -317,7 +322,10 @@ build_tree() {
     # it); a second run waits, then finds the build done.
     mkdir -p "$dir"
     exec 6>"$dir/.lock"
-    flock 6
+    if ! flock -n 6; then
+        say "waiting for the build of $version already under way in $dir (its progress: $dir/build.log)"
+        flock 6
+    fi
     if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$key" ]; then
         # Nothing to configure; make still picks up edits to a tree.
         if [ "$base" = tree ]; then

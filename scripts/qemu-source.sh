@@ -163,6 +163,11 @@ source_tree() {
     emit "tree-$ver" "$build/qemu-tree-$tag-$ver" "$src"
 }
 
+# One run at a time fetches and unpacks (a check builds ahead of its tiers
+# in the background).
+mkdir -p "$build"
+exec 4>"$build/.qemu-source.lock"
+flock 4
 case "$name" in
 debian) source_debian ;;
 stable) source_suite stable trixie ;;
