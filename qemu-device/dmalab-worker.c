@@ -21,6 +21,7 @@
 #include "qemu/thread.h"
 #include "qemu/main-loop.h"
 #include "dmalab-worker.h"
+#include "trace.h"
 #ifdef CONFIG_LINUX
 #include <sys/resource.h>
 #endif
@@ -73,17 +74,32 @@ static bool dmalab_worker_next_ready(DmalabWorker *w)
     return true;
 }
 
-static void *dmalab_worker_thread(void *opaque)
+/* Under lock: whether a job is being copied. */
+static bool dmalab_worker_copying(DmalabWorker *w)
 {
-    DmalabWorker *w = opaque;
+    for (unsigned i = 0; i < w->begun; i++) {
+        if (!w->jobs[dmalab_worker_slot(w, i)].copied) {
+            return true;
+        }
+    }
+    return false;
+}
 
+/*
+ * A thread's loop.  A @spare thread only ever makes a second copy beside
+ * one in progress: a job alone goes to the first thread, which runs at
+ * the normal priority, so that it never waits on a spare's low priority.
+ */
+static void dmalab_worker_run(DmalabWorker *w, bool spare)
+{
     qemu_mutex_lock(&w->lock);
     for (;;) {
         const DmalabSeg *segs;
         size_t n;
         unsigned i;
 
-        while (!dmalab_worker_next_ready(w) && !w->quit) {
+        while (!(dmalab_worker_next_ready(w) &&
+                 (!spare || dmalab_worker_copying(w))) && !w->quit) {
             qemu_cond_wait(&w->cond, &w->lock);
         }
         if (w->quit) {
@@ -94,6 +110,7 @@ static void *dmalab_worker_thread(void *opaque)
         segs = w->jobs[i].segs;
         n = w->jobs[i].nsegs;
         w->begun++;
+        trace_dmalab_copy_begin(w->jobs[i].group, spare);
         qemu_mutex_unlock(&w->lock);
 
         if (w->delay_us) {
@@ -104,12 +121,18 @@ static void *dmalab_worker_thread(void *opaque)
         }
 
         qemu_mutex_lock(&w->lock);
+        trace_dmalab_copy_end(w->jobs[i].group);
         w->jobs[i].copied = true;
         qemu_cond_broadcast(&w->cond);
         /* The bytes are in place before the main loop posts completion. */
         qemu_bh_schedule(w->done_bh);
     }
     qemu_mutex_unlock(&w->lock);
+}
+
+static void *dmalab_worker_thread(void *opaque)
+{
+    dmalab_worker_run(opaque, false);
     return NULL;
 }
 
@@ -127,7 +150,8 @@ static void *dmalab_worker_spare_thread(void *opaque)
         /* keep the default priority */
     }
 #endif
-    return dmalab_worker_thread(opaque);
+    dmalab_worker_run(opaque, true);
+    return NULL;
 }
 
 DmalabWorker *dmalab_worker_new(QEMUBHFunc *done, void *opaque,

@@ -2901,8 +2901,32 @@ static void test_reset_from_own_msix(const void *opaque)
  * holds every byte the moment it returns, the descriptor looked ahead has
  * moved none, and neither completes, ever.  Stopping the VM completes both
  * instead, before the VM's memory could be saved.  The device works on
- * afterwards.
+ * afterwards.  The stop comes once the first copy has begun (traced): a
+ * stop drops a job not yet begun, which is the descriptor looked ahead's
+ * part.
  */
+/*
+ * Wait until the trace file @path holds @event, and return what it holds.
+ * The copy threads run in real time, outside the qtest clock: poll for up
+ * to 20 s.
+ */
+static char *wait_for_trace(const char *path, const char *event)
+{
+    char *log = NULL;
+
+    for (int i = 0; i < 20000; i++) {
+        g_free(log);
+        log = NULL;
+        if (g_file_get_contents(path, &log, NULL, NULL) &&
+            strstr(log, event)) {
+            return log;
+        }
+        g_usleep(1000);
+    }
+    g_assert(log && strstr(log, event));
+    return log;
+}
+
 typedef enum {
     COPY_STOP_QUEUE_DISABLE,
     COPY_STOP_DEVICE_RESET,
@@ -2915,6 +2939,11 @@ static void test_copy_thread_stop(gconstpointer opaque)
 {
     CopyStop how = GPOINTER_TO_INT(opaque);
     const uint32_t len = COPY_THREAD_LEN;
+    g_autofree char *path = g_strdup_printf("%s/dmalab-stop-%d.log",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *machine = g_strdup_printf(
+        "q35 -trace enable=dmalab_copy_begin -D %s", path);
+    g_autofree char *log = NULL;
     g_autofree uint8_t *pattern = g_malloc(len);
     g_autofree uint8_t *got = g_malloc(len);
     g_autofree uint8_t *zero = g_malloc0(len);
@@ -2925,7 +2954,7 @@ static void test_copy_thread_stop(gconstpointer opaque)
     Ticket t, t2;
     Dmalab d;
 
-    dmalab_start(&d, "x-copy-delay-us=300000");
+    dmalab_start_machine(&d, machine, "x-copy-delay-us=300000");
     dmalab_setup_queue(&d, 8);
     buf = guest_alloc(&d.alloc, len);
     small = guest_alloc(&d.alloc, 64);
@@ -2936,7 +2965,9 @@ static void test_copy_thread_stop(gconstpointer opaque)
     t = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, 0);
     t2 = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, len);
     doorbell(&d, 0);
-    /* A few round trips: the engine has handed both copies over. */
+    log = wait_for_trace(path, "dmalab_copy_begin queue 0:");
+    unlink(path);
+    /* A few round trips: the engine has looked the second one ahead too. */
     for (int i = 0; i < 4; i++) {
         g_assert_cmphex(rd(&d, DMALAB_REG_ID), ==, DMALAB_ID_MAGIC);
     }
@@ -3238,9 +3269,10 @@ static void test_copy_thread_lookahead(void)
  * four places (each job held 200 ms) and queue 4 waits.  Queue 0's second
  * descriptor, which reaches its head once the first is done, waits behind
  * it: queue 4 takes the first free place.  The two threads copy two
- * queues' descriptors at once.  Each lands in its own part of device
- * memory, and all six went through the threads.  Queue 0's second comes
- * last, when queue 4 already waits: it cannot be looked ahead either.
+ * queues' descriptors at once: queue 1's begins while queue 0's is held.
+ * Each lands in its own part of device memory, and all six went through
+ * the threads.  Queue 0's second comes last, when queue 4 already waits:
+ * it cannot be looked ahead either.
  */
 static void test_copy_thread_wait(void)
 {
@@ -3249,14 +3281,15 @@ static void test_copy_thread_wait(void)
     g_autofree char *path = g_strdup_printf("%s/dmalab-wait-%d.log",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *machine = g_strdup_printf(
-        "q35 -trace enable=dmalab_job_* -D %s", path);
+        "q35 -trace enable=dmalab_job_* -trace enable=dmalab_copy_* -D %s",
+        path);
     g_autofree uint8_t *pattern = g_malloc(len);
     g_autofree uint8_t *got = g_malloc(len);
     g_autofree char *log = NULL;
     g_auto(GStrv) lines = NULL;
     struct dmalab_cpl cpl;
     uint64_t buf[6];
-    const char *wait4, *end0, *start4, *start01, *end1;
+    const char *wait4, *end0, *start4, *start01, *end1, *begin1, *copied0;
     unsigned starts = 0;
     Ticket t[6];
     Dmalab d;
@@ -3302,10 +3335,15 @@ static void test_copy_thread_wait(void)
     end1 = strstr(log, "dmalab_job_end queue 1 slot 0 completed 1");
     start4 = strstr(log, "dmalab_job_start queue 4 slot 0:");
     start01 = strstr(log, "dmalab_job_start queue 0 slot 1:");
+    begin1 = strstr(log, "dmalab_copy_begin queue 1:");
+    copied0 = strstr(log, "dmalab_copy_end queue 0:");
     g_assert(wait4 && end0 && end1 && start4 && start01);
     g_assert(wait4 < end0);
     g_assert(end0 < start4);
     g_assert(start4 < start01);
+    /* two copies at once: queue 1's began while queue 0's was held */
+    g_assert(begin1 && copied0);
+    g_assert(begin1 < copied0);
 }
 
 /* ---- Shadow tails ------------------------------------------------------ */
