@@ -971,13 +971,17 @@ prebuild_start() {
     [ -n "$jobs" ] || return 0
     echo "building ahead, in the background at the lowest priority (log: $prebuild_log):"
     sed 's|^'"$top"'/|  |' <<<"$jobs"
-    # A session of its own, so that its whole process group can be stopped.
+    # A process group of its own (job control), so that all of it can be
+    # stopped.  Not a session of its own (setsid): Linux's autogroup would
+    # give a new session an equal share of the CPUs, whatever its nice.
+    set -m
     # shellcheck disable=SC2016 # expanded by the inner shell
-    setsid bash -c 'while read -r -a job; do
+    bash -c 'while read -r -a job; do
             echo "==> ${job[*]}"
             nice -n 19 "${job[@]}" >/dev/null || echo "==> failed: ${job[*]}"
         done <<<"$1"' prebuild "$jobs" >"$prebuild_log" 2>&1 </dev/null &
     prebuild_pid=$!
+    set +m
     trap prebuild_stop EXIT
 }
 
