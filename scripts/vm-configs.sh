@@ -46,9 +46,14 @@ arch_configs() {
     esac
 }
 
-# Whether $2 is a configuration of architecture $1.
+# Whether $2 is a configuration of architecture $1.  (Not through grep -q:
+# under pipefail, grep's early exit could fail the pipeline on a busy host.)
 vm_config_exists() {
-    arch_configs "$1" | grep -qxF -- "$2"
+    local c
+    for c in $(arch_configs "$1"); do
+        [ "$c" = "$2" ] && return 0
+    done
+    return 1
 }
 
 vm_config() {
