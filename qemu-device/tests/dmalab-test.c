@@ -2894,6 +2894,26 @@ static void test_reset_from_own_msix(const void *opaque)
 }
 
 /*
+ * Wait until the trace file @path holds @event.  The copy threads run in
+ * real time, outside the qtest clock: poll for up to 20 s.
+ */
+static void wait_for_trace(const char *path, const char *event)
+{
+    g_autofree char *log = NULL;
+
+    for (int i = 0; i < 20000; i++) {
+        g_free(log);
+        log = NULL;
+        if (g_file_get_contents(path, &log, NULL, NULL) &&
+            strstr(log, event)) {
+            return;
+        }
+        g_usleep(1000);
+    }
+    g_assert(log && strstr(log, event));
+}
+
+/*
  * The copy thread, with each copy held in flight for a while
  * (x-copy-delay-us), and a second descriptor looked ahead behind it.
  * Whatever stops the device meanwhile (a queue disabled, CTRL.RESET, bus
@@ -2905,28 +2925,6 @@ static void test_reset_from_own_msix(const void *opaque)
  * stop drops a job not yet begun, which is the descriptor looked ahead's
  * part.
  */
-/*
- * Wait until the trace file @path holds @event, and return what it holds.
- * The copy threads run in real time, outside the qtest clock: poll for up
- * to 20 s.
- */
-static char *wait_for_trace(const char *path, const char *event)
-{
-    char *log = NULL;
-
-    for (int i = 0; i < 20000; i++) {
-        g_free(log);
-        log = NULL;
-        if (g_file_get_contents(path, &log, NULL, NULL) &&
-            strstr(log, event)) {
-            return log;
-        }
-        g_usleep(1000);
-    }
-    g_assert(log && strstr(log, event));
-    return log;
-}
-
 typedef enum {
     COPY_STOP_QUEUE_DISABLE,
     COPY_STOP_DEVICE_RESET,
@@ -2943,7 +2941,6 @@ static void test_copy_thread_stop(gconstpointer opaque)
                                             g_get_tmp_dir(), getpid());
     g_autofree char *machine = g_strdup_printf(
         "q35 -trace enable=dmalab_copy_begin -D %s", path);
-    g_autofree char *log = NULL;
     g_autofree uint8_t *pattern = g_malloc(len);
     g_autofree uint8_t *got = g_malloc(len);
     g_autofree uint8_t *zero = g_malloc0(len);
@@ -2965,7 +2962,7 @@ static void test_copy_thread_stop(gconstpointer opaque)
     t = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, 0);
     t2 = post(&d, 0, DMALAB_OP_H2D, 0, len, buf, len);
     doorbell(&d, 0);
-    log = wait_for_trace(path, "dmalab_copy_begin queue 0:");
+    wait_for_trace(path, "dmalab_copy_begin queue 0:");
     unlink(path);
     /* A few round trips: the engine has looked the second one ahead too. */
     for (int i = 0; i < 4; i++) {
