@@ -1078,6 +1078,9 @@ static int known_cmd(unsigned long cmd)
 #ifdef DMALAB_IOC_WAIT
 		DMALAB_IOC_WAIT,
 #endif
+#ifdef DMALAB_IOC_REGISTER
+		DMALAB_IOC_REGISTER, DMALAB_IOC_UNREGISTER,
+#endif
 #ifdef DMALAB_IOC_DMA_ADDRS
 		DMALAB_IOC_DMA_ADDRS,
 #endif

@@ -309,9 +309,10 @@ out:
  * with the same bytes.
  *
  * The host buffers are the caller's pages (on 4 KiB or 2 MiB pages), which
- * the driver pins, maps and unpins for every op, or the file's DMA
- * buffers, which it maps once (`dma`: the coherent buffer, COPY into the
- * non-coherent one).
+ * the driver pins, maps and unpins for every op; the caller's 4 KiB pages
+ * registered once (`reg4KiB`: DMALAB_IOC_REGISTER pins and maps them
+ * before the first op); or the file's DMA buffers, which it maps once
+ * (`dma`: the coherent buffer, COPY into the non-coherent one).
  */
 struct stream {
 	uint32_t opcode;
@@ -381,9 +382,22 @@ static void stream_drain(struct stream *st)
 	}
 }
 
+/* REGISTER [p, p + n) for the device to read and write; 0 or the errno. */
+static int buf_register(const void *p, size_t n, unsigned long cmd)
+{
+	struct dmalab_register r = {
+		.size = sizeof(r), .addr = (uintptr_t)p,
+		.flags = cmd == DMALAB_IOC_REGISTER ?
+			 DMALAB_REGF_DEV_READS | DMALAB_REGF_DEV_WRITES : 0,
+		.len = cmd == DMALAB_IOC_REGISTER ? n : 0,
+	};
+
+	return ioctl(fd, cmd, &r) ? errno : 0;
+}
+
 /*
  * The streams of one size from one kind of host buffer ("pg4KiB",
- * "pg2MiB" or "dma"): H2D, then D2H of what it stored, then COPY, each at
+ * "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then COPY, each at
  * depths 1, 2 and 4, and each side's bytes compared once its trials end.
  */
 static void bench_stream(size_t len, const char *kind)
@@ -394,6 +408,8 @@ static void bench_stream(size_t len, const char *kind)
 	static const char *const names[] = { "h2d", "d2h", "copy" };
 	static const unsigned int depths[] = { 1, 2, 4 };
 	int dma = !strcmp(kind, "dma"), huge = !strcmp(kind, "pg2MiB");
+	int regd = !strcmp(kind, "reg4KiB"), e = 0;
+	uint32_t hkind = regd ? DMALAB_BUF_REGISTERED : DMALAB_BUF_USER;
 	uint8_t *src, *dst, *want;
 	struct stream st;
 	char fig[96], sz[24];
@@ -419,6 +435,15 @@ static void bench_stream(size_t len, const char *kind)
 		xfer_ok = 0;
 		goto out;
 	}
+	if (regd) {
+		e = buf_register(src, len, DMALAB_IOC_REGISTER);
+		e = e ? e : buf_register(dst, len, DMALAB_IOC_REGISTER);
+	}
+	if (e) {
+		diag("REGISTER of %s: %s: streams skipped", sz, strerror(e));
+		xfer_ok = 0;
+		goto out;
+	}
 	fill_rand(&rs, want, len);
 	memcpy(src, want, len);
 
@@ -428,7 +453,7 @@ static void bench_stream(size_t len, const char *kind)
 			st.opcode = opcodes[o];
 			st.len = len;
 			st.depth = depths[d];
-			st.hkind[0] = dma ? DMALAB_BUF_COHERENT : DMALAB_BUF_USER;
+			st.hkind[0] = dma ? DMALAB_BUF_COHERENT : hkind;
 			st.haddr[0] = dma ? 0 : (uintptr_t)src;
 			/* D2H into the source's buffer, COPY into the other */
 			st.hkind[1] = dma && opcodes[o] == DMALAB_UOP_COPY ?
@@ -445,6 +470,11 @@ static void bench_stream(size_t len, const char *kind)
 			if (o > 0 && !same(o == 1 ? src : dst, want, len, fig))
 				xfer_ok = 0;
 		}
+	}
+	if (regd && (buf_register(src, 0, DMALAB_IOC_UNREGISTER) ||
+		     buf_register(dst, 0, DMALAB_IOC_UNREGISTER))) {
+		diag("UNREGISTER: %s", strerror(errno));
+		xfer_ok = 0;
 	}
 out:
 	free(want);
@@ -1059,6 +1089,7 @@ int main(int argc, char **argv)
 	/* streams of ops of 4 MiB (1 MiB quick) at depths 1, 2 and 4 */
 	bench_stream(full ? 4 << 20 : 1 << 20, "dma");
 	bench_stream(full ? 4 << 20 : 1 << 20, "pg4KiB");
+	bench_stream(full ? 4 << 20 : 1 << 20, "reg4KiB");
 	if (huge_ok)
 		bench_stream(full ? 4 << 20 : 1 << 20, "pg2MiB");
 	tap(xfer_ok, "every H2D, D2H and COPY moved its data, byte for byte");

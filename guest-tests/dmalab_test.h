@@ -36,6 +36,7 @@ _Static_assert(sizeof(struct dmalab_queue_reset) == 8, "queue_reset size");
 _Static_assert(sizeof(struct dmalab_async) == 96, "dmalab_async size");
 _Static_assert(sizeof(struct dmalab_completion) == 40, "completion size");
 _Static_assert(sizeof(struct dmalab_wait) == 48, "dmalab_wait size");
+_Static_assert(sizeof(struct dmalab_register) == 32, "register size");
 _Static_assert(sizeof(struct dmalab_dma_seg) == 24, "dma_seg size");
 _Static_assert(sizeof(struct dmalab_dma_addrs) == 48, "dma_addrs size");
 _Static_assert(sizeof(struct dmalab_test_stale) == 24, "test_stale size");

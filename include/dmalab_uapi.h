@@ -59,6 +59,11 @@
  *                                      must start and end on a multiple of
  *                                      info.dma_align (EINVAL otherwise).
  *
+ * Registered buffers: DMALAB_IOC_REGISTER pins a range of the caller's
+ * memory and maps it for the device once; ops then refer to any part of it
+ * with DMALAB_BUF_REGISTERED and its user address, and the driver neither
+ * pins nor maps per op (see struct dmalab_register).
+ *
  * Asynchronous I/O: DMALAB_IOC_SUBMIT_ASYNC and DMALAB_IOC_WAIT (poll()
  * reports POLLIN while completions wait to be collected), and read/write
  * through aio or io_uring, which complete asynchronously (several may be in
@@ -84,7 +89,7 @@
 #include <linux/types.h>
 
 /* Version of this interface; bumped on every addition. */
-#define DMALAB_UAPI_VERSION		4
+#define DMALAB_UAPI_VERSION		5
 
 /* O_DIRECT's grain: file offset, length and buffer address (as a disk's). */
 #define DMALAB_DIO_ALIGN		512
@@ -156,6 +161,7 @@ struct dmalab_info {
 #define DMALAB_BUF_COHERENT	3 /* addr = offset in the coherent buffer */
 #define DMALAB_BUF_PAGEBUF	4 /* addr = offset in the page buffer */
 #define DMALAB_BUF_NONCOHERENT	5 /* addr = offset in the non-coherent buffer */
+#define DMALAB_BUF_REGISTERED	6 /* addr = user address in a registration */
 
 /**
  * struct dmalab_buf - one side (source or destination) of an op
@@ -379,6 +385,57 @@ struct dmalab_wait {
 	__u64 rsvd[2];
 };
 
+/* struct dmalab_register.flags: what the device may do with the buffer */
+#define DMALAB_REGF_DEV_READS	_BITUL(0) /* H2D, COPY source, CRC32C */
+#define DMALAB_REGF_DEV_WRITES	_BITUL(1) /* D2H, COPY destination, FILL */
+#define DMALAB_REGF_VALID	(DMALAB_REGF_DEV_READS | DMALAB_REGF_DEV_WRITES)
+
+/* Registrations one file may hold at once (ENOSPC beyond). */
+#define DMALAB_REG_MAX		16
+/* The largest registration, in bytes (EINVAL beyond). */
+#define DMALAB_REG_MAX_LEN	(256U << 20)
+
+/**
+ * struct dmalab_register - DMALAB_IOC_REGISTER / DMALAB_IOC_UNREGISTER
+ * @size:	sizeof(struct dmalab_register)
+ * @flags:	REGISTER: DMALAB_REGF_*, at least one; UNREGISTER: zero
+ * @addr:	user address of the buffer's first byte (any alignment)
+ * @len:	REGISTER: bytes, 1 .. DMALAB_REG_MAX_LEN; UNREGISTER: zero
+ * @rsvd:	zero
+ *
+ * REGISTER pins the pages of [addr, addr + len) for as long as the
+ * registration lasts (a long-term pin: the pages are moved out of movable
+ * memory first) and maps them for the device once.  The pinned pages count
+ * in the process's VmPin and, without CAP_IPC_LOCK, against RLIMIT_MEMLOCK
+ * (ENOMEM beyond).  Where the device may write (DMALAB_REGF_DEV_WRITES),
+ * the range must be private (or hugetlb) memory: the pages of a shared
+ * mapping could be written back and cleaned while the device writes them
+ * (EOPNOTSUPP).  A range
+ * that overlaps a registration of the file fails with EEXIST; one with an
+ * address that is not mapped, with EFAULT.
+ *
+ * An op's side of kind DMALAB_BUF_REGISTERED names its buffer by user
+ * address: [addr, addr + op.len) must lie inside one registration of the
+ * file (EINVAL otherwise), one that allows what the op does with it
+ * (EACCES otherwise).  It refers to the pages pinned at registration: if
+ * the process maps something else at those addresses, ops still move the
+ * registered pages.  Where the device's view must be synced by the CPU
+ * (dma_align above 1 on a non-coherent system, or bounced mappings) a
+ * range the device writes starts and ends on a multiple of info.dma_align
+ * (EINVAL otherwise).
+ *
+ * UNREGISTER ends the registration that starts at @addr (ENOENT if none).
+ * Async ops not yet collected keep its pages; closing the file ends all of
+ * its registrations.
+ */
+struct dmalab_register {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 len;
+	__u64 rsvd;
+};
+
 /*
  * Teaching and TEST-ONLY interface: needs CAP_SYS_ADMIN (EPERM otherwise).
  */
@@ -479,6 +536,8 @@ struct dmalab_test_stream {
 				      struct dmalab_async)
 #define DMALAB_IOC_WAIT		_IOWR(DMALAB_IOC_MAGIC, 0x06, \
 				      struct dmalab_wait)
+#define DMALAB_IOC_REGISTER	_IOW(DMALAB_IOC_MAGIC, 0x07, struct dmalab_register)
+#define DMALAB_IOC_UNREGISTER	_IOW(DMALAB_IOC_MAGIC, 0x08, struct dmalab_register)
 #define DMALAB_IOC_DMA_ADDRS	_IOWR(DMALAB_IOC_MAGIC, 0x10, \
 				      struct dmalab_dma_addrs)
 #define DMALAB_IOC_TEST_STALE	_IOWR(DMALAB_IOC_MAGIC, 0x11, \

@@ -119,6 +119,41 @@ enum dmalab_hbuf_kind {
 	DMALAB_HB_RWBOUNCE,	/* the device's reused bounce buffer */
 	DMALAB_HB_PAGEBUF,	/* pages of a dmalab_pbuf, SG mapped */
 	DMALAB_HB_DMA,		/* bus address of a dmaengine client */
+	DMALAB_HB_REGISTERED,	/* part of a dmalab_reg, mapped once */
+};
+
+/* One DMA-mapped segment of a registration, at byte @off of it. */
+struct dmalab_regbuf_seg {
+	dma_addr_t dma;
+	u64 off;
+	u32 len;
+};
+
+/*
+ * A registered buffer (DMALAB_IOC_REGISTER): user pages pinned long-term
+ * and mapped for the device once, so that ops on them do neither.
+ * Refcounted: the registration itself (until unregistered or its file is
+ * closed) and each request using it hold a reference.  The last one
+ * unmaps, unpins and uncharges the pages; remove unmaps them earlier.
+ */
+struct dmalab_regbuf {
+	struct kref ref;
+	struct dmalab_dev *dd;
+	struct list_head fnode;		/* in f->regbufs while registered */
+	struct list_head dnode;		/* in dd->regbufs while mapped */
+	struct mm_struct *mm;		/* its pinned_vm holds npages */
+	u64 addr;
+	u64 len;
+	bool dev_reads;
+	bool dev_writes;
+	bool mapped;			/* dd->regbufs_lock */
+	bool need_sync;			/* the mapping needs CPU syncs */
+	enum dma_data_direction dir;
+	struct page **pages;
+	unsigned int npages;
+	struct sg_table sgt;
+	struct dmalab_regbuf_seg *segs;
+	unsigned int nsegs;
 };
 
 /*
@@ -155,6 +190,9 @@ struct dmalab_hbuf {
 	size_t nc_len;
 	/* DMALAB_HB_PAGEBUF (also uses pages, sgt and the SG blocks) */
 	struct dmalab_pbuf *pbuf;
+	/* DMALAB_HB_REGISTERED (its range: nc_off, nc_len) */
+	struct dmalab_regbuf *rb;
+	bool rb_synced;		/* handed to the device */
 	/* DMALAB_HB_BOUNCE */
 	void *bounce;
 	size_t bounce_len;
@@ -396,6 +434,10 @@ struct dmalab_dev {
 	struct mutex cbufs_lock;	/* cbufs, cbuf->cpu */
 	struct list_head cbufs;
 
+	/* registrations still mapped: remove unmaps them */
+	struct mutex regbufs_lock;	/* regbufs, regbuf->mapped */
+	struct list_head regbufs;
+
 	/* mappings of mmap region 3 of all files */
 	atomic_t pbuf_maps;
 
@@ -434,10 +476,12 @@ struct dmalab_file {
 	struct dmalab_dev *dd;
 	struct file *file;
 	struct list_head node;		/* in dd->files */
-	struct mutex lock;		/* cbuf, ncbuf, pbuf */
+	struct mutex lock;		/* cbuf, ncbuf, pbuf, regbufs */
 	struct dmalab_cbuf *cbuf;
 	struct dmalab_cbuf *ncbuf;
 	struct dmalab_pbuf *pbuf;
+	struct list_head regbufs;	/* struct dmalab_regbuf.fnode */
+	unsigned int nregbufs;
 	/* async ops */
 	spinlock_t alock;		/* everything below */
 	struct list_head done;		/* completed, not collected */
@@ -577,10 +621,22 @@ void dmalab_cbufs_free_dma(struct dmalab_dev *dd);
 int dmalab_hbuf_pagebuf(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 			struct dmalab_pbuf *pb, u64 off, size_t len,
 			bool dev_writes);
+int dmalab_hbuf_registered(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			   struct dmalab_regbuf *rb, u64 addr, size_t len,
+			   bool dev_writes);
 struct dmalab_pbuf *dmalab_pbuf_alloc(struct dmalab_dev *dd);
 void dmalab_pbuf_get(struct dmalab_pbuf *pb);
 void dmalab_pbuf_put(struct dmalab_pbuf *pb);
 struct page *dmalab_pbuf_page(struct dmalab_pbuf *pb, unsigned long idx);
+
+/* dmalab_regbuf.c: registered buffers */
+int dmalab_ioc_register(struct dmalab_file *f, void __user *arg);
+int dmalab_ioc_unregister(struct dmalab_file *f, void __user *arg);
+struct dmalab_regbuf *dmalab_regbuf_find(struct dmalab_file *f, u64 addr,
+					 size_t len);
+void dmalab_regbuf_put(struct dmalab_regbuf *rb);
+void dmalab_regbufs_release(struct dmalab_file *f);
+void dmalab_regbufs_unmap(struct dmalab_dev *dd);
 
 /* dmalab_async.c */
 int dmalab_ioc_submit_async(struct dmalab_file *f, void __user *arg);

@@ -718,6 +718,12 @@ static long dmalab_ioctl(struct file *file, unsigned int cmd,
 	case DMALAB_IOC_WAIT:
 		ret = dmalab_ioc_wait(f, uarg);
 		break;
+	case DMALAB_IOC_REGISTER:
+		ret = dmalab_ioc_register(f, uarg);
+		break;
+	case DMALAB_IOC_UNREGISTER:
+		ret = dmalab_ioc_unregister(f, uarg);
+		break;
 	case DMALAB_IOC_DMA_ADDRS:
 		ret = dmalab_ioc_dma_addrs(dd, uarg);
 		break;
@@ -928,6 +934,7 @@ static int dmalab_open(struct inode *inode, struct file *file)
 	mutex_init(&f->lock);
 	spin_lock_init(&f->alock);
 	INIT_LIST_HEAD(&f->done);
+	INIT_LIST_HEAD(&f->regbufs);
 	init_waitqueue_head(&f->wq);
 	mutex_lock(&dd->files_lock);
 	list_add_tail(&f->node, &dd->files);
@@ -961,6 +968,7 @@ static int dmalab_release(struct inode *inode, struct file *file)
 	f->ncbuf = NULL;
 	dmalab_pbuf_put(f->pbuf);
 	f->pbuf = NULL;
+	dmalab_regbufs_release(f);
 	dmalab_file_put(f);
 	return 0;
 }

@@ -308,6 +308,8 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	mutex_init(&dd->bounce_lock);
 	mutex_init(&dd->cbufs_lock);
 	INIT_LIST_HEAD(&dd->cbufs);
+	mutex_init(&dd->regbufs_lock);
+	INIT_LIST_HEAD(&dd->regbufs);
 	atomic_set(&dd->pbuf_maps, 0);
 	atomic_set(&dd->next_queue, 0);
 	pci_set_drvdata(pdev, dd);
@@ -466,6 +468,7 @@ static void dmalab_remove(struct pci_dev *pdev)
 	 */
 	dmalab_test_buf_free(dd);
 	dmalab_bounce_free(dd);
+	dmalab_regbufs_unmap(dd);
 	dmalab_cbufs_free_dma(dd);
 	dmalab_dev_put(dd);
 }
@@ -600,6 +603,7 @@ static void dmalab_check_uapi(void)
 	BUILD_BUG_ON(sizeof(struct dmalab_async) != 96);
 	BUILD_BUG_ON(sizeof(struct dmalab_completion) != 40);
 	BUILD_BUG_ON(sizeof(struct dmalab_wait) != 48);
+	BUILD_BUG_ON(sizeof(struct dmalab_register) != 32);
 	BUILD_BUG_ON(sizeof(struct dmalab_dma_seg) != 24);
 	BUILD_BUG_ON(sizeof(struct dmalab_dma_addrs) != 48);
 	BUILD_BUG_ON(sizeof(struct dmalab_test_stale) != 24);

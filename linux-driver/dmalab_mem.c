@@ -69,23 +69,22 @@ static void dmalab_hbuf_free_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 }
 
 /*
- * Describe the DMA-mapped segments of hb->sgt to the device.  One segment is
- * passed directly; more go into a chain of SG blocks from the dma_pool, the
- * last entry of a full block linking to the next block.
+ * The device's SG table of a buffer being written: a chain of blocks from
+ * the dma_pool, the last entry of a full block linking to the next block.
  */
-static int dmalab_hbuf_build_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
+struct dmalab_sg_writer {
+	struct dmalab_hbuf *hb;
+	unsigned int left;	/* entries still to add */
+	unsigned int b;		/* current block */
+	unsigned int e;		/* next entry in it */
+};
+
+/* Allocate the blocks for @n segments (n >= 2) and start writing them. */
+static int dmalab_sg_begin(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			   unsigned int n, struct dmalab_sg_writer *w)
 {
 	const unsigned int per = DMALAB_SG_PER_BLOCK;
-	unsigned int n = hb->sgt.nents;
-	unsigned int nblk, rem, b, e, i;
-	struct dmalab_sg_entry *ent;
-	struct scatterlist *sg;
-
-	if (n == 1) {
-		hb->hw_addr = sg_dma_address(hb->sgt.sgl);
-		hb->hw_sg = false;
-		return 0;
-	}
+	unsigned int nblk, rem, b;
 
 	nblk = 1;
 	for (rem = n; rem > per; rem -= per - 1)
@@ -101,26 +100,55 @@ static int dmalab_hbuf_build_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 			return -ENOMEM;
 		hb->nblk++;
 	}
-
-	b = 0;
-	e = 0;
-	ent = hb->blk_cpu[0];
-	for_each_sgtable_dma_sg(&hb->sgt, sg, i) {
-		if (e == per - 1 && n - i > 1) {
-			ent[e].addr = cpu_to_le64(hb->blk_dma[b + 1]);
-			ent[e].len = 0;
-			ent[e].flags = cpu_to_le32(DMALAB_SG_LINK);
-			b++;
-			e = 0;
-			ent = hb->blk_cpu[b];
-		}
-		ent[e].addr = cpu_to_le64(sg_dma_address(sg));
-		ent[e].len = cpu_to_le32(sg_dma_len(sg));
-		ent[e].flags = 0;
-		e++;
-	}
 	hb->hw_addr = hb->blk_dma[0];
 	hb->hw_sg = true;
+	*w = (struct dmalab_sg_writer){ .hb = hb, .left = n };
+	return 0;
+}
+
+/* Add the next of the segments dmalab_sg_begin() was told of. */
+static void dmalab_sg_add(struct dmalab_sg_writer *w, dma_addr_t addr,
+			  u32 len)
+{
+	struct dmalab_hbuf *hb = w->hb;
+	struct dmalab_sg_entry *ent = hb->blk_cpu[w->b];
+
+	if (w->e == DMALAB_SG_PER_BLOCK - 1 && w->left > 1) {
+		ent[w->e].addr = cpu_to_le64(hb->blk_dma[w->b + 1]);
+		ent[w->e].len = 0;
+		ent[w->e].flags = cpu_to_le32(DMALAB_SG_LINK);
+		w->b++;
+		w->e = 0;
+		ent = hb->blk_cpu[w->b];
+	}
+	ent[w->e].addr = cpu_to_le64(addr);
+	ent[w->e].len = cpu_to_le32(len);
+	ent[w->e].flags = 0;
+	w->e++;
+	w->left--;
+}
+
+/*
+ * Describe the DMA-mapped segments of hb->sgt to the device.  One segment is
+ * passed directly; more go into a chain of SG blocks.
+ */
+static int dmalab_hbuf_build_sg(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
+{
+	struct dmalab_sg_writer w;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	if (hb->sgt.nents == 1) {
+		hb->hw_addr = sg_dma_address(hb->sgt.sgl);
+		hb->hw_sg = false;
+		return 0;
+	}
+	ret = dmalab_sg_begin(dd, hb, hb->sgt.nents, &w);
+	if (ret)
+		return ret;
+	for_each_sgtable_dma_sg(&hb->sgt, sg, i)
+		dmalab_sg_add(&w, sg_dma_address(sg), sg_dma_len(sg));
 	return 0;
 }
 
@@ -520,6 +548,113 @@ int dmalab_hbuf_coherent(struct dmalab_hbuf *hb, struct dmalab_cbuf *cbuf,
 	return 0;
 }
 
+/* The first segment of a registration that holds byte @off of it. */
+static unsigned int dmalab_regbuf_seg_at(const struct dmalab_regbuf *rb, u64 off)
+{
+	unsigned int lo = 0, hi = rb->nsegs - 1, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (rb->segs[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/*
+ * Sync the part of a registration a request uses, for the device or for
+ * the CPU, segment by segment.  A mapping that needs no sync (coherent,
+ * not bounced) skips it all.  @for_cpu: after remove the mapping is gone
+ * (dmalab_regbufs_unmap()), and nothing is left to sync.
+ */
+static void dmalab_hbuf_reg_sync(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+				 bool for_cpu)
+{
+	struct dmalab_regbuf *rb = hb->rb;
+	u64 off = hb->nc_off, end = hb->nc_off + hb->nc_len;
+	unsigned int i = dmalab_regbuf_seg_at(rb, off);
+	struct device *dev = &dd->pdev->dev;
+
+	if (!rb->need_sync)
+		return;
+	mutex_lock(&dd->regbufs_lock);
+	for (; rb->mapped && i < rb->nsegs && rb->segs[i].off < end; i++) {
+		const struct dmalab_regbuf_seg *s = &rb->segs[i];
+		u64 from = max(off, s->off);
+		u64 to = min(end, s->off + s->len);
+		dma_addr_t dma = s->dma + (from - s->off);
+
+		if (for_cpu)
+			dma_sync_single_for_cpu(dev, dma, to - from, rb->dir);
+		else
+			dma_sync_single_for_device(dev, dma, to - from,
+						   rb->dir);
+	}
+	mutex_unlock(&dd->regbufs_lock);
+}
+
+/**
+ * dmalab_hbuf_registered() - part of a registration as one side of a request
+ * @dd:		the device
+ * @hb:		host buffer to set up (zeroed)
+ * @rb:	the registration, whose reference @hb takes over
+ * @addr:	user address of the range, inside @rb
+ * @len:	bytes, at least 1
+ * @dev_writes:	the device writes the range
+ *
+ * No pinning or mapping: the device's segments of the range are those of
+ * the registration, cut to the range.  On error the caller releases @hb.
+ *
+ * Return: 0, -EACCES if the registration does not allow what the request
+ * does, -EINVAL for a written range that is not aligned where the mapping
+ * needs syncs, or -ENOMEM.
+ */
+int dmalab_hbuf_registered(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
+			   struct dmalab_regbuf *rb, u64 addr, size_t len,
+			   bool dev_writes)
+{
+	u64 off = addr - rb->addr, end = off + len, from, to;
+	const struct dmalab_regbuf_seg *seg;
+	unsigned int first, i, n;
+	struct dmalab_sg_writer w;
+	int ret;
+
+	hb->kind = DMALAB_HB_REGISTERED;
+	hb->rb = rb;
+	hb->dir = rb->dir;
+	hb->nc_off = off;
+	hb->nc_len = len;
+	if (dev_writes ? !rb->dev_writes : !rb->dev_reads)
+		return -EACCES;
+	if (dev_writes && rb->need_sync &&
+	    !IS_ALIGNED(addr | len, dma_get_cache_alignment()))
+		return -EINVAL;
+
+	first = dmalab_regbuf_seg_at(rb, off);
+	seg = &rb->segs[first];
+	for (n = 0; first + n < rb->nsegs && seg[n].off < end;)
+		n++;
+	if (n == 1) {
+		hb->hw_addr = seg->dma + (off - seg->off);
+		hb->hw_sg = false;
+	} else {
+		ret = dmalab_sg_begin(dd, hb, n, &w);
+		if (ret)
+			return ret;
+		for (i = 0; i < n; i++) {
+			from = max(off, seg[i].off);
+			to = min(end, seg[i].off + seg[i].len);
+			dmalab_sg_add(&w, seg[i].dma + (from - seg[i].off),
+				      to - from);
+		}
+	}
+	dmalab_hbuf_reg_sync(dd, hb, false);
+	hb->rb_synced = true;
+	return 0;
+}
+
 /* The end of a request on a non-coherent buffer: the CPU's turn again. */
 static void dmalab_hbuf_sync_for_cpu(struct dmalab_dev *dd,
 				     struct dmalab_hbuf *hb)
@@ -614,6 +749,12 @@ void dmalab_hbuf_release(struct dmalab_dev *dd, struct dmalab_hbuf *hb)
 	case DMALAB_HB_NONCOHERENT:
 		dmalab_hbuf_sync_for_cpu(dd, hb);
 		dmalab_cbuf_put(hb->cbuf);
+		break;
+	case DMALAB_HB_REGISTERED:
+		dmalab_hbuf_free_sg(dd, hb);
+		if (hb->rb_synced)
+			dmalab_hbuf_reg_sync(dd, hb, true);
+		dmalab_regbuf_put(hb->rb);
 		break;
 	case DMALAB_HB_COHERENT:
 		dmalab_cbuf_put(hb->cbuf);

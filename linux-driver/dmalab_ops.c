@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dmalab: a user's op made into a request.  DMALAB_IOC_SUBMIT, _BATCH and
- * _ASYNC describe each side of an op as a user buffer, device memory, the
- * file's coherent, non-coherent or page buffer; this file checks an op and
+ * _ASYNC describe each side of an op as a user buffer, a registered one,
+ * device memory, the file's coherent, non-coherent or page buffer; this file checks an op and
  * builds the request whose buffers are pinned and mapped, below the
  * clients that submit it (the character device, async I/O, the test
  * ioctls) and above the buffers and the queue engine.
@@ -16,7 +16,8 @@
 static bool dmalab_kind_is_host(u32 kind)
 {
 	return kind == DMALAB_BUF_USER || kind == DMALAB_BUF_COHERENT ||
-	       kind == DMALAB_BUF_PAGEBUF || kind == DMALAB_BUF_NONCOHERENT;
+	       kind == DMALAB_BUF_PAGEBUF || kind == DMALAB_BUF_NONCOHERENT ||
+	       kind == DMALAB_BUF_REGISTERED;
 }
 
 /* The file's page buffer, created on first use; NULL without memory. */
@@ -64,6 +65,15 @@ static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
 			return -EFAULT;
 		ret = dmalab_hbuf_user(dd, hb, b->addr, op->len, dev_writes);
 		break;
+	case DMALAB_BUF_REGISTERED: {
+		struct dmalab_regbuf *rb = dmalab_regbuf_find(f, b->addr, op->len);
+
+		if (!rb)
+			return -EINVAL;
+		ret = dmalab_hbuf_registered(dd, hb, rb, b->addr, op->len,
+					     dev_writes);
+		break;
+	}
 	case DMALAB_BUF_COHERENT:
 		mutex_lock(&f->lock);
 		ret = dmalab_hbuf_coherent(hb, f->cbuf, b->addr, op->len,
@@ -191,6 +201,7 @@ static bool dmalab_op_write_blocks(const struct dmalab_op *op, u64 *first,
 	u64 end;
 
 	if (op->dst.kind != DMALAB_BUF_USER &&
+	    op->dst.kind != DMALAB_BUF_REGISTERED &&
 	    op->dst.kind != DMALAB_BUF_PAGEBUF &&
 	    op->dst.kind != DMALAB_BUF_NONCOHERENT)
 		return false;
