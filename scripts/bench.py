@@ -194,13 +194,18 @@ def plots(d, figs, cdfs):
                 (int(m.group(2)), st["median"]))
     if streams:
         fig, ax = plt.subplots(figsize=(8, 5))
-        kinds = {"pg4KiB": "4 KiB pages", "pg2MiB": "2 MiB pages",
-                 "dma": "DMA buffers"}
-        styles = {"pg4KiB": "-", "pg2MiB": "--", "dma": ":"}
+        # one colour per opcode, one line style and marker per buffer
+        kinds = {"pg4KiB": "4 KiB pages", "reg4KiB": "4 KiB pages, registered",
+                 "pg2MiB": "2 MiB pages", "dma": "DMA buffers"}
+        styles = {"pg4KiB": ("-", "o"), "reg4KiB": ("-", "s"),
+                  "pg2MiB": ("--", "^"), "dma": (":", "D")}
+        colours = {"h2d": "tab:blue", "d2h": "tab:orange", "copy": "tab:green"}
         for (op, kind), pts in sorted(streams.items()):
             pts.sort()
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
-                    linestyle=styles.get(kind, "-"),
+            style, marker = styles.get(kind, ("-", "o"))
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker,
+                    linestyle=style, color=colours.get(op),
+                    alpha=1.0 if kind.endswith("4KiB") else 0.6,
                     label="%s, %s" % (op.upper(), kinds.get(kind, kind)))
         if "host_memcpy_4MiB" in figs:
             ax.axhline(figs["host_memcpy_4MiB"]["median"], color="black",
