@@ -163,34 +163,43 @@ void dmalab_regbuf_put(struct dmalab_regbuf *rb)
 		kref_put(&rb->ref, dmalab_regbuf_release);
 }
 
-/* Whether [addr, addr + len) meets a registration of @f (f->lock held). */
-static bool dmalab_regbuf_overlaps(struct dmalab_file *f, u64 addr, u64 len)
+/*
+ * Whether @f may take a registration of [addr, addr + len): 0, -ENOSPC
+ * when it holds its maximum, -EEXIST when the range meets one of its
+ * registrations.  f->lock held.
+ */
+static int dmalab_regbuf_room(struct dmalab_file *f, u64 addr, u64 len)
 {
 	struct dmalab_regbuf *rb;
 
+	if (f->nregbufs >= DMALAB_REG_MAX)
+		return -ENOSPC;
 	list_for_each_entry(rb, &f->regbufs, fnode)
 		if (addr < rb->addr + rb->len && rb->addr < addr + len)
-			return true;
-	return false;
+			return -EEXIST;
+	return 0;
 }
 
-/* Pin, charge and map a new registration; @f->lock held. */
-static int dmalab_regbuf_create(struct dmalab_file *f, u64 addr, u64 len,
-				u32 flags)
+/*
+ * Check, charge, pin and map a new registration, with one reference.  The
+ * file's lock is not held: pinning takes mmap_lock, which mmap takes
+ * before the file's lock (dmalab_mmap_cbuf()).
+ */
+static struct dmalab_regbuf *dmalab_regbuf_create(struct dmalab_dev *dd,
+						  u64 addr, u64 len, u32 flags)
 {
 	bool dev_writes = flags & DMALAB_REGF_DEV_WRITES;
-	struct dmalab_dev *dd = f->dd;
 	struct dmalab_regbuf *rb;
 	int ret;
 
 	if (dev_writes) {
 		ret = dmalab_regbuf_check_vmas(current->mm, addr, addr + len);
 		if (ret)
-			return ret;
+			return ERR_PTR(ret);
 	}
 	rb = kzalloc_obj(*rb, GFP_KERNEL);
 	if (!rb)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	rb->addr = addr;
 	rb->len = len;
 	rb->dev_reads = flags & DMALAB_REGF_DEV_READS;
@@ -219,9 +228,7 @@ static int dmalab_regbuf_create(struct dmalab_file *f, u64 addr, u64 len,
 	rb->mapped = true;
 	list_add_tail(&rb->dnode, &dd->regbufs);
 	mutex_unlock(&dd->regbufs_lock);
-	list_add_tail(&rb->fnode, &f->regbufs);
-	f->nregbufs++;
-	return 0;
+	return rb;
 
 unpin:
 	unpin_user_pages(rb->pages, rb->npages);
@@ -230,11 +237,12 @@ uncharge:
 	atomic64_sub(rb->npages, &current->mm->pinned_vm);
 free:
 	kfree(rb);
-	return ret;
+	return ERR_PTR(ret);
 }
 
 int dmalab_ioc_register(struct dmalab_file *f, void __user *arg)
 {
+	struct dmalab_regbuf *rb;
 	struct dmalab_register r;
 	u64 end;
 	int ret;
@@ -251,14 +259,24 @@ int dmalab_ioc_register(struct dmalab_file *f, void __user *arg)
 	    !access_ok(u64_to_user_ptr(r.addr), r.len))
 		return -EFAULT;
 
+	/* checked before the work, and again when it is done */
 	mutex_lock(&f->lock);
-	if (f->nregbufs >= DMALAB_REG_MAX)
-		ret = -ENOSPC;
-	else if (dmalab_regbuf_overlaps(f, r.addr, r.len))
-		ret = -EEXIST;
-	else
-		ret = dmalab_regbuf_create(f, r.addr, r.len, r.flags);
+	ret = dmalab_regbuf_room(f, r.addr, r.len);
 	mutex_unlock(&f->lock);
+	if (ret)
+		return ret;
+	rb = dmalab_regbuf_create(f->dd, r.addr, r.len, r.flags);
+	if (IS_ERR(rb))
+		return PTR_ERR(rb);
+	mutex_lock(&f->lock);
+	ret = dmalab_regbuf_room(f, r.addr, r.len);
+	if (!ret) {
+		list_add_tail(&rb->fnode, &f->regbufs);
+		f->nregbufs++;
+	}
+	mutex_unlock(&f->lock);
+	if (ret)
+		dmalab_regbuf_put(rb);
 	return ret;
 }
 
@@ -315,18 +333,20 @@ struct dmalab_regbuf *dmalab_regbuf_find(struct dmalab_file *f, u64 addr,
 	return found;
 }
 
-/* The file is closed: end its registrations. */
+/* The file is closed: end its registrations (outside f->lock, as above). */
 void dmalab_regbufs_release(struct dmalab_file *f)
 {
 	struct dmalab_regbuf *rb, *tmp;
+	LIST_HEAD(list);
 
 	mutex_lock(&f->lock);
-	list_for_each_entry_safe(rb, tmp, &f->regbufs, fnode) {
+	list_splice_init(&f->regbufs, &list);
+	f->nregbufs = 0;
+	mutex_unlock(&f->lock);
+	list_for_each_entry_safe(rb, tmp, &list, fnode) {
 		list_del(&rb->fnode);
 		dmalab_regbuf_put(rb);
 	}
-	f->nregbufs = 0;
-	mutex_unlock(&f->lock);
 }
 
 /*
