@@ -43,7 +43,10 @@ static int dmalab_regbuf_charge(struct mm_struct *mm, unsigned long npages)
  * could meanwhile be cleaned by writeback, losing the device's later
  * writes, so such a range is refused where the device may write.  Newer
  * kernels refuse a long-term writable pin of it in GUP already; this
- * gives every kernel the same rule and errno.
+ * gives every kernel the same rule and errno.  The pin that follows runs
+ * after mmap_lock is dropped: a process that remaps the range meanwhile
+ * can slip a shared mapping past this check on a kernel whose GUP does
+ * not refuse it, which harms only its own data.
  */
 static int dmalab_regbuf_check_vmas(struct mm_struct *mm, u64 start, u64 end)
 {
