@@ -383,22 +383,29 @@ static void stream_drain(struct stream *st)
 }
 
 /* REGISTER [p, p + n) for the device to read and write; 0 or the errno. */
-static int buf_register(const void *p, size_t n, unsigned long cmd)
+static int buf_register(const void *p, size_t n)
 {
 	struct dmalab_register r = {
-		.size = sizeof(r), .addr = (uintptr_t)p,
-		.flags = cmd == DMALAB_IOC_REGISTER ?
-			 DMALAB_REGF_DEV_READS | DMALAB_REGF_DEV_WRITES : 0,
-		.len = cmd == DMALAB_IOC_REGISTER ? n : 0,
+		.size = sizeof(r), .addr = (uintptr_t)p, .len = n,
+		.flags = DMALAB_REGF_DEV_READS | DMALAB_REGF_DEV_WRITES,
 	};
 
-	return ioctl(fd, cmd, &r) ? errno : 0;
+	return ioctl(fd, DMALAB_IOC_REGISTER, &r) ? errno : 0;
+}
+
+/* UNREGISTER the registration at p; 0 or the errno. */
+static int buf_unregister(const void *p)
+{
+	struct dmalab_register r = { .size = sizeof(r), .addr = (uintptr_t)p };
+
+	return ioctl(fd, DMALAB_IOC_UNREGISTER, &r) ? errno : 0;
 }
 
 /*
  * The streams of one size from one kind of host buffer ("pg4KiB",
- * "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then COPY, each at
- * depths 1, 2 and 4, and each side's bytes compared once its trials end.
+ * "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then
+ * COPY, each at depths 1, 2 and 4, and each side's bytes compared once its
+ * trials end.
  */
 static void bench_stream(size_t len, const char *kind)
 {
@@ -436,8 +443,8 @@ static void bench_stream(size_t len, const char *kind)
 		goto out;
 	}
 	if (regd) {
-		e = buf_register(src, len, DMALAB_IOC_REGISTER);
-		e = e ? e : buf_register(dst, len, DMALAB_IOC_REGISTER);
+		e = buf_register(src, len);
+		e = e ? e : buf_register(dst, len);
 	}
 	if (e) {
 		diag("REGISTER of %s: %s: streams skipped", sz, strerror(e));
@@ -471,10 +478,13 @@ static void bench_stream(size_t len, const char *kind)
 				xfer_ok = 0;
 		}
 	}
-	if (regd && (buf_register(src, 0, DMALAB_IOC_UNREGISTER) ||
-		     buf_register(dst, 0, DMALAB_IOC_UNREGISTER))) {
-		diag("UNREGISTER: %s", strerror(errno));
-		xfer_ok = 0;
+	if (regd) {
+		e = buf_unregister(src);
+		e = e ? e : buf_unregister(dst);
+		if (e) {
+			diag("UNREGISTER: %s", strerror(e));
+			xfer_ok = 0;
+		}
 	}
 out:
 	free(want);

@@ -119,7 +119,7 @@ enum dmalab_hbuf_kind {
 	DMALAB_HB_RWBOUNCE,	/* the device's reused bounce buffer */
 	DMALAB_HB_PAGEBUF,	/* pages of a dmalab_pbuf, SG mapped */
 	DMALAB_HB_DMA,		/* bus address of a dmaengine client */
-	DMALAB_HB_REGISTERED,	/* part of a dmalab_reg, mapped once */
+	DMALAB_HB_REGISTERED,	/* part of a dmalab_regbuf, mapped once */
 };
 
 /* One DMA-mapped segment of a registration, at byte @off of it. */

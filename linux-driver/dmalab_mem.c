@@ -574,11 +574,12 @@ static void dmalab_hbuf_reg_sync(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
 {
 	struct dmalab_regbuf *rb = hb->rb;
 	u64 off = hb->nc_off, end = hb->nc_off + hb->nc_len;
-	unsigned int i = dmalab_regbuf_seg_at(rb, off);
 	struct device *dev = &dd->pdev->dev;
+	unsigned int i;
 
 	if (!rb->need_sync)
 		return;
+	i = dmalab_regbuf_seg_at(rb, off);
 	mutex_lock(&dd->regbufs_lock);
 	for (; rb->mapped && i < rb->nsegs && rb->segs[i].off < end; i++) {
 		const struct dmalab_regbuf_seg *s = &rb->segs[i];
@@ -599,7 +600,7 @@ static void dmalab_hbuf_reg_sync(struct dmalab_dev *dd, struct dmalab_hbuf *hb,
  * dmalab_hbuf_registered() - part of a registration as one side of a request
  * @dd:		the device
  * @hb:		host buffer to set up (zeroed)
- * @rb:	the registration, whose reference @hb takes over
+ * @rb:		the registration, whose reference @hb takes over
  * @addr:	user address of the range, inside @rb
  * @len:	bytes, at least 1
  * @dev_writes:	the device writes the range

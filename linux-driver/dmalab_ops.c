@@ -2,8 +2,9 @@
 /*
  * dmalab: a user's op made into a request.  DMALAB_IOC_SUBMIT, _BATCH and
  * _ASYNC describe each side of an op as a user buffer, a registered one,
- * device memory, the file's coherent, non-coherent or page buffer; this file checks an op and
- * builds the request whose buffers are pinned and mapped, below the
+ * device memory, the file's coherent, non-coherent or page buffer; this
+ * file checks an op and builds the request whose buffers are pinned and
+ * mapped (or were, once, at registration), below the
  * clients that submit it (the character device, async I/O, the test
  * ioctls) and above the buffers and the queue engine.
  */
