@@ -91,6 +91,10 @@ struct dmalab_swstats {
 	atomic64_t queue_resets;
 	atomic64_t mappings;
 	atomic64_t remapped;
+	/* the pin cache (dmalab_pincache.c) */
+	atomic64_t pc_hits;
+	atomic64_t pc_fills;
+	atomic64_t pc_drops;
 };
 
 /*
@@ -154,6 +158,30 @@ struct dmalab_regbuf {
 	struct sg_table sgt;
 	struct dmalab_regbuf_seg *segs;
 	unsigned int nsegs;
+};
+
+/* A range an op of the file pinned per op lately (dmalab_pincache.c). */
+struct dmalab_pc_seen {
+	struct mm_struct *mm;	/* compared, never followed */
+	u64 addr;
+	u64 len;
+};
+
+#define DMALAB_PC_SEEN		4
+
+/*
+ * The pin cache of one open file: implicit registrations of the user
+ * ranges its ops use again, each valid until an MMU notifier says the
+ * process's mapping of it changed.
+ */
+struct dmalab_pincache {
+	spinlock_t lock;		/* everything below */
+	struct list_head entries;	/* most recently used first */
+	unsigned int nentries;
+	u64 bytes;
+	struct dmalab_pc_seen seen[DMALAB_PC_SEEN];
+	unsigned int seen_next;
+	struct work_struct reap;	/* drops invalidated entries */
 };
 
 /*
@@ -437,6 +465,8 @@ struct dmalab_dev {
 	/* registrations still mapped: remove unmaps them */
 	struct mutex regbufs_lock;	/* regbufs, regbuf->mapped */
 	struct list_head regbufs;
+	/* new pin cache entries are made (sysfs pin_cache) */
+	bool pin_cache;
 
 	/* mappings of mmap region 3 of all files */
 	atomic_t pbuf_maps;
@@ -482,6 +512,7 @@ struct dmalab_file {
 	struct dmalab_pbuf *pbuf;
 	struct list_head regbufs;	/* struct dmalab_regbuf.fnode */
 	unsigned int nregbufs;
+	struct dmalab_pincache pc;
 	/* async ops */
 	spinlock_t alock;		/* everything below */
 	struct list_head done;		/* completed, not collected */
@@ -634,9 +665,18 @@ int dmalab_ioc_register(struct dmalab_file *f, void __user *arg);
 int dmalab_ioc_unregister(struct dmalab_file *f, void __user *arg);
 struct dmalab_regbuf *dmalab_regbuf_find(struct dmalab_file *f, u64 addr,
 					 size_t len);
+struct dmalab_regbuf *dmalab_regbuf_create(struct dmalab_dev *dd, u64 addr,
+					   u64 len, u32 flags);
+void dmalab_regbuf_get(struct dmalab_regbuf *rb);
 void dmalab_regbuf_put(struct dmalab_regbuf *rb);
 void dmalab_regbufs_release(struct dmalab_file *f);
 void dmalab_regbufs_unmap(struct dmalab_dev *dd);
+
+/* dmalab_pincache.c: the pin cache of ordinary user buffers */
+void dmalab_pincache_init(struct dmalab_file *f);
+struct dmalab_regbuf *dmalab_pincache_get(struct dmalab_file *f, u64 addr,
+					  size_t len, bool dev_writes);
+void dmalab_pincache_release(struct dmalab_file *f);
 
 /* dmalab_async.c */
 int dmalab_ioc_submit_async(struct dmalab_file *f, void __user *arg);

@@ -935,6 +935,7 @@ static int dmalab_open(struct inode *inode, struct file *file)
 	spin_lock_init(&f->alock);
 	INIT_LIST_HEAD(&f->done);
 	INIT_LIST_HEAD(&f->regbufs);
+	dmalab_pincache_init(f);
 	init_waitqueue_head(&f->wq);
 	mutex_lock(&dd->files_lock);
 	list_add_tail(&f->node, &dd->files);
@@ -969,6 +970,7 @@ static int dmalab_release(struct inode *inode, struct file *file)
 	dmalab_pbuf_put(f->pbuf);
 	f->pbuf = NULL;
 	dmalab_regbufs_release(f);
+	dmalab_pincache_release(f);
 	dmalab_file_put(f);
 	return 0;
 }

@@ -310,6 +310,7 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&dd->cbufs);
 	mutex_init(&dd->regbufs_lock);
 	INIT_LIST_HEAD(&dd->regbufs);
+	dd->pin_cache = true;
 	atomic_set(&dd->pbuf_maps, 0);
 	atomic_set(&dd->next_queue, 0);
 	pci_set_drvdata(pdev, dd);

@@ -61,11 +61,20 @@ static int dmalab_op_side(struct dmalab_file *f, const struct dmalab_op *op,
 			return -EINVAL;
 		*hw = b->addr;
 		return 0;
-	case DMALAB_BUF_USER:
+	case DMALAB_BUF_USER: {
+		struct dmalab_regbuf *rb;
+
 		if (b->addr != (unsigned long)b->addr)
 			return -EFAULT;
-		ret = dmalab_hbuf_user(dd, hb, b->addr, op->len, dev_writes);
+		rb = dmalab_pincache_get(f, b->addr, op->len, dev_writes);
+		if (rb)
+			ret = dmalab_hbuf_registered(dd, hb, rb, b->addr,
+						     op->len, dev_writes);
+		else
+			ret = dmalab_hbuf_user(dd, hb, b->addr, op->len,
+					       dev_writes);
 		break;
+	}
 	case DMALAB_BUF_REGISTERED: {
 		struct dmalab_regbuf *rb = dmalab_regbuf_find(f, b->addr, op->len);
 

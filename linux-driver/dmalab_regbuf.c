@@ -160,6 +160,11 @@ static void dmalab_regbuf_release(struct kref *ref)
 	dmalab_dev_put(dd);
 }
 
+void dmalab_regbuf_get(struct dmalab_regbuf *rb)
+{
+	kref_get(&rb->ref);
+}
+
 void dmalab_regbuf_put(struct dmalab_regbuf *rb)
 {
 	if (rb)
@@ -183,13 +188,20 @@ static int dmalab_regbuf_room(struct dmalab_file *f, u64 addr, u64 len)
 	return 0;
 }
 
-/*
- * Check, charge, pin and map a new registration, with one reference.  The
- * file's lock is not held: pinning takes mmap_lock, which mmap takes
- * before the file's lock (dmalab_mmap_cbuf()).
+/**
+ * dmalab_regbuf_create() - check, charge, pin and map a new registration
+ * @dd:		the device
+ * @addr:	user address of the range, in current->mm
+ * @len:	bytes, at least 1, within user space
+ * @flags:	DMALAB_REGF_*, at least one
+ *
+ * Called without the file's lock: pinning takes mmap_lock, which mmap
+ * takes before the file's lock (dmalab_mmap_cbuf()).
+ *
+ * Return: the registration with one reference, or an ERR_PTR().
  */
-static struct dmalab_regbuf *dmalab_regbuf_create(struct dmalab_dev *dd,
-						  u64 addr, u64 len, u32 flags)
+struct dmalab_regbuf *dmalab_regbuf_create(struct dmalab_dev *dd, u64 addr,
+					   u64 len, u32 flags)
 {
 	bool dev_writes = flags & DMALAB_REGF_DEV_WRITES;
 	struct dmalab_regbuf *rb;

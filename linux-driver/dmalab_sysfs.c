@@ -142,7 +142,52 @@ static ssize_t dma_channels_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(dma_channels);
 
+/* Whether ops of ordinary user buffers keep them pinned (dmalab_pincache.c). */
+static ssize_t pin_cache_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%d\n", READ_ONCE(dd->pin_cache));
+}
+
+static ssize_t pin_cache_store(struct device *dev,
+			       struct device_attribute *attr, const char *buf,
+			       size_t count)
+{
+	struct dmalab_dev *dd = dev_get_drvdata(dev);
+	bool on;
+	int ret;
+
+	ret = kstrtobool(buf, &on);
+	if (ret)
+		return ret;
+	WRITE_ONCE(dd->pin_cache, on);
+	return count;
+}
+static DEVICE_ATTR_RW(pin_cache);
+
+#define DMALAB_PC_COUNTER(name, field)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct dmalab_dev *dd = dev_get_drvdata(dev);			\
+									\
+	return sysfs_emit(buf, "%lld\n",				\
+			  atomic64_read(&dd->stats.field));		\
+}									\
+static DEVICE_ATTR_RO(name)
+
+/* ops served from it, ranges kept, ranges dropped */
+DMALAB_PC_COUNTER(pin_cache_hits, pc_hits);
+DMALAB_PC_COUNTER(pin_cache_fills, pc_fills);
+DMALAB_PC_COUNTER(pin_cache_drops, pc_drops);
+
 static struct attribute *dmalab_attrs[] = {
+	&dev_attr_pin_cache.attr,
+	&dev_attr_pin_cache_hits.attr,
+	&dev_attr_pin_cache_fills.attr,
+	&dev_attr_pin_cache_drops.attr,
 	&dev_attr_pagebuf_mappings.attr,
 	&dev_attr_dma_channels.attr,
 	&dev_attr_queues.attr,
