@@ -309,10 +309,12 @@ out:
  * with the same bytes.
  *
  * The host buffers are the caller's pages (on 4 KiB or 2 MiB pages), which
- * the driver pins, maps and unpins for every op; the caller's 4 KiB pages
- * registered once (`reg4KiB`: DMALAB_IOC_REGISTER pins and maps them
- * before the first op); or the file's DMA buffers, which it maps once
- * (`dma`: the coherent buffer, COPY into the non-coherent one).
+ * the driver's pin cache keeps pinned and mapped from their second op on;
+ * the same with the pin cache off (`nocache4KiB`), where the driver pins,
+ * maps and unpins them for every op; the caller's 4 KiB pages registered
+ * once (`reg4KiB`: DMALAB_IOC_REGISTER pins and maps them before the first
+ * op); or the file's DMA buffers, which it maps once (`dma`: the coherent
+ * buffer, COPY into the non-coherent one).
  */
 struct stream {
 	uint32_t opcode;
@@ -401,9 +403,28 @@ static int buf_unregister(const void *p)
 	return ioctl(fd, DMALAB_IOC_UNREGISTER, &r) ? errno : 0;
 }
 
+/* The device's pin_cache switch (sysfs): its value, or -1. */
+static long pin_cache_get(void)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/pin_cache",
+		 dev_name(dev));
+	return read_long(path);
+}
+
+static int pin_cache_set(long on)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/pin_cache",
+		 dev_name(dev));
+	return write_ulong(path, (unsigned long)on);
+}
+
 /*
  * The streams of one size from one kind of host buffer ("pg4KiB",
- * "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then
+ * "nocache4KiB", "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then
  * COPY, each at depths 1, 2 and 4, and each side's bytes compared once its
  * trials end.
  */
@@ -416,6 +437,8 @@ static void bench_stream(size_t len, const char *kind)
 	static const unsigned int depths[] = { 1, 2, 4 };
 	int dma = !strcmp(kind, "dma"), huge = !strcmp(kind, "pg2MiB");
 	int regd = !strcmp(kind, "reg4KiB"), e = 0;
+	int nocache = !strcmp(kind, "nocache4KiB");
+	long cache_was = pin_cache_get();
 	uint32_t hkind = regd ? DMALAB_BUF_REGISTERED : DMALAB_BUF_USER;
 	uint8_t *src, *dst, *want;
 	struct stream st;
@@ -445,6 +468,11 @@ static void bench_stream(size_t len, const char *kind)
 	if (regd) {
 		e = buf_register(src, len);
 		e = e ? e : buf_register(dst, len);
+	}
+	if (nocache && pin_cache_set(0)) {
+		diag("cannot turn the pin cache off: streams skipped");
+		xfer_ok = 0;
+		goto out;
 	}
 	if (e) {
 		diag("REGISTER of %s: %s: streams skipped", sz, strerror(e));
@@ -487,6 +515,8 @@ static void bench_stream(size_t len, const char *kind)
 		}
 	}
 out:
+	if (nocache && cache_was >= 0)
+		pin_cache_set(cache_was);
 	free(want);
 	if (dma) {
 		if (src != MAP_FAILED)
@@ -1099,6 +1129,7 @@ int main(int argc, char **argv)
 	/* streams of ops of 4 MiB (1 MiB quick) at depths 1, 2 and 4 */
 	bench_stream(full ? 4 << 20 : 1 << 20, "dma");
 	bench_stream(full ? 4 << 20 : 1 << 20, "pg4KiB");
+	bench_stream(full ? 4 << 20 : 1 << 20, "nocache4KiB");
 	bench_stream(full ? 4 << 20 : 1 << 20, "reg4KiB");
 	if (huge_ok)
 		bench_stream(full ? 4 << 20 : 1 << 20, "pg2MiB");

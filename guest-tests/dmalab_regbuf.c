@@ -23,6 +23,7 @@ static int fd;
 static struct dmalab_info info;
 static size_t big;		/* the largest op here: 1 MiB at most */
 static char pin_cache[128];	/* the device's pin_cache in sysfs */
+static long pin_cache_was;	/* and its value before */
 
 /* Pages holding [p, p + n). */
 static long pages_of(const void *p, size_t n)
@@ -472,6 +473,7 @@ int main(int argc, char **argv)
 	 */
 	snprintf(pin_cache, sizeof(pin_cache),
 		 "/sys/class/misc/%s/device/pin_cache", dev_name(dev));
+	pin_cache_was = read_long(pin_cache);
 	write_ulong(pin_cache, 0);
 	fd = dev_open(dev, &info);
 	big = info.max_xfer < info.devmem_size ? info.max_xfer :
@@ -490,6 +492,7 @@ int main(int argc, char **argv)
 	test_memlock();			/* 1 */
 	test_close(dev);		/* 1 */
 	close(fd);
-	write_ulong(pin_cache, 1);
+	if (pin_cache_was >= 0)
+		write_ulong(pin_cache, (unsigned long)pin_cache_was);
 	return tap_done();
 }

@@ -167,7 +167,7 @@ struct dmalab_pc_seen {
 	u64 len;
 };
 
-#define DMALAB_PC_SEEN		4
+#define DMALAB_PC_SEEN		8
 
 /*
  * The pin cache of one open file: implicit registrations of the user

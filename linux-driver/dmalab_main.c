@@ -125,6 +125,12 @@ static int dmalab_setup_dma(struct dmalab_dev *dd)
 	if (dma_max_mapping_size(dev) != SIZE_MAX)
 		dd->max_xfer = min_t(u32, dd->max_xfer,
 				     DMALAB_BOUNCED_MAX_XFER);
+	/*
+	 * The pin cache keeps ranges mapped between ops, which there would
+	 * keep that pool's slots taken: on by default only where no mapping
+	 * is bounced.
+	 */
+	dd->pin_cache = dma_max_mapping_size(dev) == SIZE_MAX;
 	return 0;
 }
 
@@ -310,7 +316,6 @@ static int dmalab_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&dd->cbufs);
 	mutex_init(&dd->regbufs_lock);
 	INIT_LIST_HEAD(&dd->regbufs);
-	dd->pin_cache = true;
 	atomic_set(&dd->pbuf_maps, 0);
 	atomic_set(&dd->next_queue, 0);
 	pci_set_drvdata(pdev, dd);
