@@ -126,9 +126,9 @@ static int dmalab_setup_dma(struct dmalab_dev *dd)
 		dd->max_xfer = min_t(u32, dd->max_xfer,
 				     DMALAB_BOUNCED_MAX_XFER);
 	/*
-	 * The pin cache keeps ranges mapped between ops, which there would
-	 * keep that pool's slots taken: on by default only where no mapping
-	 * is bounced.
+	 * The pin cache keeps ranges mapped between ops: where swiotlb
+	 * bounces, they would hold its slots as long.  On by default only
+	 * where no mapping is bounced.
 	 */
 	dd->pin_cache = dma_max_mapping_size(dev) == SIZE_MAX;
 	return 0;
