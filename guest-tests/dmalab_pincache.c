@@ -13,10 +13,8 @@
  */
 #include "dmalab_test.h"
 
-#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 #define NTESTS		16
 #define LEN		(1UL << 20)	/* an op's bytes: 256 pages */
@@ -43,22 +41,6 @@ static int pc_set(int on)
 	return write_ulong(path, on);
 }
 
-/* The process's VmPin in kB, or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* VmPin once the driver's reap work has run: want, or what it is then. */
 static long vm_pin_settle(long want)
 {
@@ -71,6 +53,7 @@ static long vm_pin_settle(long want)
 	return kb;
 }
 
+/* Private anonymous memory of n bytes (at at, over what is there), or NULL. */
 static uint8_t *anon_at(void *at, size_t n)
 {
 	void *p = mmap(at, n, PROT_READ | PROT_WRITE, MAP_PRIVATE |
@@ -79,34 +62,17 @@ static uint8_t *anon_at(void *at, size_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int op_on(int f, uint32_t opcode, uint32_t len, uint32_t skind,
-		 uint64_t saddr, uint32_t dkind, uint64_t daddr)
-{
-	struct dmalab_op op;
-	int e;
-
-	op_xfer(&op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind,
-		daddr);
-	e = submit_fd(f, &op);
-	if (!e && !op_done_ok(&op)) {
-		diag("opcode %u: status %#x bytes %u of %u", opcode,
-		     op.status, op.bytes, len);
-		e = EIO;
-	}
-	return e;
-}
-
 /* H2D of [p, p + n) to device offset 0; 0 or the errno. */
 static int h2d(int f, const uint8_t *p, size_t n)
 {
-	return op_on(f, DMALAB_UOP_H2D, (uint32_t)n, DMALAB_BUF_USER,
+	return op_run(f, DMALAB_UOP_H2D, (uint32_t)n, DMALAB_BUF_USER,
 		     (uintptr_t)p, DMALAB_BUF_DEVMEM, 0);
 }
 
 /* D2H of n bytes from device offset off into p; 0 or the errno. */
 static int d2h(int f, uint8_t *p, uint64_t off, size_t n)
 {
-	return op_on(f, DMALAB_UOP_D2H, (uint32_t)n, DMALAB_BUF_DEVMEM, off,
+	return op_run(f, DMALAB_UOP_D2H, (uint32_t)n, DMALAB_BUF_DEVMEM, off,
 		     DMALAB_BUF_USER, (uintptr_t)p);
 }
 
@@ -178,10 +144,10 @@ static void test_d2h_copy(uint8_t *p)
 	fill_rand(&rs, p, LEN);
 	memset(q, 0, LEN);
 	for (int i = 0; i < 2 && !e; i++)	/* the second fills q's entry */
-		e = op_on(fd, DMALAB_UOP_COPY, LEN, DMALAB_BUF_USER,
+		e = op_run(fd, DMALAB_UOP_COPY, LEN, DMALAB_BUF_USER,
 			  (uintptr_t)p, DMALAB_BUF_USER, (uintptr_t)q);
 	fill_rand(&rs, p, LEN);
-	e = e ? e : op_on(fd, DMALAB_UOP_COPY, LEN, DMALAB_BUF_USER,
+	e = e ? e : op_run(fd, DMALAB_UOP_COPY, LEN, DMALAB_BUF_USER,
 			  (uintptr_t)p, DMALAB_BUF_USER, (uintptr_t)q);
 	tap(!e && same(q, p, LEN, "COPY destination"),
 	    "COPY between two cached buffers (errno %d)", e);
@@ -369,22 +335,6 @@ static void test_small(void)
 	    "ops of 32 KiB are not cached (fills +%ld)", pc_counter("fills") - f0);
 	if (p)
 		munmap(p, 32 << 10);
-}
-
-/* capset() without CAP_IPC_LOCK. */
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[0].effective &= ~(1U << CAP_IPC_LOCK);
-	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
-	d[0].inheritable &= ~(1U << CAP_IPC_LOCK);
-	return syscall(SYS_capset, &h, d) ? -1 : 0;
 }
 
 /* In a child without CAP_IPC_LOCK and 64 KiB of RLIMIT_MEMLOCK. */

@@ -10,10 +10,8 @@
  */
 #include "dmalab_test.h"
 
-#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 
 #define NTESTS		23
 #define PG		4096UL
@@ -58,22 +56,6 @@ static int unreg(const void *addr)
 	return ioctl(fd, DMALAB_IOC_UNREGISTER, &r) ? errno : 0;
 }
 
-/* The process's VmPin in kB, or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* Anonymous private memory of n bytes, or NULL. */
 static uint8_t *anon(size_t n)
 {
@@ -87,18 +69,7 @@ static uint8_t *anon(size_t n)
 static int run(uint32_t opcode, uint32_t len, uint32_t skind, uint64_t saddr,
 	       uint32_t dkind, uint64_t daddr)
 {
-	struct dmalab_op op;
-	int e;
-
-	op_xfer(&op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind,
-		daddr);
-	e = submit_fd(fd, &op);
-	if (!e && !op_done_ok(&op)) {
-		diag("opcode %u: status %#x bytes %u of %u", opcode,
-		     op.status, op.bytes, len);
-		e = EIO;
-	}
-	return e;
+	return op_run(fd, opcode, len, skind, saddr, dkind, daddr);
 }
 
 /* Device memory [off, off + n) equals want, read through a plain buffer. */
@@ -380,22 +351,6 @@ static void test_unregister_in_flight(void)
 	    "UNREGISTER with an op in flight: the op completes with the registered bytes, then the pages go (VmPin %ld kB, was %ld)",
 	    vm_pin_kb(), pin0);
 	munmap(p, len);
-}
-
-/* capset() without CAP_IPC_LOCK in the effective and permitted sets. */
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[0].effective &= ~(1U << CAP_IPC_LOCK);
-	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
-	d[0].inheritable &= ~(1U << CAP_IPC_LOCK);
-	return syscall(SYS_capset, &h, d) ? -1 : 0;
 }
 
 /*

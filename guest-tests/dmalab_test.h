@@ -12,9 +12,11 @@
 
 #include "tap.h"
 
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "dmalab_hw.h"
@@ -187,6 +189,43 @@ static inline int submit_diag(int fd, struct dmalab_op *op)
 static inline int op_done_ok(const struct dmalab_op *op)
 {
 	return op->status == DMALAB_STS_OK && op->bytes == op->len;
+}
+
+/* SUBMIT of a transfer; 0 or the errno, EIO for a bad status or byte count. */
+static inline int op_run(int fd, uint32_t opcode, uint32_t len, uint32_t skind,
+			 uint64_t saddr, uint32_t dkind, uint64_t daddr)
+{
+	struct dmalab_op op;
+	int e;
+
+	op_xfer(&op, opcode, DMALAB_QUEUE_ANY, len, skind, saddr, dkind,
+		daddr);
+	e = submit_fd(fd, &op);
+	if (!e && !op_done_ok(&op)) {
+		diag("opcode %u: status %#x bytes %u of %u", opcode,
+		     op.status, op.bytes, len);
+		e = EIO;
+	}
+	return e;
+}
+
+/*
+ * Drop CAP_IPC_LOCK from the effective, permitted and inheritable sets, so
+ * that RLIMIT_MEMLOCK binds (in a child: it cannot be taken back); 0 or -1.
+ */
+static inline int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[0].effective &= ~(1U << CAP_IPC_LOCK);
+	d[0].permitted &= ~(1U << CAP_IPC_LOCK);
+	d[0].inheritable &= ~(1U << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &h, d) ? -1 : 0;
 }
 
 /* SUBMIT; 1 if the op completed with DMALAB_STS_OK and every byte moved. */

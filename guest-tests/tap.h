@@ -390,6 +390,22 @@ static inline long long pins_outstanding(long long *acq, long long *rel)
 	return pins_read(acq, rel);
 }
 
+/* The process's VmPin (its mm's pinned_vm) in kB, or -1. */
+static inline long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /*
  * Pins are released by unpin_user_pages() when a request is freed, which for
  * abandoned requests happens in a work item: give it a moment.  Waits until
