@@ -403,30 +403,11 @@ static int buf_unregister(const void *p)
 	return ioctl(fd, DMALAB_IOC_UNREGISTER, &r) ? errno : 0;
 }
 
-/* The device's pin_cache switch (sysfs): its value, or -1. */
-static long pin_cache_get(void)
-{
-	char path[192];
-
-	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/pin_cache",
-		 dev_name(dev));
-	return read_long(path);
-}
-
-static int pin_cache_set(long on)
-{
-	char path[192];
-
-	snprintf(path, sizeof(path), "/sys/class/misc/%s/device/pin_cache",
-		 dev_name(dev));
-	return write_ulong(path, (unsigned long)on);
-}
-
 /*
  * The streams of one size from one kind of host buffer ("pg4KiB",
- * "nocache4KiB", "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it stored, then
- * COPY, each at depths 1, 2 and 4, and each side's bytes compared once its
- * trials end.
+ * "nocache4KiB", "reg4KiB", "pg2MiB" or "dma"): H2D, then D2H of what it
+ * stored, then COPY, each at depths 1, 2 and 4, and each side's bytes
+ * compared once its trials end.
  */
 static void bench_stream(size_t len, const char *kind)
 {
@@ -438,7 +419,7 @@ static void bench_stream(size_t len, const char *kind)
 	int dma = !strcmp(kind, "dma"), huge = !strcmp(kind, "pg2MiB");
 	int regd = !strcmp(kind, "reg4KiB"), e = 0;
 	int nocache = !strcmp(kind, "nocache4KiB");
-	long cache_was = pin_cache_get();
+	long cache_was = dev_attr_long(dev, "pin_cache");
 	uint32_t hkind = regd ? DMALAB_BUF_REGISTERED : DMALAB_BUF_USER;
 	uint8_t *src, *dst, *want;
 	struct stream st;
@@ -469,7 +450,7 @@ static void bench_stream(size_t len, const char *kind)
 		e = buf_register(src, len);
 		e = e ? e : buf_register(dst, len);
 	}
-	if (nocache && pin_cache_set(0)) {
+	if (nocache && dev_attr_set(dev, "pin_cache", 0)) {
 		diag("cannot turn the pin cache off: streams skipped");
 		xfer_ok = 0;
 		goto out;
@@ -516,7 +497,7 @@ static void bench_stream(size_t len, const char *kind)
 	}
 out:
 	if (nocache && cache_was >= 0)
-		pin_cache_set(cache_was);
+		dev_attr_set(dev, "pin_cache", (unsigned long)cache_was);
 	free(want);
 	if (dma) {
 		if (src != MAP_FAILED)

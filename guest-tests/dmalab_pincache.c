@@ -23,22 +23,14 @@
 static uint64_t rs;
 static int fd;
 static struct dmalab_info info;
-static char sysdir[128];	/* the PCI device's sysfs directory */
+static const char *dev;
 
-static long pc_counter(const char *name)
-{
-	char path[192];
-
-	snprintf(path, sizeof(path), "%s/pin_cache_%s", sysdir, name);
-	return read_long(path);
-}
+/* A counter of the pin cache: "pin_cache_hits", "_fills" or "_drops". */
+#define pc_counter(name)	dev_attr_long(dev, "pin_cache_" name)
 
 static int pc_set(int on)
 {
-	char path[192];
-
-	snprintf(path, sizeof(path), "%s/pin_cache", sysdir);
-	return write_ulong(path, on);
+	return dev_attr_set(dev, "pin_cache", (unsigned long)on);
 }
 
 /* VmPin once the driver's reap work has run: want, or what it is then. */
@@ -271,11 +263,6 @@ static void test_fork(uint8_t *p)
 static void test_unmap_in_flight(void)
 {
 	uint8_t *p = anon_at(NULL, LEN);
-	struct dmalab_completion c;
-	struct dmalab_wait w = {
-		.size = sizeof(w), .max = 1, .min = 1,
-		.cpls = (uintptr_t)&c, .timeout_ms = 20000,
-	};
 	struct dmalab_async a = { 0 };
 	long pin0 = vm_pin_kb();
 	int ok;
@@ -286,8 +273,7 @@ static void test_unmap_in_flight(void)
 	ok = ok && !ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a);
 	if (p)
 		munmap(p, LEN);
-	ok = ok && !ioctl(fd, DMALAB_IOC_WAIT, &w) && w.count == 1 &&
-	     !c.error && c.status == DMALAB_STS_OK && c.bytes == LEN;
+	ok = ok && wait_one_ok(fd, LEN);
 	tap(ok && vm_pin_settle(pin0) == pin0,
 	    "munmap of a cached buffer with a D2H in flight: the op completes, then the pages go (VmPin %ld kB, was %ld)",
 	    vm_pin_kb(), pin0);
@@ -413,7 +399,7 @@ static void test_off(void)
 }
 
 /* close() ends a file's entries. */
-static void test_close(const char *dev)
+static void test_close(void)
 {
 	uint8_t *p = anon_at(NULL, LEN);
 	long long pins0 = pins_outstanding(NULL, NULL), pins;
@@ -436,21 +422,16 @@ static void test_close(const char *dev)
 
 int main(int argc, char **argv)
 {
-	char path[192], ops[16];
-	const char *dev;
+	char path[PATH_MAX], ops[16];
 	int bounced;
 	uint8_t *p;
 	long was;
 
 	dev = test_begin(argc, argv, "dmalab_pincache", NTESTS, &rs);
 	fd = dev_open(dev, &info);
-	snprintf(sysdir, sizeof(sysdir), "/sys/class/misc/%s/device",
-		 dev_name(dev));
-	snprintf(path, sizeof(path), "%s/dma_ops", sysdir);
-	bounced = read_str(path, ops, sizeof(ops)) > 0 &&
-		  !strncmp(ops, "swiotlb", 7);
-	snprintf(path, sizeof(path), "%s/pin_cache", sysdir);
-	was = read_long(path);
+	bounced = read_str(dev_attr_path(dev, "dma_ops", path, sizeof(path)),
+			   ops, sizeof(ops)) > 0 && !strncmp(ops, "swiotlb", 7);
+	was = dev_attr_long(dev, "pin_cache");
 	/* off by default where mappings bounce: on here, to test it */
 	tap(fd >= 0 && info.devmem_size >= LEN && info.max_xfer >= LEN &&
 	    (was == 0 || (was == 1 && !bounced)) && !pc_set(1) &&
@@ -476,7 +457,7 @@ int main(int argc, char **argv)
 	test_memlock();			/* 1 */
 	test_bound();			/* 1 */
 	test_off();			/* 1 */
-	test_close(dev);		/* 1 */
+	test_close();			/* 1 */
 	close(fd);
 	if (was >= 0)
 		pc_set((int)was);

@@ -20,8 +20,7 @@ static uint64_t rs;		/* the test's PRNG */
 static int fd;
 static struct dmalab_info info;
 static size_t big;		/* the largest op here: 1 MiB at most */
-static char pin_cache[128];	/* the device's pin_cache in sysfs */
-static long pin_cache_was;	/* and its value before */
+static long pin_cache_was;	/* the device's pin_cache before */
 
 /* Pages holding [p, p + n). */
 static long pages_of(const void *p, size_t n)
@@ -327,11 +326,6 @@ static void test_unregister_in_flight(void)
 {
 	const size_t len = big;
 	uint8_t *p = anon(len);
-	struct dmalab_completion c;
-	struct dmalab_wait w = {
-		.size = sizeof(w), .max = 1, .min = 1,
-		.cpls = (uintptr_t)&c, .timeout_ms = 20000,
-	};
 	struct dmalab_async a = { 0 };
 	long pin0 = vm_pin_kb();
 	int ok;
@@ -344,8 +338,7 @@ static void test_unregister_in_flight(void)
 		DMALAB_BUF_REGISTERED, (uintptr_t)p, DMALAB_BUF_DEVMEM, 0);
 	ok = ok && !ioctl(fd, DMALAB_IOC_SUBMIT_ASYNC, &a);
 	ok = ok && !unreg(p);
-	ok = ok && !ioctl(fd, DMALAB_IOC_WAIT, &w) && w.count == 1 &&
-	     !c.error && c.status == DMALAB_STS_OK && c.bytes == len;
+	ok = ok && wait_one_ok(fd, (uint32_t)len);
 	tap(ok && devmem_is(0, p, len, "device memory after H2D") &&
 	    vm_pin_kb() == pin0,
 	    "UNREGISTER with an op in flight: the op completes with the registered bytes, then the pages go (VmPin %ld kB, was %ld)",
@@ -426,10 +419,8 @@ int main(int argc, char **argv)
 	 * VmPin must count registrations alone: the pin cache would keep the
 	 * plain buffers this program uses twice (dmalab_pincache tests it).
 	 */
-	snprintf(pin_cache, sizeof(pin_cache),
-		 "/sys/class/misc/%s/device/pin_cache", dev_name(dev));
-	pin_cache_was = read_long(pin_cache);
-	write_ulong(pin_cache, 0);
+	pin_cache_was = dev_attr_long(dev, "pin_cache");
+	dev_attr_set(dev, "pin_cache", 0);
 	fd = dev_open(dev, &info);
 	big = info.max_xfer < info.devmem_size ? info.max_xfer :
 						 info.devmem_size;
@@ -448,6 +439,6 @@ int main(int argc, char **argv)
 	test_close(dev);		/* 1 */
 	close(fd);
 	if (pin_cache_was >= 0)
-		write_ulong(pin_cache, (unsigned long)pin_cache_was);
+		dev_attr_set(dev, "pin_cache", (unsigned long)pin_cache_was);
 	return tap_done();
 }

@@ -228,6 +228,19 @@ static inline int drop_ipc_lock(void)
 	return syscall(SYS_capset, &h, d) ? -1 : 0;
 }
 
+/* WAIT for one async op of len bytes: 1 if it completed OK, every byte. */
+static inline int wait_one_ok(int fd, uint32_t len)
+{
+	struct dmalab_completion c;
+	struct dmalab_wait w = {
+		.size = sizeof(w), .max = 1, .min = 1,
+		.cpls = (uintptr_t)&c, .timeout_ms = 20000,
+	};
+
+	return !ioctl(fd, DMALAB_IOC_WAIT, &w) && w.count == 1 && !c.error &&
+	       c.status == DMALAB_STS_OK && c.bytes == len;
+}
+
 /* SUBMIT; 1 if the op completed with DMALAB_STS_OK and every byte moved. */
 static inline int submit_ok(int fd, struct dmalab_op *op)
 {
@@ -402,6 +415,31 @@ static inline const char *dev_name(const char *dev)
 	const char *s = strrchr(dev, '/');
 
 	return s ? s + 1 : dev;
+}
+
+/* Path of sysfs attribute attr of the PCI device behind dev (/dev/NAME). */
+static inline const char *dev_attr_path(const char *dev, const char *attr,
+					char *buf, size_t sz)
+{
+	snprintf(buf, sz, "/sys/class/misc/%s/device/%s", dev_name(dev), attr);
+	return buf;
+}
+
+/* That attribute as a number, or -1. */
+static inline long dev_attr_long(const char *dev, const char *attr)
+{
+	char path[PATH_MAX];
+
+	return read_long(dev_attr_path(dev, attr, path, sizeof(path)));
+}
+
+/* Write a number to it; 0 or -1. */
+static inline int dev_attr_set(const char *dev, const char *attr,
+			       unsigned long val)
+{
+	char path[PATH_MAX];
+
+	return write_ulong(dev_attr_path(dev, attr, path, sizeof(path)), val);
 }
 
 /*

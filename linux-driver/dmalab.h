@@ -665,6 +665,7 @@ int dmalab_ioc_register(struct dmalab_file *f, void __user *arg);
 int dmalab_ioc_unregister(struct dmalab_file *f, void __user *arg);
 struct dmalab_regbuf *dmalab_regbuf_find(struct dmalab_file *f, u64 addr,
 					 size_t len);
+int dmalab_regbuf_check_vmas(struct mm_struct *mm, u64 start, u64 end);
 struct dmalab_regbuf *dmalab_regbuf_create(struct dmalab_dev *dd, u64 addr,
 					   u64 len, u32 flags);
 void dmalab_regbuf_get(struct dmalab_regbuf *rb);

@@ -23,7 +23,6 @@
  */
 
 #include <linux/dma-mapping.h>
-#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
@@ -179,25 +178,6 @@ static bool dmalab_pc_seen(struct dmalab_pincache *pc, u64 addr, size_t len)
 	return seen;
 }
 
-/* Whether every page of the range is in a private (or hugetlb) writable VMA. */
-static bool dmalab_pc_cacheable(struct mm_struct *mm, u64 addr, u64 end)
-{
-	struct vm_area_struct *vma;
-	bool ok = true;
-
-	mmap_read_lock(mm);
-	while (ok && addr < end) {
-		vma = find_vma(mm, addr);
-		ok = vma && vma->vm_start <= addr &&
-		     (vma->vm_flags & VM_WRITE) &&
-		     (!(vma->vm_flags & VM_SHARED) || is_vm_hugetlb_page(vma));
-		if (ok)
-			addr = vma->vm_end;
-	}
-	mmap_read_unlock(mm);
-	return ok;
-}
-
 /* Keep the range: a new entry, with a reference for the caller; or NULL. */
 static struct dmalab_regbuf *dmalab_pc_fill(struct dmalab_file *f, u64 addr,
 					    size_t len)
@@ -208,7 +188,8 @@ static struct dmalab_regbuf *dmalab_pc_fill(struct dmalab_file *f, u64 addr,
 	LIST_HEAD(evicted);
 	int tries;
 
-	if (!dmalab_pc_cacheable(current->mm, addr, addr + len))
+	/* the rule of a registration the device writes */
+	if (dmalab_regbuf_check_vmas(current->mm, addr, addr + len))
 		return NULL;
 	e = kzalloc_obj(*e, GFP_KERNEL);
 	if (!e)
@@ -280,8 +261,8 @@ struct dmalab_regbuf *dmalab_pincache_get(struct dmalab_file *f, u64 addr,
 	struct dmalab_dev *dd = f->dd;
 	struct dmalab_regbuf *rb;
 
-	if (!READ_ONCE(dd->pin_cache) || len < DMALAB_PC_MIN_LEN || len > DMALAB_REG_MAX_LEN ||
-	    !current->mm || addr != (unsigned long)addr ||
+	if (!READ_ONCE(dd->pin_cache) || len < DMALAB_PC_MIN_LEN ||
+	    len > DMALAB_REG_MAX_LEN || !current->mm ||
 	    !access_ok(u64_to_user_ptr(addr), len))
 		return NULL;
 	rb = dmalab_pc_lookup(&f->pc, addr, len);

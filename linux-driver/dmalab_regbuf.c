@@ -37,7 +37,12 @@ static int dmalab_regbuf_charge(struct mm_struct *mm, unsigned long npages)
 	return 0;
 }
 
-/*
+/**
+ * dmalab_regbuf_check_vmas() - may the device write [start, end) long-term
+ * @mm:		the process
+ * @start:	first user address
+ * @end:	first address after the range
+ *
  * A page the device writes must be written back if it is ever reclaimed:
  * the pages are dirtied when they are unpinned.  A shared file mapping
  * could meanwhile be cleaned by writeback, losing the device's later
@@ -46,9 +51,13 @@ static int dmalab_regbuf_charge(struct mm_struct *mm, unsigned long npages)
  * gives every kernel the same rule and errno.  The pin that follows runs
  * after mmap_lock is dropped: a process that remaps the range meanwhile
  * can slip a shared mapping past this check on a kernel whose GUP does
- * not refuse it, which harms only its own data.
+ * not refuse it, which harms only its own data.  The pin cache asks the
+ * same before it keeps a range.
+ *
+ * Return: 0; -EFAULT for a hole or memory the process may not write (as
+ * the write pin itself would answer); -EOPNOTSUPP for a shared mapping.
  */
-static int dmalab_regbuf_check_vmas(struct mm_struct *mm, u64 start, u64 end)
+int dmalab_regbuf_check_vmas(struct mm_struct *mm, u64 start, u64 end)
 {
 	struct vm_area_struct *vma;
 	u64 addr = start;
@@ -63,6 +72,10 @@ static int dmalab_regbuf_check_vmas(struct mm_struct *mm, u64 start, u64 end)
 		}
 		if ((vma->vm_flags & VM_SHARED) && !is_vm_hugetlb_page(vma)) {
 			ret = -EOPNOTSUPP;
+			break;
+		}
+		if (!(vma->vm_flags & VM_WRITE)) {
+			ret = -EFAULT;
 			break;
 		}
 		addr = vma->vm_end;
